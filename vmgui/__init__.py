@@ -1,0 +1,3 @@
+"""vmgui: a desktop virtual machine manager over libvirt."""
+
+__version__ = "0.1.0"

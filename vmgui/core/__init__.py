@@ -1,0 +1,1 @@
+"""Pure Python domain logic: dataclasses, XML, validation. No Qt, no libvirt."""

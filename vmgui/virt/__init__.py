@@ -1,0 +1,1 @@
+"""libvirt services: event bridge, host connections. No Qt."""
