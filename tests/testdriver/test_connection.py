@@ -1,0 +1,366 @@
+"""HostConnection and the guest services against libvirt's test driver (real libvirt code)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+import libvirt
+import pytest
+
+from tests.conftest import wait_until
+from vmgui.core.errors import VmguiError
+from vmgui.core.model import (
+    ConnectionState,
+    GuestAction,
+    GuestInfo,
+    GuestState,
+    HostInfo,
+    HostStatus,
+)
+from vmgui.virt import guests as svc
+from vmgui.virt.connection import HostConnection, open_connection
+
+Run = Callable[..., Any]
+
+
+class Recorder:
+    """A HostObserver that keeps everything it is told."""
+
+    def __init__(self) -> None:
+        self.statuses: list[HostStatus] = []
+        self.infos: list[HostInfo] = []
+        self.listed: list[list[GuestInfo]] = []
+        self.changed: list[GuestInfo] = []
+        self.removed: list[str] = []
+        self.threads: set[str] = set()
+
+    def _note(self) -> None:
+        self.threads.add(threading.current_thread().name)
+
+    def host_status_changed(self, status: HostStatus) -> None:
+        self._note()
+        self.statuses.append(status)
+
+    def host_info_changed(self, info: HostInfo) -> None:
+        self._note()
+        self.infos.append(info)
+
+    def guests_listed(self, uri: str, guests: list[GuestInfo]) -> None:
+        self._note()
+        self.listed.append(guests)
+
+    def guest_changed(self, guest: GuestInfo) -> None:
+        self._note()
+        self.changed.append(guest)
+
+    def guest_removed(self, uri: str, uuid: str) -> None:
+        self._note()
+        self.removed.append(uuid)
+
+    def last_state(self, uuid: str) -> GuestState | None:
+        for guest in reversed(self.changed):
+            if guest.uuid == uuid:
+                return guest.state
+        return None
+
+
+def _guest(host: HostConnection, name: str) -> GuestInfo:
+    return next(g for g in host.guests.values() if g.name == name)
+
+
+def _first(host: HostConnection, state: GuestState, persistent: bool = True) -> GuestInfo:
+    return next(
+        g
+        for g in sorted(host.guests.values(), key=lambda g: g.name)
+        if g.state is state and g.persistent == persistent
+    )
+
+
+@pytest.fixture
+def connected(node50_uri: str, arun: Run) -> tuple[HostConnection, Recorder, Run]:
+    rec = Recorder()
+    host = HostConnection(node50_uri, rec)
+    arun(host.connect())
+    return host, rec, arun
+
+
+def test_connect_lists_guests_and_host(connected: tuple[HostConnection, Recorder, Run]) -> None:
+    host, rec, run = connected
+    assert host.state is ConnectionState.CONNECTED
+    assert [s.state for s in rec.statuses] == [
+        ConnectionState.CONNECTING,
+        ConnectionState.CONNECTED,
+    ]
+    assert len(rec.listed) == 1 and len(rec.listed[0]) == 60
+    states = {s: sum(1 for g in rec.listed[0] if g.state is s) for s in GuestState}
+    assert states[GuestState.RUNNING] == 30
+    assert states[GuestState.PAUSED] == 6
+    assert states[GuestState.SAVED] == 4
+    assert states[GuestState.SHUTOFF] == 16
+    assert states[GuestState.CRASHED] == 2
+    assert states[GuestState.SUSPENDED] == 2
+    info = rec.infos[0]
+    assert (info.cpus, info.memory_kib, info.hypervisor) == (16, 64 * 1024 * 1024, "TEST")
+    run(wait_until(lambda: host.host_info is not None and host.host_info.capabilities_known))
+    assert host.host_info is not None and host.host_info.cpu_model
+    # Observers are only ever called on the loop's thread.
+    assert rec.threads == {threading.current_thread().name}
+    run(host.close())
+
+
+def test_calls_run_on_the_host_worker(connected: tuple[HostConnection, Recorder, Run]) -> None:
+    host, _rec, run = connected
+    name = run(host.call(lambda _c: threading.current_thread().name, "thread"))
+    assert name == host.worker_thread_name
+    assert name != threading.current_thread().name
+    run(host.close())
+
+
+def test_lifecycle_actions_update_states(connected: tuple[HostConnection, Recorder, Run]) -> None:
+    host, rec, run = connected
+    off = _first(host, GuestState.SHUTOFF)
+    steps = [
+        (GuestAction.START, GuestState.RUNNING),
+        (GuestAction.PAUSE, GuestState.PAUSED),
+        (GuestAction.RESUME, GuestState.RUNNING),
+        (GuestAction.SAVE, GuestState.SAVED),
+        (GuestAction.START, GuestState.RUNNING),
+        (GuestAction.REBOOT, GuestState.RUNNING),
+        (GuestAction.FORCE_OFF, GuestState.SHUTOFF),
+    ]
+    for action, expected in steps:
+        guest = host.guests[off.uuid]
+        run(svc.run_action(host, guest, action))
+        run(wait_until(partial(_state_is, host, off.uuid, expected), 2.0))
+        assert rec.last_state(off.uuid) is expected
+    run(host.close())
+
+
+def test_shutdown_of_running_guest(connected: tuple[HostConnection, Recorder, Run]) -> None:
+    host, _rec, run = connected
+    guest = _first(host, GuestState.RUNNING)
+    run(svc.run_action(host, guest, GuestAction.SHUTDOWN))
+    run(wait_until(lambda: host.guests[guest.uuid].state is GuestState.SHUTOFF, 2.0))
+    run(host.close())
+
+
+def test_events_from_outside_reach_the_observer(
+    connected: tuple[HostConnection, Recorder, Run],
+) -> None:
+    """A change made directly on the connection (not via vmgui's services) arrives by event."""
+    host, rec, run = connected
+    guest = _first(host, GuestState.RUNNING)
+    before = len(rec.changed)
+    run(host.call(lambda c: c.lookupByUUIDString(guest.uuid).suspend(), "raw suspend"))
+    run(wait_until(lambda: host.guests[guest.uuid].state is GuestState.PAUSED, 2.0))
+    assert len(rec.changed) > before
+    run(host.close())
+
+
+def test_guest_deleted_behind_our_back(connected: tuple[HostConnection, Recorder, Run]) -> None:
+    host, rec, run = connected
+    guest = _first(host, GuestState.SHUTOFF)
+    run(host.call(lambda c: c.lookupByUUIDString(guest.uuid).undefine(), "raw undefine"))
+    run(wait_until(lambda: guest.uuid in rec.removed, 2.0))
+    assert guest.uuid not in host.guests
+    with pytest.raises(VmguiError) as info:
+        run(svc.run_action(host, guest, GuestAction.START))
+    assert guest.name in info.value.summary
+    assert info.value.not_found
+    run(host.close())
+
+
+def test_refused_action_names_guest_and_cause(
+    connected: tuple[HostConnection, Recorder, Run],
+) -> None:
+    host, _rec, run = connected
+    guest = _first(host, GuestState.RUNNING)
+    with pytest.raises(VmguiError) as info:
+        run(svc.run_action(host, guest, GuestAction.RESUME))  # not paused
+    assert guest.name in info.value.summary
+    assert host.display_name in info.value.summary
+    assert info.value.details
+    run(host.close())
+
+
+def test_edits_are_validated_and_persist(connected: tuple[HostConnection, Recorder, Run]) -> None:
+    host, _rec, run = connected
+    guest = _first(host, GuestState.SHUTOFF)
+    run(svc.set_vcpus(host, guest, 3))
+    run(svc.set_memory(host, guest, 1536))
+    run(svc.set_title(host, guest, "Edited by the tests"))
+    run(svc.set_autostart(host, guest, True))
+    overview = run(svc.fetch_overview(host, guest.uuid))
+    assert overview.details.vcpus == 3
+    assert overview.details.memory_kib == 1536 * 1024
+    assert overview.details.title == "Edited by the tests"
+    assert overview.autostart is True
+    run(wait_until(lambda: host.guests[guest.uuid].vcpus == 3, 2.0))
+    for bad in (0, 17):  # the host has 16 CPUs
+        with pytest.raises(VmguiError, match="vCPUs"):
+            run(svc.set_vcpus(host, guest, bad))
+    with pytest.raises(VmguiError, match=r"[Mm]emory"):
+        run(svc.set_memory(host, guest, 8))
+    with pytest.raises(VmguiError, match=r"[Mm]emory"):
+        run(svc.set_memory(host, guest, 128 * 1024))  # 128 GiB on a 64 GiB host
+    with pytest.raises(VmguiError, match="single line"):
+        run(svc.set_title(host, guest, "two\nlines"))
+    overview = run(svc.fetch_overview(host, guest.uuid))
+    assert overview.details.vcpus == 3  # nothing lost
+    run(host.close())
+
+
+def test_delete_plan_protects_shared_and_base_images(
+    connected: tuple[HostConnection, Recorder, Run],
+) -> None:
+    host, _rec, run = connected
+    sharers = []
+    for guest in host.guests.values():
+        overview = run(svc.fetch_overview(host, guest.uuid))
+        if any(d.shareable for d in overview.details.disks):
+            sharers.append(guest)
+    assert sharers, "the fixture has guests sharing a disk"
+    for guest in host.guests.values():
+        if guest.state is not GuestState.SHUTOFF:
+            continue
+        plan = run(svc.fetch_delete_plan(host, guest))
+        for item in plan.storage:
+            assert not item.path.endswith("debian-12-base.qcow2") or not item.removable
+    victim = _first(host, GuestState.SHUTOFF)
+    plan = run(svc.fetch_delete_plan(host, victim))
+    removable = [s.path for s in plan.storage if s.removable]
+    assert removable, plan
+    result = run(svc.delete_guest(host, victim, removable))
+    assert set(result.removed) == set(removable)
+    run(wait_until(lambda: victim.uuid not in host.guests, 2.0))
+    for path in removable:
+        exists = run(host.call(partial(_volume_exists_at, path), "lookup"))
+        assert not exists
+    base = run(
+        host.call(
+            lambda c: _volume_exists(c, "/var/lib/libvirt/images/debian-12-base.qcow2"), "lookup"
+        )
+    )
+    assert base
+    run(host.close())
+
+
+def _state_is(host: HostConnection, uuid: str, state: GuestState) -> bool:
+    return host.guests[uuid].state is state
+
+
+def _volume_exists_at(path: str, conn: libvirt.virConnect) -> bool:
+    return _volume_exists(conn, path)
+
+
+def _volume_exists(conn: libvirt.virConnect, path: str) -> bool:
+    try:
+        conn.storageVolLookupByPath(path)
+    except libvirt.libvirtError:
+        return False
+    return True
+
+
+def test_delete_refuses_running_guest(connected: tuple[HostConnection, Recorder, Run]) -> None:
+    host, _rec, run = connected
+    guest = _first(host, GuestState.RUNNING)
+    with pytest.raises(VmguiError, match="Shut the guest down"):
+        run(svc.delete_guest(host, guest))
+    assert guest.uuid in host.guests
+    run(host.close())
+
+
+@pytest.mark.parametrize(
+    ("uri", "fragment"),
+    [
+        ("test:///no/such/node.xml", "no/such/node.xml"),
+        ("qemu+tcp://nohost.invalid/system", "nohost.invalid"),
+        ("frobnicate:///x", "frobnicate"),
+    ],
+)
+def test_unreachable_or_malformed_host_fails_clearly(uri: str, fragment: str, arun: Run) -> None:
+    rec = Recorder()
+    host = HostConnection(uri, rec)
+    with pytest.raises(VmguiError) as info:
+        arun(host.connect())
+    assert "Could not connect" in info.value.summary
+    assert fragment in str(info.value)
+    assert host.state is ConnectionState.FAILED
+    assert rec.statuses[-1].reason
+    arun(host.close())
+
+
+def test_slow_host_never_stalls_another(node50_uri: str, arun: Run) -> None:
+    """A host whose open blocks does not delay a second host's listing."""
+    release = threading.Event()
+
+    def slow_open(uri: str) -> libvirt.virConnect:
+        release.wait(30)
+        return open_connection(uri)
+
+    slow = HostConnection(node50_uri, Recorder(), opener=slow_open)
+    fast = HostConnection(node50_uri, Recorder())
+
+    async def scenario() -> tuple[ConnectionState, int]:
+        import asyncio
+
+        slow_task = asyncio.ensure_future(slow.connect())
+        await fast.connect()
+        observed = (slow.state, len(fast.guests))
+        release.set()
+        await slow_task
+        return observed
+
+    state, count = arun(scenario())
+    assert state is ConnectionState.CONNECTING
+    assert count == 60
+    assert slow.state is ConnectionState.CONNECTED
+    arun(slow.close())
+    arun(fast.close())
+
+
+def test_disconnect_clears_guests_and_refuses_calls(
+    connected: tuple[HostConnection, Recorder, Run],
+) -> None:
+    host, rec, run = connected
+    run(host.disconnect())
+    assert host.state is ConnectionState.DISCONNECTED
+    assert rec.listed[-1] == []
+    with pytest.raises(VmguiError, match="not connected"):
+        run(host.call(lambda c: c.getHostname(), "Could not read the host name"))
+    run(host.connect())
+    assert len(host.guests) == 60
+    run(host.close())
+
+
+def test_reconnect_with_backoff_after_a_drop(node50_uri: str, arun: Run) -> None:
+    """When a host drops, it is retried with backoff until it answers again."""
+    failures = {"left": 2}
+
+    def flaky_open(uri: str) -> libvirt.virConnect:
+        if failures["left"] > 0 and attempts["n"] > 0:
+            failures["left"] -= 1
+            attempts["n"] += 1
+            raise libvirt.libvirtError("Failed to connect socket: Connection refused")
+        attempts["n"] += 1
+        return open_connection(uri)
+
+    attempts = {"n": 0}
+    rec = Recorder()
+    host = HostConnection(node50_uri, rec, opener=flaky_open, backoff=(0.01, 0.02))
+    arun(host.connect())
+
+    async def drop_and_wait() -> None:
+        host._lost("simulated drop")  # what the close callback does on a real daemon
+        await wait_until(lambda: host.state is ConnectionState.CONNECTED, 5.0)
+
+    arun(drop_and_wait())
+    assert attempts["n"] == 4  # first connect, two refused retries, one success
+    disconnected = [s for s in rec.statuses if s.state is ConnectionState.DISCONNECTED]
+    assert disconnected and disconnected[0].reason == "simulated drop"
+    assert any(s.retry_in is not None for s in disconnected)
+    assert len(host.guests) == 60
+    arun(host.close())

@@ -1,0 +1,155 @@
+"""Wiring: QApplication + qasync loop + libvirt event thread + main window.
+
+The window is shown before any host is contacted; hosts connect in the background.
+Heavy modules (numpy, pyqtgraph) are not imported before the first paint.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from types import TracebackType
+
+_START = time.perf_counter()
+
+_log = logging.getLogger("vmgui")
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """The GUI's command line."""
+    from vmgui import __version__
+
+    parser = argparse.ArgumentParser(prog="vmgui", description="Desktop virtual machine manager")
+    parser.add_argument("--version", action="version", version=f"vmgui {__version__}")
+    parser.add_argument(
+        "--connect",
+        metavar="URI",
+        action="append",
+        default=[],
+        help="open this libvirt host for this run instead of the saved ones (repeatable)",
+    )
+    parser.add_argument("--debug", action="store_true", help="log debug messages")
+    return parser.parse_args(argv)
+
+
+def demo_fixture() -> Path:
+    """The bundled node description behind the demo host."""
+    return Path(__file__).resolve().parent / "data" / "demo-host.xml"
+
+
+def setup_logging(debug: bool) -> None:
+    """Log to stderr and to vmgui.log in the XDG state directory."""
+    import platformdirs
+
+    handlers: list[logging.Handler] = [logging.StreamHandler()]
+    try:
+        log_dir = Path(platformdirs.user_log_dir("vmgui"))
+        log_dir.mkdir(parents=True, exist_ok=True)
+        handlers.append(logging.FileHandler(log_dir / "vmgui.log", encoding="utf-8"))
+    except OSError:
+        pass
+    logging.basicConfig(
+        level=logging.DEBUG if debug else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        handlers=handlers,
+    )
+
+
+def install_hooks(loop: asyncio.AbstractEventLoop) -> None:
+    """Route every uncaught exception (main thread, threads, tasks) to the log."""
+
+    def excepthook(
+        kind: type[BaseException], value: BaseException, tb: TracebackType | None
+    ) -> None:
+        _log.critical("uncaught exception", exc_info=(kind, value, tb))
+
+    def thread_hook(args: threading.ExceptHookArgs) -> None:
+        if args.exc_value is not None:
+            _log.error(
+                "uncaught exception in thread %s",
+                args.thread.name if args.thread else "?",
+                exc_info=(args.exc_type, args.exc_value, args.exc_traceback),
+            )
+
+    def loop_handler(_loop: asyncio.AbstractEventLoop, context: dict[str, object]) -> None:
+        exc = context.get("exception")
+        _log.error(
+            "asyncio: %s",
+            context.get("message"),
+            exc_info=exc if isinstance(exc, BaseException) else None,
+        )
+
+    sys.excepthook = excepthook
+    threading.excepthook = thread_hook
+    loop.set_exception_handler(loop_handler)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the GUI."""
+    args = parse_args(argv)
+    setup_logging(args.debug)
+
+    import qasync
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from vmgui import __version__
+    from vmgui.core.errors import VmguiError
+    from vmgui.core.settings import demo_host_uri, load_hosts
+    from vmgui.ui.dialogs import QtDialogs
+    from vmgui.ui.hosts import HostController
+    from vmgui.ui.mainwindow import MainWindow
+    from vmgui.ui.startup import open_initial_hosts, save_in_background
+    from vmgui.virt.events import ensure_event_loop
+
+    ensure_event_loop()  # before any libvirt.open, once per process
+    existing = QApplication.instance()
+    app = existing if isinstance(existing, QApplication) else QApplication(sys.argv[:1])
+    app.setApplicationName("vmgui")
+    app.setApplicationDisplayName("vmgui")
+    app.setApplicationVersion(__version__)
+    app.setDesktopFileName("vmgui")
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    install_hooks(loop)
+
+    load_error: VmguiError | None = None
+    saved = None
+    if not args.connect:
+        try:
+            saved = load_hosts()
+        except VmguiError as exc:
+            load_error = exc
+    save = None if args.connect or load_error else save_in_background
+    controller = HostController(save=save)
+    fixture = demo_fixture()
+    window = MainWindow(
+        controller,
+        QtDialogs(),
+        demo_uri=demo_host_uri(fixture) if fixture.exists() else "",
+    )
+    window.show()
+    _log.info("window shown after %.3f s", time.perf_counter() - _START)
+
+    def start() -> None:
+        open_initial_hosts(window, controller, args.connect, saved)
+        if load_error is not None:
+            window.show_error(load_error)
+
+    QTimer.singleShot(0, start)
+    closing = asyncio.Event()
+    app.aboutToQuit.connect(closing.set)
+    with loop:
+        loop.run_until_complete(closing.wait())
+        loop.run_until_complete(controller.close_all())
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

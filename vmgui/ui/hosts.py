@@ -1,0 +1,191 @@
+"""The hosts vmgui manages, as Qt signals.
+
+:class:`HostController` owns one :class:`~vmgui.virt.connection.HostConnection` per URI and
+turns their observer calls (already on the Qt thread, via qasync) into Qt signals the
+models listen to.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+
+from vmgui.core.errors import VmguiError
+from vmgui.core.model import GuestInfo, HostInfo, HostStatus
+from vmgui.core.settings import HostEntry
+from vmgui.core.validation import validate_uri
+from vmgui.virt.connection import HostConnection, HostObserver
+
+_log = logging.getLogger(__name__)
+
+ConnectionFactory = Callable[[str, HostObserver], HostConnection]
+SaveHosts = Callable[[list[HostEntry]], None]
+
+
+def default_connection_factory(uri: str, observer: HostObserver) -> HostConnection:
+    """A real connection to ``uri``."""
+    return HostConnection(uri, observer)
+
+
+class HostController(QObject):
+    """Adds, removes, connects and disconnects hosts; relays their news as signals.
+
+    Signals:
+        hostAdded(str): a host (URI) was added.
+        hostRemoved(str): a host was removed.
+        statusChanged(HostStatus): a host's connection state changed.
+        hostInfoChanged(HostInfo): a host's identity/size became known.
+        guestsReset(str, list): the full guest list of a host (URI, list of GuestInfo).
+        guestChanged(GuestInfo): one guest appeared or changed.
+        guestRemoved(str, str): a guest (URI, UUID) is gone.
+        errorRaised(VmguiError): a background host operation failed.
+    """
+
+    hostAdded = Signal(str)
+    hostRemoved = Signal(str)
+    statusChanged = Signal(object)
+    hostInfoChanged = Signal(object)
+    guestsReset = Signal(str, list)
+    guestChanged = Signal(object)
+    guestRemoved = Signal(str, str)
+    errorRaised = Signal(object)
+
+    def __init__(
+        self,
+        *,
+        factory: ConnectionFactory = default_connection_factory,
+        save: SaveHosts | None = None,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self._factory = factory
+        self._save = save
+        self._hosts: dict[str, HostConnection] = {}
+        self._autoconnect: dict[str, bool] = {}
+        self._labels: dict[str, str] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    # -- queries --------------------------------------------------------------------------
+
+    def uris(self) -> list[str]:
+        """The hosts, in the order they were added."""
+        return list(self._hosts)
+
+    def host(self, uri: str) -> HostConnection:
+        """The connection for ``uri`` (KeyError if unknown)."""
+        return self._hosts[uri]
+
+    def label(self, uri: str) -> str:
+        """The host's display name (a custom label, e.g. for the demo host, wins)."""
+        return self._labels.get(uri) or self._hosts[uri].display_name
+
+    def entries(self) -> list[HostEntry]:
+        """The hosts as saved."""
+        return [HostEntry(uri, self._autoconnect.get(uri, True)) for uri in self._hosts]
+
+    # -- changes ------------------------------------------------------------------------
+
+    def add_host(
+        self, uri: str, *, autoconnect: bool = True, save: bool = True, label: str = ""
+    ) -> HostConnection:
+        """Add a host (validated), optionally remembering it; returns its connection.
+
+        Raises:
+            VmguiError: the URI is malformed or the host is already added.
+        """
+        try:
+            uri = validate_uri(uri)
+        except ValueError as exc:
+            raise VmguiError("Could not add the host", str(exc)) from exc
+        if uri in self._hosts:
+            raise VmguiError("Could not add the host", f"{uri} is already in the list")
+        host = self._factory(uri, _Relay(self))
+        self._hosts[uri] = host
+        self._autoconnect[uri] = autoconnect
+        if label:
+            self._labels[uri] = label
+        self.hostAdded.emit(uri)
+        if save:
+            self._persist()
+        return host
+
+    async def remove_host(self, uri: str) -> None:
+        """Disconnect and forget a host."""
+        host = self._hosts.pop(uri, None)
+        if host is None:
+            return
+        self._autoconnect.pop(uri, None)
+        self._labels.pop(uri, None)
+        await host.close()
+        self.hostRemoved.emit(uri)
+        self._persist()
+
+    def set_autoconnect(self, uri: str, autoconnect: bool) -> None:
+        """Open (or not) this host when vmgui starts."""
+        self._autoconnect[uri] = autoconnect
+        self._persist()
+
+    async def connect_host(self, uri: str) -> None:
+        """Connect a host; failures are raised (and the host shows FAILED with the reason)."""
+        await self._hosts[uri].connect()
+
+    async def disconnect_host(self, uri: str) -> None:
+        """Disconnect a host; it stays in the list."""
+        await self._hosts[uri].disconnect()
+
+    def connect_in_background(self, uri: str) -> None:
+        """Start connecting a host without waiting; failures go to ``errorRaised``."""
+        self._spawn(self._connect_quietly(uri))
+
+    async def _connect_quietly(self, uri: str) -> None:
+        try:
+            await self.connect_host(uri)
+        except VmguiError as exc:
+            _log.warning("%s: %s", uri, exc)
+
+    async def close_all(self) -> None:
+        """Close every connection (at exit)."""
+        for task in list(self._tasks):
+            task.cancel()
+        for host in list(self._hosts.values()):
+            await host.close()
+
+    def _persist(self) -> None:
+        if self._save is None:
+            return
+        entries = [e for e in self.entries() if e.uri not in self._labels]
+        try:
+            self._save(entries)
+        except VmguiError as exc:
+            self.errorRaised.emit(exc)
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+
+class _Relay:
+    """A HostObserver that emits the controller's signals."""
+
+    def __init__(self, controller: HostController) -> None:
+        self._c = controller
+
+    def host_status_changed(self, status: HostStatus) -> None:
+        self._c.statusChanged.emit(status)
+
+    def host_info_changed(self, info: HostInfo) -> None:
+        self._c.hostInfoChanged.emit(info)
+
+    def guests_listed(self, uri: str, guests: list[GuestInfo]) -> None:
+        self._c.guestsReset.emit(uri, guests)
+
+    def guest_changed(self, guest: GuestInfo) -> None:
+        self._c.guestChanged.emit(guest)
+
+    def guest_removed(self, uri: str, uuid: str) -> None:
+        self._c.guestRemoved.emit(uri, uuid)

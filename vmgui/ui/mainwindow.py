@@ -1,0 +1,555 @@
+"""The main window: hosts on the left, guests in the middle, details below."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Coroutine
+from typing import Any
+
+from PySide6.QtCore import QItemSelection, QModelIndex, QPoint, Qt, QTimer
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QMainWindow,
+    QMenu,
+    QSplitter,
+    QStackedWidget,
+    QStyle,
+    QToolBar,
+    QTreeView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from vmgui.core.errors import VmguiError
+from vmgui.core.model import (
+    ConnectionState,
+    GuestAction,
+    GuestInfo,
+    GuestOverview,
+    GuestState,
+    HostInfo,
+    HostStatus,
+)
+from vmgui.ui import lifecycle
+from vmgui.ui.actions import build_lifecycle_actions, update_enabled
+from vmgui.ui.details import GuestConfigEdit, GuestDetailsPane, HostDetailsPane
+from vmgui.ui.dialogs import Dialogs
+from vmgui.ui.hosts import HostController
+from vmgui.ui.models import (
+    GuestColumn,
+    GuestFilterProxy,
+    GuestModel,
+    GuestRole,
+    HostModel,
+    HostUriRole,
+)
+from vmgui.virt import guests as guest_service
+
+_log = logging.getLogger(__name__)
+
+_STATE_FILTERS: tuple[tuple[str, tuple[GuestState, ...] | None], ...] = (
+    ("All states", None),
+    ("Active", (GuestState.RUNNING, GuestState.PAUSED, GuestState.SUSPENDED)),
+    ("Running", (GuestState.RUNNING,)),
+    ("Paused", (GuestState.PAUSED,)),
+    ("Shut off", (GuestState.SHUTOFF, GuestState.SAVED)),
+    ("Saved", (GuestState.SAVED,)),
+    ("Crashed", (GuestState.CRASHED,)),
+    ("Suspended", (GuestState.SUSPENDED,)),
+)
+
+
+class MainWindow(QMainWindow):
+    """vmgui's window. All libvirt work goes through the controller's connections.
+
+    Args:
+        controller: the hosts.
+        dialogs: confirmation, error and input dialogs (tests pass fakes).
+        demo_uri: the URI of the bundled demo host, offered in the File menu.
+    """
+
+    def __init__(
+        self,
+        controller: HostController,
+        dialogs: Dialogs,
+        *,
+        demo_uri: str = "",
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setObjectName("mainWindow")
+        self.setWindowTitle("vmgui")
+        self.resize(1180, 760)
+        self._controller = controller
+        self._dialogs = dialogs
+        self._demo_uri = demo_uri
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._overview_task: asyncio.Task[None] | None = None
+        self._shown_guest: GuestInfo | None = None
+        self._counts: dict[str, tuple[int, int]] = {}
+
+        self.guest_model = GuestModel(controller.label, self)
+        self.guest_proxy = GuestFilterProxy(self)
+        self.guest_proxy.setSourceModel(self.guest_model)
+        self.host_model = HostModel(controller.label, self._guest_counts, self)
+
+        self._build_views()
+        self._build_actions()
+        self._connect_signals()
+        self._overview_timer = QTimer(self)
+        self._overview_timer.setSingleShot(True)
+        self._overview_timer.setInterval(150)
+        self._overview_timer.timeout.connect(self._on_overview_timer_timeout)
+        self._update_details()
+
+    # -- construction -----------------------------------------------------------------------
+
+    def _build_views(self) -> None:
+        self.host_view = QTreeView()
+        self.host_view.setObjectName("hostView")
+        self.host_view.setModel(self.host_model)
+        self.host_view.setRootIsDecorated(False)
+        self.host_view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.host_view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.host_view.header().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.host_view.header().setStretchLastSection(False)
+        self.host_view.setMinimumWidth(260)
+
+        self.filter_edit = QLineEdit()
+        self.filter_edit.setObjectName("guestFilter")
+        self.filter_edit.setPlaceholderText("Filter guests by name…")
+        self.filter_edit.setClearButtonEnabled(True)
+        self.state_filter = QComboBox()
+        self.state_filter.setObjectName("stateFilter")
+        for label, _states in _STATE_FILTERS:
+            self.state_filter.addItem(label)
+
+        self.guest_view = QTreeView()
+        self.guest_view.setObjectName("guestView")
+        self.guest_view.setModel(self.guest_proxy)
+        self.guest_view.setRootIsDecorated(False)
+        self.guest_view.setUniformRowHeights(True)
+        self.guest_view.setAlternatingRowColors(True)
+        self.guest_view.setSortingEnabled(True)
+        self.guest_view.sortByColumn(GuestColumn.NAME, Qt.SortOrder.AscendingOrder)
+        self.guest_view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.guest_view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.guest_view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        header = self.guest_view.header()
+        header.setSectionResizeMode(GuestColumn.NAME, QHeaderView.ResizeMode.Stretch)
+        header.setStretchLastSection(False)
+        for column, width in (
+            (GuestColumn.STATE, 110),
+            (GuestColumn.VCPUS, 70),
+            (GuestColumn.MEMORY, 100),
+            (GuestColumn.HOST, 220),
+        ):
+            header.resizeSection(column, width)
+
+        self.banner = QLabel()
+        self.banner.setObjectName("banner")
+        self.banner.setWordWrap(True)
+        self.banner.setStyleSheet(
+            "QLabel#banner { background: #fff4ce; color: #5c4400; border: 1px solid #e0c36a;"
+            " border-radius: 4px; padding: 6px 10px; }"
+        )
+        self.banner.hide()
+
+        self.guest_details = GuestDetailsPane()
+        self.host_details = HostDetailsPane()
+        self.empty_details = QLabel("Select a host or a guest to see its details.")
+        self.empty_details.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.details = QStackedWidget()
+        self.details.setObjectName("details")
+        for page in (self.empty_details, self.host_details, self.guest_details):
+            self.details.addWidget(page)
+
+        filters = QHBoxLayout()
+        filters.addWidget(self.filter_edit, 1)
+        filters.addWidget(self.state_filter)
+        middle = QWidget()
+        middle_layout = QVBoxLayout(middle)
+        middle_layout.setContentsMargins(0, 0, 0, 0)
+        middle_layout.addWidget(self.banner)
+        middle_layout.addLayout(filters)
+        middle_layout.addWidget(self.guest_view, 1)
+
+        right = QSplitter(Qt.Orientation.Vertical)
+        right.addWidget(middle)
+        right.addWidget(self.details)
+        right.setStretchFactor(0, 3)
+        right.setStretchFactor(1, 2)
+        main = QSplitter(Qt.Orientation.Horizontal)
+        main.addWidget(self.host_view)
+        main.addWidget(right)
+        main.setStretchFactor(1, 1)
+        main.setSizes([280, 900])
+        main.setContentsMargins(6, 6, 6, 6)
+        self.setCentralWidget(main)
+        self.statusBar().showMessage("Starting…")
+
+    def _build_actions(self) -> None:
+        style = self.style()
+        self.lifecycle_actions = build_lifecycle_actions(self)
+        for kind, action in self.lifecycle_actions.items():
+            action.triggered.connect(lambda _checked=False, k=kind: self._on_lifecycle_triggered(k))
+        self.action_new_guest = QAction(
+            style.standardIcon(QStyle.StandardPixmap.SP_FileIcon), "&New Guest…", self
+        )
+        self.action_new_guest.setObjectName("actionNewGuest")
+        self.action_new_guest.setShortcut(QKeySequence.StandardKey.New)
+        self.action_new_guest.setEnabled(False)
+        self.action_new_guest.setToolTip("The new-guest wizard is not part of this version yet")
+        self.action_add_host = self._action(
+            "actionAddHost", "&Add Host…", "Ctrl+Shift+N", QStyle.StandardPixmap.SP_DriveNetIcon
+        )
+        self.action_connect = self._action(
+            "actionConnectHost", "&Connect", "", QStyle.StandardPixmap.SP_DialogYesButton
+        )
+        self.action_disconnect = self._action(
+            "actionDisconnectHost", "D&isconnect", "", QStyle.StandardPixmap.SP_DialogNoButton
+        )
+        self.action_remove_host = self._action(
+            "actionRemoveHost", "&Remove Host…", "", QStyle.StandardPixmap.SP_DialogDiscardButton
+        )
+        self.action_demo_host = self._action("actionDemoHost", "Open &Demo Host", "", None)
+        self.action_demo_host.setEnabled(bool(self._demo_uri))
+        self.action_quit = self._action("actionQuit", "&Quit", "Ctrl+Q", None)
+        self.action_add_host.triggered.connect(self._on_add_host_triggered)
+        self.action_connect.triggered.connect(self._on_connect_triggered)
+        self.action_disconnect.triggered.connect(self._on_disconnect_triggered)
+        self.action_remove_host.triggered.connect(self._on_remove_host_triggered)
+        self.action_demo_host.triggered.connect(self._on_demo_host_triggered)
+        self.action_quit.triggered.connect(self.close)
+
+        toolbar = QToolBar("Main")
+        toolbar.setObjectName("mainToolBar")
+        toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextUnderIcon)
+        toolbar.setMovable(False)
+        toolbar.addAction(self.action_new_guest)
+        toolbar.addSeparator()
+        for action in self.lifecycle_actions.values():
+            toolbar.addAction(action)
+        self.addToolBar(toolbar)
+
+        menu = self.menuBar()
+        file_menu = menu.addMenu("&File")
+        file_menu.addActions([self.action_new_guest, self.action_add_host, self.action_demo_host])
+        file_menu.addSeparator()
+        file_menu.addAction(self.action_quit)
+        host_menu = menu.addMenu("&Host")
+        host_menu.addActions([self.action_connect, self.action_disconnect, self.action_remove_host])
+        guest_menu = menu.addMenu("&Guest")
+        guest_menu.addActions(list(self.lifecycle_actions.values()))
+        self._update_host_actions()
+
+    def _action(
+        self, name: str, text: str, shortcut: str, icon: QStyle.StandardPixmap | None
+    ) -> QAction:
+        action = QAction(text, self)
+        action.setObjectName(name)
+        if icon is not None:
+            action.setIcon(self.style().standardIcon(icon))
+        if shortcut:
+            action.setShortcut(QKeySequence(shortcut))
+        return action
+
+    def _connect_signals(self) -> None:
+        c = self._controller
+        c.hostAdded.connect(self._on_controller_host_added)
+        c.hostRemoved.connect(self._on_controller_host_removed)
+        c.statusChanged.connect(self._on_controller_status_changed)
+        c.hostInfoChanged.connect(self._on_controller_host_info_changed)
+        c.guestsReset.connect(self._on_controller_guests_reset)
+        c.guestChanged.connect(self._on_controller_guest_changed)
+        c.guestRemoved.connect(self._on_controller_guest_removed)
+        c.errorRaised.connect(self.show_error)
+        self.filter_edit.textChanged.connect(self.guest_proxy.set_text)
+        self.state_filter.currentIndexChanged.connect(self._on_state_filter_changed)
+        self.guest_view.selectionModel().selectionChanged.connect(self._on_guest_selection_changed)
+        self.host_view.selectionModel().selectionChanged.connect(self._on_host_selection_changed)
+        self.guest_view.customContextMenuRequested.connect(self._on_guest_view_context_menu)
+        self.host_view.customContextMenuRequested.connect(self._on_host_view_context_menu)
+        self.guest_view.doubleClicked.connect(self._on_guest_view_double_clicked)
+        self.guest_details.configEditRequested.connect(self._on_guest_details_edit_requested)
+
+    # -- selection --------------------------------------------------------------------------
+
+    def selected_guests(self) -> list[GuestInfo]:
+        """The guests selected in the guest view, in view order."""
+        rows = self.guest_view.selectionModel().selectedRows(GuestColumn.NAME)
+        guests = [index.data(GuestRole) for index in sorted(rows, key=QModelIndex.row)]
+        return [g for g in guests if isinstance(g, GuestInfo)]
+
+    def selected_hosts(self) -> list[str]:
+        """The URIs of the hosts selected in the host view."""
+        rows = self.host_view.selectionModel().selectedRows(0)
+        return [str(index.data(HostUriRole)) for index in sorted(rows, key=QModelIndex.row)]
+
+    def _on_guest_selection_changed(self, _sel: QItemSelection, _desel: QItemSelection) -> None:
+        update_enabled(self.lifecycle_actions, self.selected_guests())
+        self._update_details()
+
+    def _on_host_selection_changed(self, _sel: QItemSelection, _desel: QItemSelection) -> None:
+        uris = self.selected_hosts()
+        self.guest_proxy.set_hosts(uris or None)
+        self._update_host_actions()
+        update_enabled(self.lifecycle_actions, self.selected_guests())
+        self._update_details()
+
+    def _on_state_filter_changed(self, index: int) -> None:
+        self.guest_proxy.set_states(_STATE_FILTERS[index][1])
+        update_enabled(self.lifecycle_actions, self.selected_guests())
+
+    def _update_host_actions(self) -> None:
+        uris = self.selected_hosts()
+        states = [self.host_model.status(u).state for u in uris]
+        self.action_connect.setEnabled(
+            any(s in (ConnectionState.DISCONNECTED, ConnectionState.FAILED) for s in states)
+        )
+        self.action_disconnect.setEnabled(
+            any(s in (ConnectionState.CONNECTED, ConnectionState.CONNECTING) for s in states)
+            or any(self.host_model.status(u).retry_in is not None for u in uris)
+        )
+        self.action_remove_host.setEnabled(bool(uris))
+
+    # -- details ----------------------------------------------------------------------------
+
+    def _update_details(self) -> None:
+        guests = self.selected_guests()
+        if len(guests) == 1:
+            guest = guests[0]
+            if self._shown_guest is None or self._shown_guest.key != guest.key:
+                self._shown_guest = guest
+                self.guest_details.show_loading(guest)
+                self._overview_timer.start(0)
+            self.details.setCurrentWidget(self.guest_details)
+            return
+        self._shown_guest = None
+        uris = self.selected_hosts()
+        if not uris and guests:
+            uris = [guests[0].host_uri]
+        if uris and uris[0] in self._controller.uris():
+            self._show_host(uris[0])
+            self.details.setCurrentWidget(self.host_details)
+        else:
+            self.details.setCurrentWidget(self.empty_details)
+
+    def _show_host(self, uri: str) -> None:
+        host = self._controller.host(uri)
+        self.host_details.show_host(
+            self._controller.label(uri), host.status, host.host_info, self.guest_model.guests(uri)
+        )
+
+    def _refresh_host_details(self, uri: str) -> None:
+        if self.details.currentWidget() is self.host_details and (
+            self.selected_hosts()[:1] == [uri]
+            or (
+                not self.selected_hosts()
+                and self.selected_guests()[:1]
+                and self.selected_guests()[0].host_uri == uri
+            )
+        ):
+            self._show_host(uri)
+
+    def _on_overview_timer_timeout(self) -> None:
+        guest = self._shown_guest
+        if guest is None:
+            return
+        if self._overview_task is not None:
+            self._overview_task.cancel()
+        self._overview_task = asyncio.ensure_future(self._load_overview(guest))
+
+    async def _load_overview(self, guest: GuestInfo) -> None:
+        try:
+            host = self._controller.host(guest.host_uri)
+            overview: GuestOverview = await guest_service.fetch_overview(host, guest.uuid)
+        except VmguiError as exc:
+            if self._shown_guest is not None and self._shown_guest.key == guest.key:
+                self.guest_details.show_error(f"{exc.summary}: {exc.details}")
+            return
+        except KeyError:
+            return
+        if self._shown_guest is not None and self._shown_guest.key == guest.key:
+            self.guest_details.show_overview(overview)
+
+    def _on_guest_details_edit_requested(self, edit: object) -> None:
+        if isinstance(edit, GuestConfigEdit):
+            self.spawn(self._apply_edit(edit))
+
+    async def _apply_edit(self, edit: GuestConfigEdit) -> None:
+        await lifecycle.apply_config_edit(self, self._controller, edit)
+        if self._shown_guest is not None and self._shown_guest.key == edit.guest.key:
+            self._overview_timer.start(0)
+
+    # -- controller signals -------------------------------------------------------------------
+
+    def _on_controller_host_added(self, uri: str) -> None:
+        self.host_model.add_host(uri)
+        self._counts[uri] = (0, 0)
+        self.statusBar().showMessage(f"Added {self._controller.label(uri)}", 5000)
+
+    def _on_controller_host_removed(self, uri: str) -> None:
+        self.guest_model.reset_host(uri, [])
+        self.host_model.remove_host(uri)
+        self._counts.pop(uri, None)
+        self._update_details()
+
+    def _on_controller_status_changed(self, status: object) -> None:
+        if not isinstance(status, HostStatus):
+            return
+        self.host_model.set_status(status)
+        label = self._controller.label(status.uri) if status.uri in self._controller.uris() else ""
+        text = f"{label}: {status.state.label}"
+        if status.reason:
+            text += f" — {status.reason}"
+        self.statusBar().showMessage(text, 8000)
+        self._update_host_actions()
+        self._refresh_host_details(status.uri)
+
+    def _on_controller_host_info_changed(self, info: object) -> None:
+        if isinstance(info, HostInfo):
+            self.host_model.set_info(info)
+            self._refresh_host_details(info.uri)
+
+    def _on_controller_guests_reset(self, uri: str, guests: list[GuestInfo]) -> None:
+        self.guest_model.reset_host(uri, guests)
+        self._recount(uri)
+        update_enabled(self.lifecycle_actions, self.selected_guests())
+        self._update_details()
+
+    def _on_controller_guest_changed(self, guest: object) -> None:
+        if not isinstance(guest, GuestInfo):
+            return
+        self.guest_model.update_guest(guest)
+        self._recount(guest.host_uri)
+        if any(g.key == guest.key for g in self.selected_guests()):
+            update_enabled(self.lifecycle_actions, self.selected_guests())
+            if self._shown_guest is not None and self._shown_guest.key == guest.key:
+                self._overview_timer.start()
+
+    def _on_controller_guest_removed(self, uri: str, uuid: str) -> None:
+        self.guest_model.remove_guest(uri, uuid)
+        self._recount(uri)
+        update_enabled(self.lifecycle_actions, self.selected_guests())
+        self._update_details()
+
+    def _recount(self, uri: str) -> None:
+        guests = self.guest_model.guests(uri)
+        self._counts[uri] = (sum(1 for g in guests if g.is_active), len(guests))
+        self.host_model.refresh_counts(uri)
+        self._refresh_host_details(uri)
+
+    def _guest_counts(self, uri: str) -> tuple[int, int]:
+        return self._counts.get(uri, (0, 0))
+
+    # -- actions ----------------------------------------------------------------------------
+
+    def _on_lifecycle_triggered(self, kind: GuestAction) -> None:
+        guests = self.selected_guests()
+        if guests:
+            self.spawn(lifecycle.run_lifecycle(self, self._controller, self._dialogs, kind, guests))
+
+    def _on_guest_view_double_clicked(self, index: QModelIndex) -> None:
+        guest = index.data(GuestRole)
+        if isinstance(guest, GuestInfo) and guest.state in (GuestState.SHUTOFF, GuestState.SAVED):
+            self.spawn(
+                lifecycle.run_lifecycle(
+                    self, self._controller, self._dialogs, GuestAction.START, [guest]
+                )
+            )
+
+    def _on_guest_view_context_menu(self, pos: QPoint) -> None:
+        menu = QMenu(self)
+        menu.addActions(list(self.lifecycle_actions.values()))
+        menu.popup(self.guest_view.viewport().mapToGlobal(pos))
+
+    def _on_host_view_context_menu(self, pos: QPoint) -> None:
+        menu = QMenu(self)
+        menu.addActions([self.action_connect, self.action_disconnect, self.action_remove_host])
+        menu.addSeparator()
+        menu.addAction(self.action_add_host)
+        menu.popup(self.host_view.viewport().mapToGlobal(pos))
+
+    def _on_add_host_triggered(self) -> None:
+        self.spawn(lifecycle.add_host(self, self._controller, self._dialogs))
+
+    def _on_demo_host_triggered(self) -> None:
+        if self._demo_uri:
+            self.open_demo_host("")
+
+    def open_demo_host(self, reason: str) -> None:
+        """Add and connect the clearly labelled demo host (not saved)."""
+        if self._demo_uri not in self._controller.uris():
+            self._controller.add_host(
+                self._demo_uri, save=False, label="Demo host (test driver, not real guests)"
+            )
+        self._controller.connect_in_background(self._demo_uri)
+        text = (
+            "<b>Demo host.</b> These guests are simulated by libvirt's test driver; "
+            "nothing runs. Add a real host with <i>File → Add Host…</i>."
+        )
+        if reason:
+            text = f"No local hypervisor could be reached ({reason}). " + text
+        self.show_banner(text)
+
+    def show_banner(self, text: str) -> None:
+        """Show a notice above the guest list."""
+        self.banner.setText(text)
+        self.banner.show()
+
+    def _on_connect_triggered(self) -> None:
+        for uri in self.selected_hosts():
+            self.spawn(lifecycle.connect_host(self, self._controller, uri))
+
+    def _on_disconnect_triggered(self) -> None:
+        for uri in self.selected_hosts():
+            self.spawn(self._controller.disconnect_host(uri))
+
+    def _on_remove_host_triggered(self) -> None:
+        uris = self.selected_hosts()
+        if uris:
+            self.spawn(lifecycle.remove_hosts(self, self._controller, self._dialogs, uris))
+
+    # -- errors and tasks -------------------------------------------------------------------
+
+    def show_error(self, error: object) -> None:
+        """Show a failure the one way: a dialog with details, plus the log."""
+        if isinstance(error, VmguiError):
+            self._dialogs.show_error(self, error)
+
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        """Run a coroutine owned by the window (cancelled on close)."""
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._on_task_done)
+        return task
+
+    def _on_task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if task.cancelled():
+            return
+        exc = task.exception()
+        if isinstance(exc, VmguiError):
+            self.show_error(exc)
+        elif exc is not None:
+            _log.error("unexpected failure", exc_info=exc)
+            self.show_error(
+                VmguiError(
+                    "Unexpected internal error", repr(exc), "Please report this with the log."
+                )
+            )
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+        for task in list(self._tasks):
+            task.cancel()
+        if self._overview_task is not None:
+            self._overview_task.cancel()
+        super().closeEvent(event)

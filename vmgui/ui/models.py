@@ -1,0 +1,429 @@
+"""Item models for hosts and guests, updated by diff from the host controller's signals."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from enum import IntEnum
+from typing import Any
+
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    QSortFilterProxyModel,
+    Qt,
+)
+from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap
+
+from vmgui.core.model import (
+    ConnectionState,
+    GuestInfo,
+    GuestState,
+    HostInfo,
+    HostStatus,
+)
+
+AnyIndex = QModelIndex | QPersistentModelIndex
+
+SortRole = Qt.ItemDataRole.UserRole + 1
+GuestRole = Qt.ItemDataRole.UserRole + 2
+HostUriRole = Qt.ItemDataRole.UserRole + 3
+StateRole = Qt.ItemDataRole.UserRole + 4
+
+STATE_COLORS = {
+    GuestState.RUNNING: "#2e9d4f",
+    GuestState.PAUSED: "#d9a21b",
+    GuestState.SHUTOFF: "#8a8f98",
+    GuestState.CRASHED: "#d0312d",
+    GuestState.SUSPENDED: "#4f7fd9",
+    GuestState.SAVED: "#7a5cc7",
+}
+
+HOST_COLORS = {
+    ConnectionState.CONNECTED: "#2e9d4f",
+    ConnectionState.CONNECTING: "#d9a21b",
+    ConnectionState.DISCONNECTED: "#8a8f98",
+    ConnectionState.FAILED: "#d0312d",
+}
+
+_icons: dict[str, QIcon] = {}
+
+
+def dot_icon(color: str) -> QIcon:
+    """A small filled circle (cached; needs a QGuiApplication)."""
+    icon = _icons.get(color)
+    if icon is None:
+        pixmap = QPixmap(12, 12)
+        pixmap.fill(Qt.GlobalColor.transparent)
+        painter = QPainter(pixmap)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setBrush(QColor(color))
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.drawEllipse(1, 1, 10, 10)
+        painter.end()
+        icon = QIcon(pixmap)
+        _icons[color] = icon
+    return icon
+
+
+def format_memory(kib: int) -> str:
+    """Memory for people: "512 MiB", "2.0 GiB"."""
+    mib = kib / 1024
+    if mib < 1024:
+        return f"{mib:.0f} MiB"
+    return f"{mib / 1024:.1f} GiB"
+
+
+class GuestColumn(IntEnum):
+    """The guest list's columns."""
+
+    NAME = 0
+    STATE = 1
+    VCPUS = 2
+    MEMORY = 3
+    HOST = 4
+
+
+_GUEST_HEADERS = {
+    GuestColumn.NAME: "Name",
+    GuestColumn.STATE: "State",
+    GuestColumn.VCPUS: "vCPUs",
+    GuestColumn.MEMORY: "Memory",
+    GuestColumn.HOST: "Host",
+}
+
+
+class GuestModel(QAbstractTableModel):
+    """All guests of all hosts, one row each, keyed by (host URI, UUID)."""
+
+    def __init__(self, host_label: Callable[[str], str], parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._host_label = host_label
+        self._rows: list[GuestInfo] = []
+        self._index: dict[tuple[str, str], int] = {}
+
+    # -- Qt model API ---------------------------------------------------------------------
+
+    def rowCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: N802, B008
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: N802, B008
+        return 0 if parent.isValid() else len(GuestColumn)
+
+    def headerData(  # noqa: N802
+        self,
+        section: int,
+        orientation: Qt.Orientation,
+        role: int = Qt.ItemDataRole.DisplayRole,
+    ) -> Any:
+        if (
+            orientation == Qt.Orientation.Horizontal
+            and role == Qt.ItemDataRole.DisplayRole
+            and 0 <= section < len(GuestColumn)
+        ):
+            return _GUEST_HEADERS[GuestColumn(section)]
+        return None
+
+    def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or index.row() >= len(self._rows):
+            return None
+        guest = self._rows[index.row()]
+        column = GuestColumn(index.column())
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self._display(guest, column)
+        if role == SortRole:
+            return self._sort_key(guest, column)
+        if role == GuestRole:
+            return guest
+        if role == HostUriRole:
+            return guest.host_uri
+        if role == StateRole:
+            return guest.state.value
+        if role == Qt.ItemDataRole.DecorationRole and column == GuestColumn.STATE:
+            return dot_icon(STATE_COLORS[guest.state])
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return f"{guest.name} on {self._host_label(guest.host_uri)}\nUUID {guest.uuid}"
+        if role == Qt.ItemDataRole.TextAlignmentRole and column in (
+            GuestColumn.VCPUS,
+            GuestColumn.MEMORY,
+        ):
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return None
+
+    def _display(self, guest: GuestInfo, column: GuestColumn) -> str:
+        if column == GuestColumn.NAME:
+            return guest.name
+        if column == GuestColumn.STATE:
+            return guest.state.label
+        if column == GuestColumn.VCPUS:
+            return str(guest.vcpus)
+        if column == GuestColumn.MEMORY:
+            return format_memory(guest.memory_kib)
+        return self._host_label(guest.host_uri)
+
+    def _sort_key(self, guest: GuestInfo, column: GuestColumn) -> Any:
+        if column == GuestColumn.VCPUS:
+            return guest.vcpus
+        if column == GuestColumn.MEMORY:
+            return guest.memory_kib
+        return self._display(guest, column).lower()
+
+    # -- access ---------------------------------------------------------------------------
+
+    def guest_at(self, row: int) -> GuestInfo:
+        """The guest in ``row``."""
+        return self._rows[row]
+
+    def row_of(self, uri: str, uuid: str) -> int:
+        """The row of a guest, or -1."""
+        return self._index.get((uri, uuid), -1)
+
+    def guests(self, uri: str | None = None) -> list[GuestInfo]:
+        """All guests, or those of one host."""
+        return [g for g in self._rows if uri is None or g.host_uri == uri]
+
+    # -- updates (slots) ------------------------------------------------------------------
+
+    def reset_host(self, uri: str, guests: Iterable[GuestInfo]) -> None:
+        """Replace one host's guests: update in place, append new, remove missing."""
+        incoming = {g.uuid: g for g in guests}
+        gone = [g for g in self._rows if g.host_uri == uri and g.uuid not in incoming]
+        if gone:
+            # Many scattered removals: a reset is cheaper and simpler (reconnects only).
+            self.beginResetModel()
+            self._rows = [g for g in self._rows if g.host_uri != uri]
+            self._rows.extend(incoming.values())
+            self._reindex()
+            self.endResetModel()
+            return
+        new = []
+        for guest in incoming.values():
+            if (uri, guest.uuid) in self._index:
+                self.update_guest(guest)
+            else:
+                new.append(guest)
+        if new:
+            first = len(self._rows)
+            self.beginInsertRows(QModelIndex(), first, first + len(new) - 1)
+            for offset, guest in enumerate(new):
+                self._rows.append(guest)
+                self._index[guest.key] = first + offset
+            self.endInsertRows()
+
+    def update_guest(self, guest: GuestInfo) -> None:
+        """Insert a guest or update the columns that changed."""
+        row = self._index.get(guest.key)
+        if row is None:
+            row = len(self._rows)
+            self.beginInsertRows(QModelIndex(), row, row)
+            self._rows.append(guest)
+            self._index[guest.key] = row
+            self.endInsertRows()
+            return
+        old = self._rows[row]
+        if old == guest:
+            return
+        self._rows[row] = guest
+        changed = [c for c in GuestColumn if self._display(old, c) != self._display(guest, c)]
+        first = min(changed, default=GuestColumn.NAME)
+        last = max(changed, default=GuestColumn.HOST)
+        self.dataChanged.emit(self.index(row, first), self.index(row, last))
+
+    def remove_guest(self, uri: str, uuid: str) -> None:
+        """Remove a guest's row if present."""
+        row = self._index.get((uri, uuid))
+        if row is None:
+            return
+        self.beginRemoveRows(QModelIndex(), row, row)
+        del self._rows[row]
+        self._reindex()
+        self.endRemoveRows()
+
+    def refresh_host_labels(self, uri: str) -> None:
+        """Repaint the Host column of one host's guests (its label changed)."""
+        rows = [r for r, g in enumerate(self._rows) if g.host_uri == uri]
+        if rows:
+            self.dataChanged.emit(
+                self.index(min(rows), GuestColumn.HOST), self.index(max(rows), GuestColumn.HOST)
+            )
+
+    def _reindex(self) -> None:
+        self._index = {g.key: row for row, g in enumerate(self._rows)}
+
+
+class GuestFilterProxy(QSortFilterProxyModel):
+    """Filters guests by name text, state and host; sorts by :data:`SortRole`."""
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._text = ""
+        self._states: frozenset[str] | None = None
+        self._hosts: frozenset[str] | None = None
+        self.setSortRole(SortRole)
+        self.setDynamicSortFilter(True)
+
+    def set_text(self, text: str) -> None:
+        """Show guests whose name contains ``text`` (case-insensitive)."""
+        self._refilter(lambda: setattr(self, "_text", text.strip().lower()))
+
+    def set_states(self, states: Iterable[GuestState] | None) -> None:
+        """Show only guests in these states (None: all)."""
+        value = None if states is None else frozenset(s.value for s in states)
+        self._refilter(lambda: setattr(self, "_states", value))
+
+    def set_hosts(self, uris: Iterable[str] | None) -> None:
+        """Show only guests of these hosts (None: all)."""
+        value = None if uris is None else frozenset(uris)
+        self._refilter(lambda: setattr(self, "_hosts", value))
+
+    def _refilter(self, change: Callable[[], None]) -> None:
+        # Qt >= 6.10 wants begin/endFilterChange; invalidateFilter is deprecated there.
+        if hasattr(self, "beginFilterChange"):
+            self.beginFilterChange()
+            change()
+            self.endFilterChange()
+        else:  # pragma: no cover - older Qt
+            change()
+            self.invalidateFilter()
+
+    def filterAcceptsRow(self, source_row: int, source_parent: AnyIndex) -> bool:  # noqa: N802
+        model = self.sourceModel()
+        if not isinstance(model, GuestModel) or source_row >= model.rowCount():
+            return False
+        guest = model.guest_at(source_row)
+        if self._text and self._text not in guest.name.lower():
+            return False
+        if self._states is not None and guest.state.value not in self._states:
+            return False
+        return self._hosts is None or guest.host_uri in self._hosts
+
+
+class HostColumn(IntEnum):
+    """The host list's columns."""
+
+    NAME = 0
+    STATE = 1
+    GUESTS = 2
+
+
+_HOST_HEADERS = {HostColumn.NAME: "Host", HostColumn.STATE: "State", HostColumn.GUESTS: "Guests"}
+
+
+class HostModel(QAbstractTableModel):
+    """The managed hosts with their connection state and guest counts."""
+
+    def __init__(
+        self,
+        host_label: Callable[[str], str],
+        guest_counts: Callable[[str], tuple[int, int]],
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self._label = host_label
+        self._counts = guest_counts
+        self._uris: list[str] = []
+        self._status: dict[str, HostStatus] = {}
+        self._info: dict[str, HostInfo] = {}
+
+    def rowCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: N802, B008
+        return 0 if parent.isValid() else len(self._uris)
+
+    def columnCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: N802, B008
+        return 0 if parent.isValid() else len(HostColumn)
+
+    def headerData(  # noqa: N802
+        self,
+        section: int,
+        orientation: Qt.Orientation,
+        role: int = Qt.ItemDataRole.DisplayRole,
+    ) -> Any:
+        if (
+            orientation == Qt.Orientation.Horizontal
+            and role == Qt.ItemDataRole.DisplayRole
+            and 0 <= section < len(HostColumn)
+        ):
+            return _HOST_HEADERS[HostColumn(section)]
+        return None
+
+    def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or index.row() >= len(self._uris):
+            return None
+        uri = self._uris[index.row()]
+        status = self._status.get(uri, HostStatus(uri, ConnectionState.DISCONNECTED))
+        column = HostColumn(index.column())
+        if role == Qt.ItemDataRole.DisplayRole:
+            if column == HostColumn.NAME:
+                return self._label(uri)
+            if column == HostColumn.STATE:
+                return _status_text(status)
+            running, total = self._counts(uri)
+            return f"{running}/{total}"
+        if role == HostUriRole:
+            return uri
+        if role == Qt.ItemDataRole.DecorationRole and column == HostColumn.NAME:
+            return dot_icon(HOST_COLORS[status.state])
+        if role == Qt.ItemDataRole.ToolTipRole:
+            lines = [uri, _status_text(status)]
+            if status.reason:
+                lines.append(status.reason)
+            return "\n".join(lines)
+        return None
+
+    def uri_at(self, row: int) -> str:
+        """The URI in ``row``."""
+        return self._uris[row]
+
+    def status(self, uri: str) -> HostStatus:
+        """The last known status of a host."""
+        return self._status.get(uri, HostStatus(uri, ConnectionState.DISCONNECTED))
+
+    def add_host(self, uri: str) -> None:
+        """Append a host row."""
+        if uri in self._uris:
+            return
+        row = len(self._uris)
+        self.beginInsertRows(QModelIndex(), row, row)
+        self._uris.append(uri)
+        self.endInsertRows()
+
+    def remove_host(self, uri: str) -> None:
+        """Remove a host row."""
+        if uri not in self._uris:
+            return
+        row = self._uris.index(uri)
+        self.beginRemoveRows(QModelIndex(), row, row)
+        del self._uris[row]
+        self._status.pop(uri, None)
+        self._info.pop(uri, None)
+        self.endRemoveRows()
+
+    def set_status(self, status: HostStatus) -> None:
+        """Record a status change and repaint the row."""
+        self._status[status.uri] = status
+        self._changed(status.uri)
+
+    def set_info(self, info: HostInfo) -> None:
+        """Record host info (repaints the row)."""
+        self._info[info.uri] = info
+        self._changed(info.uri)
+
+    def refresh_counts(self, uri: str) -> None:
+        """Repaint the guest count of a host."""
+        if uri in self._uris:
+            row = self._uris.index(uri)
+            self.dataChanged.emit(
+                self.index(row, HostColumn.GUESTS), self.index(row, HostColumn.GUESTS)
+            )
+
+    def _changed(self, uri: str) -> None:
+        if uri in self._uris:
+            row = self._uris.index(uri)
+            self.dataChanged.emit(self.index(row, 0), self.index(row, len(HostColumn) - 1))
+
+
+def _status_text(status: HostStatus) -> str:
+    text = status.state.label
+    if status.state is ConnectionState.DISCONNECTED and status.retry_in is not None:
+        text = f"disconnected — retrying in {status.retry_in:.0f} s"
+    return text

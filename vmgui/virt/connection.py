@@ -1,0 +1,483 @@
+"""One libvirt host: its connection, worker thread, events and reconnects.
+
+See :mod:`vmgui.virt.events` for the threading design. In short: every libvirt call of a
+:class:`HostConnection` runs on its own :class:`~vmgui.virt.events.Worker`; libvirt's
+callbacks arrive on the libvirt event thread and are handed to the asyncio loop; observers
+are always called on the asyncio loop's thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any, Protocol, TypeVar
+
+import libvirt
+
+from vmgui.core.errors import VmguiError
+from vmgui.core.model import (
+    ConnectionState,
+    GuestInfo,
+    HostInfo,
+    HostStatus,
+)
+from vmgui.core.validation import host_display_name
+from vmgui.virt import inspect
+from vmgui.virt.events import Worker, WorkerStoppedError, ensure_event_loop
+
+_log = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
+
+#: Seconds between reconnect attempts after a host drops (the last value repeats).
+DEFAULT_BACKOFF: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0, 15.0, 30.0)
+
+Opener = Callable[[str], libvirt.virConnect]
+
+_GUEST_EVENTS = (
+    libvirt.VIR_DOMAIN_EVENT_ID_LIFECYCLE,
+    libvirt.VIR_DOMAIN_EVENT_ID_REBOOT,
+    libvirt.VIR_DOMAIN_EVENT_ID_DEVICE_ADDED,
+    libvirt.VIR_DOMAIN_EVENT_ID_DEVICE_REMOVED,
+    libvirt.VIR_DOMAIN_EVENT_ID_METADATA_CHANGE,
+    libvirt.VIR_DOMAIN_EVENT_ID_PMSUSPEND,
+    libvirt.VIR_DOMAIN_EVENT_ID_PMWAKEUP,
+)
+
+_CLOSE_REASONS = {
+    libvirt.VIR_CONNECT_CLOSE_REASON_ERROR: "the connection failed",
+    libvirt.VIR_CONNECT_CLOSE_REASON_EOF: "the host closed the connection (libvirtd stopped?)",
+    libvirt.VIR_CONNECT_CLOSE_REASON_KEEPALIVE: "the host stopped answering keepalives",
+    libvirt.VIR_CONNECT_CLOSE_REASON_CLIENT: "the connection was closed",
+}
+
+
+def open_connection(uri: str) -> libvirt.virConnect:
+    """Open ``uri`` without ever prompting on a terminal (blocking).
+
+    Credentials libvirt would ask for interactively are refused, so a host that needs them
+    fails with an authentication error instead of hanging.
+    """
+    ensure_event_loop()
+
+    def refuse(_creds: list[list[object]], _data: object) -> int:
+        return -1
+
+    auth = [
+        [
+            libvirt.VIR_CRED_AUTHNAME,
+            libvirt.VIR_CRED_PASSPHRASE,
+            libvirt.VIR_CRED_NOECHOPROMPT,
+            libvirt.VIR_CRED_ECHOPROMPT,
+        ],
+        refuse,
+        None,
+    ]
+    return libvirt.openAuth(uri, auth, 0)
+
+
+class HostObserver(Protocol):
+    """Receives a host's news, always on the asyncio loop's thread."""
+
+    def host_status_changed(self, status: HostStatus) -> None:
+        """The connection state changed."""
+
+    def host_info_changed(self, info: HostInfo) -> None:
+        """The host's identity or size became known or changed."""
+
+    def guests_listed(self, uri: str, guests: list[GuestInfo]) -> None:
+        """The full guest list (after a connect or reconnect): replace what is shown."""
+
+    def guest_changed(self, guest: GuestInfo) -> None:
+        """A guest appeared or changed."""
+
+    def guest_removed(self, uri: str, uuid: str) -> None:
+        """A guest is gone."""
+
+
+class HostConnection:
+    """One libvirt host, kept connected, whose calls never block the asyncio loop.
+
+    Args:
+        uri: the libvirt URI.
+        observer: told about status, host info and guests, on the loop's thread.
+        opener: opens the connection (blocking; runs on the worker).
+        backoff: seconds between reconnect attempts after the host drops.
+        keepalive: (interval s, count) for ``setKeepAlive``, or None.
+    """
+
+    def __init__(
+        self,
+        uri: str,
+        observer: HostObserver,
+        *,
+        opener: Opener = open_connection,
+        backoff: Sequence[float] = DEFAULT_BACKOFF,
+        keepalive: tuple[int, int] | None = (5, 3),
+    ) -> None:
+        self.uri = uri
+        self.display_name = host_display_name(uri)
+        self._observer = observer
+        self._opener = opener
+        self._backoff = tuple(backoff) or DEFAULT_BACKOFF
+        self._keepalive = keepalive
+        self._worker = Worker(f"virt:{uri}")
+        self._conn: libvirt.virConnect | None = None
+        self._event_ids: list[int] = []
+        self._generation = 0
+        self._want_connected = False
+        self._status = HostStatus(uri, ConnectionState.DISCONNECTED)
+        self._host_info: HostInfo | None = None
+        self._guests: dict[str, GuestInfo] = {}
+        self._pending_refresh: set[str] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._reconnect_task: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    # -- public state -------------------------------------------------------------------
+
+    @property
+    def status(self) -> HostStatus:
+        """The current connection status."""
+        return self._status
+
+    @property
+    def state(self) -> ConnectionState:
+        """The current connection state."""
+        return self._status.state
+
+    @property
+    def host_info(self) -> HostInfo | None:
+        """What is known about the host, or None before it answered."""
+        return self._host_info
+
+    @property
+    def guests(self) -> dict[str, GuestInfo]:
+        """The last known guests by UUID (a copy)."""
+        return dict(self._guests)
+
+    @property
+    def wants_connection(self) -> bool:
+        """Whether the host should be connected (reconnects are attempted while True)."""
+        return self._want_connected
+
+    @property
+    def worker_thread_name(self) -> str:
+        """The name of the thread running this host's libvirt calls."""
+        return self._worker.thread.name
+
+    # -- connect / disconnect -------------------------------------------------------------
+
+    async def connect(self) -> None:
+        """Open the host, list its guests, then read its details.
+
+        Returns once the guests are listed; the (possibly slow) capabilities follow in the
+        background. If the host drops later, it is reconnected with backoff.
+
+        Raises:
+            VmguiError: the host could not be opened (status is FAILED with the reason).
+        """
+        self._loop = asyncio.get_running_loop()
+        if self.state in (ConnectionState.CONNECTED, ConnectionState.CONNECTING):
+            return
+        self._want_connected = True
+        self._cancel_reconnect()
+        self._set_status(ConnectionState.CONNECTING)
+        try:
+            await self._establish()
+        except VmguiError as exc:
+            self._want_connected = False
+            self._drop(ConnectionState.FAILED, exc.details or exc.summary)
+            raise
+
+    async def disconnect(self) -> None:
+        """Close the host; no reconnect follows. Its guests leave the list."""
+        self._want_connected = False
+        self._cancel_reconnect()
+        self._drop(ConnectionState.DISCONNECTED, "")
+
+    async def close(self) -> None:
+        """Disconnect and stop the worker for good (the object is unusable afterwards)."""
+        await self.disconnect()
+        for task in list(self._tasks):
+            task.cancel()
+        self._worker.stop()
+
+    async def _establish(self) -> None:
+        self._generation += 1
+        generation = self._generation
+        try:
+            conn, event_ids = await self._worker.run(lambda: self._open_blocking(generation))
+        except libvirt.libvirtError as exc:
+            raise inspect.error_from_libvirt(
+                exc, f"Could not connect to {self.display_name}"
+            ) from exc
+        except WorkerStoppedError as exc:
+            raise VmguiError(f"Could not connect to {self.display_name}", str(exc)) from exc
+        if generation != self._generation:  # disconnected while opening
+            self._worker.submit(lambda: _close_quietly(conn, event_ids))
+            raise VmguiError(f"Connection to {self.display_name} was cancelled")
+        self._conn = conn
+        self._event_ids = event_ids
+        self._set_status(ConnectionState.CONNECTED)
+        guests = await self.call(
+            lambda c: inspect.list_guests(self.uri, c),
+            f"Could not list the guests of {self.display_name}",
+        )
+        self._guests = {g.uuid: g for g in guests}
+        self._observer.guests_listed(self.uri, guests)
+        info = await self.call(
+            lambda c: inspect.host_info(self.uri, c), f"Could not read {self.display_name}"
+        )
+        self._set_host_info(info)
+        self._spawn(self._fetch_capabilities(generation))
+
+    def _open_blocking(self, generation: int) -> tuple[libvirt.virConnect, list[int]]:
+        conn = self._opener(self.uri)
+        event_ids: list[int] = []
+        if self._keepalive is not None:
+            try:
+                conn.setKeepAlive(*self._keepalive)
+            except libvirt.libvirtError as exc:  # the test driver: "not supported"
+                _log.debug("%s: keepalive unavailable: %s", self.uri, exc)
+        try:
+            conn.registerCloseCallback(self._on_close_callback, generation)
+        except libvirt.libvirtError as exc:
+            _log.debug("%s: close callback unavailable: %s", self.uri, exc)
+        for event_id in _GUEST_EVENTS:
+            try:
+                event_ids.append(
+                    conn.domainEventRegisterAny(
+                        None, event_id, self._event_callback(event_id), generation
+                    )
+                )
+            except libvirt.libvirtError as exc:
+                _log.debug("%s: event %d unavailable: %s", self.uri, event_id, exc)
+        return conn, event_ids
+
+    async def _fetch_capabilities(self, generation: int) -> None:
+        try:
+            caps = await self.call(lambda c: c.getCapabilities(), "capabilities")
+        except VmguiError as exc:
+            _log.info("%s: capabilities unavailable: %s", self.uri, exc)
+            return
+        if generation != self._generation or self._host_info is None:
+            return
+        model = inspect.cpu_model_from_capabilities(caps)
+        info = self._host_info
+        self._set_host_info(
+            HostInfo(
+                uri=info.uri,
+                hostname=info.hostname,
+                hypervisor=info.hypervisor,
+                hypervisor_version=info.hypervisor_version,
+                libvirt_version=info.libvirt_version,
+                cpus=info.cpus,
+                memory_kib=info.memory_kib,
+                arch=info.arch,
+                cpu_model=model,
+                capabilities_known=True,
+            )
+        )
+
+    def _drop(self, state: ConnectionState, reason: str, retry_in: float | None = None) -> None:
+        self._generation += 1
+        conn, self._conn = self._conn, None
+        event_ids, self._event_ids = self._event_ids, []
+        old_worker = self._worker
+        self._worker = Worker(f"virt:{self.uri}")
+        if conn is not None:
+            # Close on the old worker after whatever it is running; never wait for it.
+            with contextlib.suppress(WorkerStoppedError):
+                old_worker.submit(lambda: _close_quietly(conn, event_ids))
+        old_worker.stop()
+        self._pending_refresh.clear()
+        had_guests = bool(self._guests)
+        self._guests = {}
+        self._set_status(state, reason, retry_in)
+        if had_guests or conn is not None:
+            self._observer.guests_listed(self.uri, [])
+
+    # -- reconnect --------------------------------------------------------------------------
+
+    def _on_close_callback(self, _conn: libvirt.virConnect, reason: int, generation: int) -> None:
+        # libvirt event thread: hand over, nothing else.
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._on_closed, reason, generation)
+
+    def _on_closed(self, reason: int, generation: int) -> None:
+        if generation != self._generation or self._conn is None:
+            return
+        text = _CLOSE_REASONS.get(reason, f"the connection closed (reason {reason})")
+        self._lost(text)
+
+    def _lost(self, reason: str) -> None:
+        _log.warning("%s: connection lost: %s", self.uri, reason)
+        self._drop(ConnectionState.DISCONNECTED, reason, self._backoff[0])
+        if self._want_connected and self._reconnect_task is None:
+            self._reconnect_task = asyncio.ensure_future(self._reconnect_loop(reason))
+
+    async def _reconnect_loop(self, reason: str) -> None:
+        attempt = 0
+        try:
+            while self._want_connected:
+                delay = self._backoff[min(attempt, len(self._backoff) - 1)]
+                self._set_status(ConnectionState.DISCONNECTED, reason, delay)
+                await asyncio.sleep(delay)
+                if not self.wants_connection:
+                    return
+                self._set_status(ConnectionState.CONNECTING, reason)
+                try:
+                    await self._establish()
+                except VmguiError as exc:
+                    reason = exc.details or exc.summary
+                    attempt += 1
+                    self._drop(ConnectionState.DISCONNECTED, reason)
+                    continue
+                _log.info("%s: reconnected after %d attempt(s)", self.uri, attempt + 1)
+                return
+        finally:
+            self._reconnect_task = None
+
+    def _cancel_reconnect(self) -> None:
+        if self._reconnect_task is not None:
+            self._reconnect_task.cancel()
+            self._reconnect_task = None
+
+    # -- calls ----------------------------------------------------------------------------
+
+    async def call(self, fn: Callable[[libvirt.virConnect], _T], summary: str) -> _T:
+        """Run ``fn(conn)`` on this host's worker and return its result.
+
+        Args:
+            fn: blocking code using the connection; runs on the worker thread.
+            summary: what failed, for the error ("Could not start web-01").
+
+        Raises:
+            VmguiError: the host is not connected, dropped, or libvirt refused.
+        """
+        conn = self._conn
+        if conn is None or self.state is not ConnectionState.CONNECTED:
+            raise VmguiError(
+                summary,
+                f"{self.display_name} is not connected",
+                "Connect the host and try again.",
+            )
+        worker = self._worker
+        generation = self._generation
+
+        def guarded() -> _T:
+            try:
+                return fn(conn)
+            except libvirt.libvirtError as exc:
+                exc.vmgui_alive = _alive(conn)
+                raise
+
+        try:
+            return await worker.run(guarded)
+        except WorkerStoppedError as exc:
+            raise VmguiError(summary, f"{self.display_name} disconnected") from exc
+        except libvirt.libvirtError as exc:
+            if not getattr(exc, "vmgui_alive", True) and generation == self._generation:
+                self._lost(exc.get_error_message() or "the connection failed")
+            raise inspect.error_from_libvirt(exc, summary) from exc
+
+    # -- events -----------------------------------------------------------------------------
+
+    def _event_callback(self, event_id: int) -> Callable[..., None]:
+        def callback(_conn: libvirt.virConnect, dom: libvirt.virDomain, *args: Any) -> None:
+            # libvirt event thread: read the cached UUID (no RPC) and hand over.
+            generation = args[-1]
+            event = args[0] if event_id == libvirt.VIR_DOMAIN_EVENT_ID_LIFECYCLE else -1
+            loop = self._loop
+            if loop is not None and not loop.is_closed():
+                loop.call_soon_threadsafe(
+                    self._on_domain_event, dom.UUIDString(), event_id, event, generation
+                )
+
+        return callback
+
+    def _on_domain_event(self, uuid: str, event_id: int, event: int, generation: int) -> None:
+        if generation != self._generation:
+            return
+        if (
+            event_id == libvirt.VIR_DOMAIN_EVENT_ID_LIFECYCLE
+            and event == libvirt.VIR_DOMAIN_EVENT_UNDEFINED
+        ):
+            self._remove_guest(uuid)
+            return
+        self.request_refresh(uuid)
+
+    def request_refresh(self, uuid: str) -> None:
+        """Re-read one guest soon (coalesced: one read in flight per guest)."""
+        if uuid in self._pending_refresh or self._conn is None:
+            return
+        self._pending_refresh.add(uuid)
+        self._spawn(self._refresh_guest(uuid))
+
+    async def refresh_guest(self, uuid: str) -> GuestInfo | None:
+        """Re-read one guest now and tell the observer; None if it is gone."""
+        try:
+            guest = await self.call(
+                lambda c: inspect.guest_info(self.uri, inspect.lookup(c, uuid)),
+                f"Could not read guest {uuid}",
+            )
+        except VmguiError as exc:
+            if exc.not_found:
+                self._remove_guest(uuid)
+                return None
+            raise
+        self._guests[uuid] = guest
+        self._observer.guest_changed(guest)
+        return guest
+
+    async def _refresh_guest(self, uuid: str) -> None:
+        try:
+            self._pending_refresh.discard(uuid)
+            await self.refresh_guest(uuid)
+        except VmguiError as exc:
+            _log.info("%s: refresh of %s failed: %s", self.uri, uuid, exc)
+
+    def _remove_guest(self, uuid: str) -> None:
+        if self._guests.pop(uuid, None) is not None:
+            self._observer.guest_removed(self.uri, uuid)
+
+    # -- helpers -------------------------------------------------------------------------
+
+    def _set_status(
+        self, state: ConnectionState, reason: str = "", retry_in: float | None = None
+    ) -> None:
+        status = HostStatus(self.uri, state, reason, retry_in)
+        if status == self._status:
+            return
+        self._status = status
+        self._observer.host_status_changed(status)
+
+    def _set_host_info(self, info: HostInfo) -> None:
+        self._host_info = info
+        self._observer.host_info_changed(info)
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+
+def _alive(conn: libvirt.virConnect) -> bool:
+    try:
+        return bool(conn.isAlive())
+    except libvirt.libvirtError:
+        return False
+
+
+def _close_quietly(conn: libvirt.virConnect, event_ids: list[int]) -> None:
+    for event_id in event_ids:
+        with contextlib.suppress(libvirt.libvirtError):
+            conn.domainEventDeregisterAny(event_id)
+    with contextlib.suppress(libvirt.libvirtError):
+        conn.unregisterCloseCallback()
+    with contextlib.suppress(libvirt.libvirtError):
+        conn.close()

@@ -1,0 +1,299 @@
+"""Guest lifecycle, edits and deletion on a host's worker.
+
+Every public function is ``async``: it awaits one :meth:`HostConnection.call` and then asks
+for an immediate refresh of the guest (events follow too, but the refresh makes the list
+right even on hosts without events).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Sequence
+
+import libvirt
+
+from vmgui.core import domxml
+from vmgui.core.errors import VmguiError
+from vmgui.core.model import (
+    DeletePlan,
+    DeleteResult,
+    GuestAction,
+    GuestInfo,
+    GuestOverview,
+    GuestState,
+    StorageItem,
+)
+from vmgui.core.validation import validate_memory_mib, validate_vcpus
+from vmgui.virt import inspect
+from vmgui.virt.connection import HostConnection
+
+_ACTION_VERBS = {
+    GuestAction.START: "start",
+    GuestAction.SHUTDOWN: "shut down",
+    GuestAction.REBOOT: "reboot",
+    GuestAction.FORCE_OFF: "force off",
+    GuestAction.PAUSE: "pause",
+    GuestAction.RESUME: "resume",
+    GuestAction.SAVE: "save",
+    GuestAction.DELETE: "delete",
+}
+
+
+async def fetch_overview(host: HostConnection, uuid: str) -> GuestOverview:
+    """Read the details pane's data for one guest."""
+    return await host.call(
+        lambda c: inspect.guest_overview(host.uri, c, uuid),
+        f"Could not read the details of guest {_name(host, uuid)}",
+    )
+
+
+async def run_action(host: HostConnection, guest: GuestInfo, action: GuestAction) -> None:
+    """Run one lifecycle action (not delete) and refresh the guest.
+
+    Raises:
+        VmguiError: naming the guest, the host and libvirt's reason.
+    """
+    if action is GuestAction.DELETE:
+        raise ValueError("use delete_guest() for deletion")
+    summary = f"Could not {_ACTION_VERBS[action]} {guest.name} on {host.display_name}"
+
+    def act(conn: libvirt.virConnect) -> None:
+        dom = inspect.lookup(conn, guest.uuid)
+        if action is GuestAction.START:
+            dom.create()
+        elif action is GuestAction.SHUTDOWN:
+            dom.shutdown()
+        elif action is GuestAction.REBOOT:
+            dom.reboot(0)
+        elif action is GuestAction.FORCE_OFF:
+            dom.destroy()
+        elif action is GuestAction.PAUSE:
+            dom.suspend()
+        elif action is GuestAction.RESUME:
+            if dom.info()[0] == libvirt.VIR_DOMAIN_PMSUSPENDED:
+                dom.pMWakeup(0)
+            else:
+                dom.resume()
+        elif action is GuestAction.SAVE:
+            dom.managedSave(0)
+
+    try:
+        await host.call(act, summary)
+    finally:
+        host.request_refresh(guest.uuid)
+
+
+async def fetch_delete_plan(host: HostConnection, guest: GuestInfo) -> DeletePlan:
+    """Work out which of the guest's disks a delete may remove, and why others stay."""
+    return await host.call(
+        lambda c: _delete_plan(host.uri, c, guest),
+        f"Could not inspect the storage of {guest.name}",
+    )
+
+
+async def delete_guest(
+    host: HostConnection, guest: GuestInfo, remove_storage: Sequence[str] = ()
+) -> DeleteResult:
+    """Undefine a guest and remove the chosen disks it alone owns.
+
+    The plan is recomputed on the host just before deleting, so a disk that became shared
+    in the meantime is kept. The guest must be shut off (or saved, or crashed).
+
+    Raises:
+        VmguiError: the guest is running, or libvirt refused.
+    """
+    if guest.is_active and guest.state is not GuestState.CRASHED:
+        raise VmguiError(
+            f"Could not delete {guest.name}",
+            f"{guest.name} is {guest.state.label}",
+            "Shut the guest down or force it off first.",
+        )
+    try:
+        return await host.call(
+            lambda c: _delete(host.uri, c, guest, set(remove_storage)),
+            f"Could not delete {guest.name} on {host.display_name}",
+        )
+    finally:
+        host.request_refresh(guest.uuid)
+
+
+async def set_vcpus(host: HostConnection, guest: GuestInfo, vcpus: int) -> None:
+    """Set the guest's vCPUs in its persistent config (takes effect on next boot)."""
+    info = host.host_info
+    try:
+        validate_vcpus(vcpus, host_cpus=info.cpus if info else None)
+    except ValueError as exc:
+        raise VmguiError(f"Could not change the vCPUs of {guest.name}", str(exc)) from exc
+    await _redefine(host, guest, "vCPUs", lambda xml: domxml.set_vcpus_xml(xml, vcpus))
+
+
+async def set_memory(host: HostConnection, guest: GuestInfo, memory_mib: int) -> None:
+    """Set the guest's memory in its persistent config (takes effect on next boot)."""
+    info = host.host_info
+    try:
+        validate_memory_mib(memory_mib, host_memory_kib=info.memory_kib if info else None)
+    except ValueError as exc:
+        raise VmguiError(f"Could not change the memory of {guest.name}", str(exc)) from exc
+    await _redefine(
+        host, guest, "memory", lambda xml: domxml.set_memory_xml(xml, memory_mib * 1024)
+    )
+
+
+async def set_title(host: HostConnection, guest: GuestInfo, title: str) -> None:
+    """Set (or clear, with "") the guest's title in its persistent config."""
+    if "\n" in title:
+        raise VmguiError("The title must be a single line", hint="Remove the line breaks.")
+    await _redefine(host, guest, "title", lambda xml: domxml.set_title_xml(xml, title))
+
+
+async def set_autostart(host: HostConnection, guest: GuestInfo, autostart: bool) -> None:
+    """Make the guest start (or not) when the host boots."""
+
+    def apply(conn: libvirt.virConnect) -> None:
+        inspect.lookup(conn, guest.uuid).setAutostart(1 if autostart else 0)
+
+    await host.call(apply, f"Could not change autostart of {guest.name}")
+
+
+async def _redefine(
+    host: HostConnection, guest: GuestInfo, what: str, edit: Callable[[str], str]
+) -> None:
+    if not guest.persistent:
+        raise VmguiError(
+            f"Could not change the {what} of {guest.name}",
+            f"{guest.name} is transient: it has no persistent configuration",
+        )
+
+    def apply(conn: libvirt.virConnect) -> None:
+        dom = inspect.lookup(conn, guest.uuid)
+        flags = libvirt.VIR_DOMAIN_XML_INACTIVE | libvirt.VIR_DOMAIN_XML_SECURE
+        conn.defineXML(edit(dom.XMLDesc(flags)))
+
+    try:
+        await host.call(apply, f"Could not change the {what} of {guest.name}")
+    finally:
+        host.request_refresh(guest.uuid)
+
+
+def _name(host: HostConnection, uuid: str) -> str:
+    guest = host.guests.get(uuid)
+    return guest.name if guest else uuid
+
+
+# -- storage (blocking, worker thread) ----------------------------------------------------
+
+
+def _volume_path(conn: libvirt.virConnect, ref: str) -> str:
+    """A disk reference ("/path" or "pool/volume") as a path on the host."""
+    if ref.startswith("/") or "/" not in ref:
+        return ref
+    pool_name, vol_name = ref.split("/", 1)
+    try:
+        return str(conn.storagePoolLookupByName(pool_name).storageVolLookupByName(vol_name).path())
+    except libvirt.libvirtError:
+        return ref
+
+
+def _backing_paths_of_volumes(conn: libvirt.virConnect) -> set[str]:
+    """Paths that back some volume in an active pool (base images must never be deleted)."""
+    paths: set[str] = set()
+    for pool in conn.listAllStoragePools(libvirt.VIR_CONNECT_LIST_STORAGE_POOLS_ACTIVE):
+        try:
+            volumes = pool.listAllVolumes(0)
+        except libvirt.libvirtError:
+            continue
+        for vol in volumes:
+            try:
+                root = ET.fromstring(vol.XMLDesc(0))
+            except (libvirt.libvirtError, ET.ParseError):
+                continue
+            for node in root.iterfind("./backingStore/path"):
+                if node.text:
+                    paths.add(node.text.strip())
+    return paths
+
+
+def _delete_plan(uri: str, conn: libvirt.virConnect, guest: GuestInfo) -> DeletePlan:
+    dom = inspect.lookup(conn, guest.uuid)
+    details = domxml.parse_domain_xml(dom.XMLDesc(0))
+    others = [
+        other.XMLDesc(0) for other in conn.listAllDomains(0) if other.UUIDString() != guest.uuid
+    ]
+    used_elsewhere = {_volume_path(conn, ref) for ref in domxml.disk_paths_in_use(others)}
+    backing = _backing_paths_of_volumes(conn)
+    own_chain = {p for disk in details.disks for p in disk.backing_paths}
+    targets = {_disk_ref(d): d.target for d in details.disks}
+    items = []
+    for ref in domxml.owned_volumes(details):
+        path = _volume_path(conn, ref)
+        target = targets.get(ref, "")
+        if path in used_elsewhere:
+            items.append(StorageItem(path, target, False, "used by another guest"))
+        elif path in backing or path in own_chain:
+            items.append(StorageItem(path, target, False, "backs another image"))
+        elif not _is_volume(conn, path):
+            items.append(
+                StorageItem(path, target, False, "not a volume in a storage pool of this host")
+            )
+        else:
+            items.append(StorageItem(path, target, True))
+    info = inspect.guest_info(uri, dom)
+    return DeletePlan(guest=info, storage=tuple(items))
+
+
+def _disk_ref(disk: domxml.DiskInfo) -> str:
+    if disk.source_type == "volume":
+        return f"{disk.pool}/{disk.volume}"
+    return disk.path
+
+
+def _is_volume(conn: libvirt.virConnect, path: str) -> bool:
+    try:
+        conn.storageVolLookupByPath(path)
+    except libvirt.libvirtError:
+        return False
+    return True
+
+
+def _delete(uri: str, conn: libvirt.virConnect, guest: GuestInfo, remove: set[str]) -> DeleteResult:
+    plan = _delete_plan(uri, conn, guest)
+    dom = inspect.lookup(conn, guest.uuid)
+    if dom.isActive():
+        if dom.info()[0] != libvirt.VIR_DOMAIN_CRASHED:
+            raise libvirt.libvirtError(f"{guest.name} is running")
+        dom.destroy()
+    _undefine(dom)
+    removed: list[str] = []
+    kept: list[StorageItem] = []
+    for item in plan.storage:
+        if item.path not in remove:
+            continue
+        if not item.removable:
+            kept.append(item)
+            continue
+        try:
+            conn.storageVolLookupByPath(item.path).delete(0)
+        except libvirt.libvirtError as exc:
+            kept.append(StorageItem(item.path, item.target, False, exc.get_error_message()))
+        else:
+            removed.append(item.path)
+    return DeleteResult(guest=plan.guest, removed=tuple(removed), kept=tuple(kept))
+
+
+def _undefine(dom: libvirt.virDomain) -> None:
+    if not dom.isPersistent():
+        return
+    flags = (
+        libvirt.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE
+        | libvirt.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA
+        | libvirt.VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA
+        | libvirt.VIR_DOMAIN_UNDEFINE_NVRAM
+    )
+    try:
+        dom.undefineFlags(flags)
+    except libvirt.libvirtError:
+        # Older hosts or drivers refuse some flags: drop what we can, then undefine.
+        with contextlib.suppress(libvirt.libvirtError):
+            dom.managedSaveRemove(0)
+        dom.undefine()
