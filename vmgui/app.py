@@ -96,7 +96,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     setup_logging(args.debug)
 
     import qasync
-    from PySide6.QtCore import QTimer
+    from PySide6.QtCore import QAbstractEventDispatcher, QTimer
     from PySide6.QtWidgets import QApplication
 
     from vmgui import __version__
@@ -115,6 +115,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     app.setApplicationDisplayName("vmgui")
     app.setApplicationVersion(__version__)
     app.setDesktopFileName("vmgui")
+    dispatcher = QAbstractEventDispatcher.instance()
+    if dispatcher is not None and "Glib" in dispatcher.metaObject().className():
+        _log.error("Qt uses GLib's event dispatcher: libvirt events may crash vmgui")
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     install_hooks(loop)

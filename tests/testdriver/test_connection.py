@@ -355,7 +355,9 @@ def test_reconnect_with_backoff_after_a_drop(node50_uri: str, arun: Run) -> None
 
     async def drop_and_wait() -> None:
         host._lost("simulated drop")  # what the close callback does on a real daemon
-        await wait_until(lambda: host.state is ConnectionState.CONNECTED, 5.0)
+        await wait_until(
+            lambda: host.state is ConnectionState.CONNECTED and len(host.guests) == 60, 5.0
+        )
 
     arun(drop_and_wait())
     assert attempts["n"] == 4  # first connect, two refused retries, one success

@@ -421,6 +421,8 @@ class MainWindow(QMainWindow):
 
     def _on_controller_guests_reset(self, uri: str, guests: list[GuestInfo]) -> None:
         self.guest_model.reset_host(uri, guests)
+        if guests:
+            _log.info("listed %d guests of %s", len(guests), uri)
         self._recount(uri)
         update_enabled(self.lifecycle_actions, self.selected_guests())
         self._update_details()

@@ -17,6 +17,10 @@ So vmgui uses exactly this design:
    or another host.
 3. Callbacks hand over to the asyncio loop with ``loop.call_soon_threadsafe``; nothing else
    crosses threads. Consumers (the UI) only ever run on the asyncio loop's thread.
+4. libvirt >= 6 implements its default loop on GLib's *global default* main context. Nothing
+   else in the process may iterate that context: Qt must not use its GLib event dispatcher
+   (``QT_NO_GLIB=1``, set by :mod:`vmgui.ui` before the QApplication exists). With both
+   iterating it, Qt sources run on the libvirt thread and the process segfaults (measured).
 """
 
 from __future__ import annotations
