@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from PySide6.QtCore import QAbstractEventDispatcher
@@ -37,6 +38,10 @@ class _Count:
         pass
 
 
+def _active(host: HostConnection, uuid: str) -> bool:
+    return host.guests[uuid].is_active
+
+
 def test_qt_does_not_use_glib_dispatcher(qapp: QApplication) -> None:
     """libvirt's event thread owns GLib's default context; Qt must not iterate it."""
     dispatcher = QAbstractEventDispatcher.instance()
@@ -57,7 +62,7 @@ def test_connections_churn_while_qt_processes_events(qloop: Run) -> None:
             await host.connect()
             guest = next(g for g in host.guests.values() if g.state is GuestState.SHUTOFF)
             await svc.run_action(host, guest, GuestAction.START)
-            await wait_until(lambda h=host, g=guest: h.guests[g.uuid].is_active, 5.0)
+            await wait_until(partial(_active, host, guest.uuid), 5.0)
             await host.close()
             await asyncio.sleep(0)
 
