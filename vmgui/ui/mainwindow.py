@@ -50,9 +50,11 @@ from vmgui.ui.models import (
     HostModel,
     HostUriRole,
 )
+from vmgui.ui.startup import DEMO_LABEL
 from vmgui.virt import guests as guest_service
 
 _log = logging.getLogger(__name__)
+
 
 _STATE_FILTERS: tuple[tuple[str, tuple[GuestState, ...] | None], ...] = (
     ("All states", None),
@@ -118,9 +120,12 @@ class MainWindow(QMainWindow):
         self.host_view.setRootIsDecorated(False)
         self.host_view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.host_view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
-        self.host_view.header().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        self.host_view.header().setStretchLastSection(False)
-        self.host_view.setMinimumWidth(260)
+        host_header = self.host_view.header()
+        host_header.setStretchLastSection(False)
+        host_header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        for column in (1, 2):
+            host_header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+        self.host_view.setMinimumWidth(300)
 
         self.filter_edit = QLineEdit()
         self.filter_edit.setObjectName("guestFilter")
@@ -184,13 +189,14 @@ class MainWindow(QMainWindow):
         right = QSplitter(Qt.Orientation.Vertical)
         right.addWidget(middle)
         right.addWidget(self.details)
-        right.setStretchFactor(0, 3)
-        right.setStretchFactor(1, 2)
+        right.setStretchFactor(0, 1)
+        right.setStretchFactor(1, 1)
+        right.setSizes([330, 420])
         main = QSplitter(Qt.Orientation.Horizontal)
         main.addWidget(self.host_view)
         main.addWidget(right)
         main.setStretchFactor(1, 1)
-        main.setSizes([280, 900])
+        main.setSizes([340, 860])
         main.setContentsMargins(6, 6, 6, 6)
         self.setCentralWidget(main)
         self.statusBar().showMessage("Starting…")
@@ -394,6 +400,9 @@ class MainWindow(QMainWindow):
     def _on_controller_host_added(self, uri: str) -> None:
         self.host_model.add_host(uri)
         self._counts[uri] = (0, 0)
+        if not self.selected_hosts() and not self.selected_guests():
+            # Show something useful at once: the first host's details and consolidation.
+            self.host_view.setCurrentIndex(self.host_model.index(self.host_model.rowCount() - 1, 0))
         self.statusBar().showMessage(f"Added {self._controller.label(uri)}", 5000)
 
     def _on_controller_host_removed(self, uri: str) -> None:
@@ -490,9 +499,7 @@ class MainWindow(QMainWindow):
     def open_demo_host(self, reason: str) -> None:
         """Add and connect the clearly labelled demo host (not saved)."""
         if self._demo_uri not in self._controller.uris():
-            self._controller.add_host(
-                self._demo_uri, save=False, label="Demo host (test driver, not real guests)"
-            )
+            self._controller.add_host(self._demo_uri, save=False, label=DEMO_LABEL)
         self._controller.connect_in_background(self._demo_uri)
         text = (
             "<b>Demo host.</b> These guests are simulated by libvirt's test driver; "
@@ -501,6 +508,11 @@ class MainWindow(QMainWindow):
         if reason:
             text = f"No local hypervisor could be reached ({reason}). " + text
         self.show_banner(text)
+
+    @property
+    def demo_uri(self) -> str:
+        """The URI of the bundled demo host ("" if none)."""
+        return self._demo_uri
 
     def show_banner(self, text: str) -> None:
         """Show a notice above the guest list."""

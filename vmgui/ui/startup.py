@@ -13,6 +13,8 @@ from vmgui.ui.hosts import HostController
 if TYPE_CHECKING:
     from vmgui.ui.mainwindow import MainWindow
 
+DEMO_LABEL = "Demo host (test driver, not real guests)"
+
 _log = logging.getLogger(__name__)
 
 
@@ -44,7 +46,8 @@ def open_initial_hosts(
     if connect:
         for uri in dict.fromkeys(connect):
             try:
-                controller.add_host(uri, save=False)
+                label = DEMO_LABEL if uri == window.demo_uri else ""
+                controller.add_host(uri, save=False, label=label)
             except VmguiError as exc:
                 window.show_error(exc)
                 continue
