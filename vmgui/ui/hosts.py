@@ -83,6 +83,10 @@ class HostController(QObject):
         """The host's display name (a custom label, e.g. for the demo host, wins)."""
         return self._labels.get(uri) or self._hosts[uri].display_name
 
+    def autoconnect(self, uri: str) -> bool:
+        """Whether the host opens when vmgui starts."""
+        return self._autoconnect.get(uri, True)
+
     def entries(self) -> list[HostEntry]:
         """The hosts as saved."""
         return [HostEntry(uri, self._autoconnect.get(uri, True)) for uri in self._hosts]
@@ -100,9 +104,9 @@ class HostController(QObject):
         try:
             uri = validate_uri(uri)
         except ValueError as exc:
-            raise VmguiError("Could not add the host", str(exc)) from exc
+            raise VmguiError(f"Could not add the host {uri.strip()!r}", str(exc)) from exc
         if uri in self._hosts:
-            raise VmguiError("Could not add the host", f"{uri} is already in the list")
+            raise VmguiError(f"Could not add the host {uri!r}", "it is already in the list")
         host = self._factory(uri, _Relay(self))
         self._hosts[uri] = host
         self._autoconnect[uri] = autoconnect

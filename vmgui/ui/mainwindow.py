@@ -225,6 +225,10 @@ class MainWindow(QMainWindow):
         self.action_remove_host = self._action(
             "actionRemoveHost", "&Remove Host…", "", QStyle.StandardPixmap.SP_DialogDiscardButton
         )
+        self.action_autoconnect = self._action("actionAutoconnect", "Connect at &Start", "", None)
+        self.action_autoconnect.setCheckable(True)
+        self.action_autoconnect.setStatusTip("Open the selected host whenever vmgui starts")
+        self.action_autoconnect.toggled.connect(self._on_autoconnect_toggled)
         self.action_demo_host = self._action("actionDemoHost", "Open &Demo Host", "", None)
         self.action_demo_host.setEnabled(bool(self._demo_uri))
         self.action_quit = self._action("actionQuit", "&Quit", "Ctrl+Q", None)
@@ -251,7 +255,14 @@ class MainWindow(QMainWindow):
         file_menu.addSeparator()
         file_menu.addAction(self.action_quit)
         host_menu = menu.addMenu("&Host")
-        host_menu.addActions([self.action_connect, self.action_disconnect, self.action_remove_host])
+        host_menu.addActions(
+            [
+                self.action_connect,
+                self.action_disconnect,
+                self.action_autoconnect,
+                self.action_remove_host,
+            ]
+        )
         guest_menu = menu.addMenu("&Guest")
         guest_menu.addActions(list(self.lifecycle_actions.values()))
         self._update_host_actions()
@@ -325,6 +336,11 @@ class MainWindow(QMainWindow):
             or any(self.host_model.status(u).retry_in is not None for u in uris)
         )
         self.action_remove_host.setEnabled(bool(uris))
+        single = len(uris) == 1 and uris[0] in self._controller.uris()
+        self.action_autoconnect.setEnabled(single)
+        self.action_autoconnect.blockSignals(True)
+        self.action_autoconnect.setChecked(single and self._controller.autoconnect(uris[0]))
+        self.action_autoconnect.blockSignals(False)
 
     # -- details ----------------------------------------------------------------------------
 
@@ -342,6 +358,9 @@ class MainWindow(QMainWindow):
         uris = self.selected_hosts()
         if not uris and guests:
             uris = [guests[0].host_uri]
+        if not uris:
+            # Nothing selected: show the first host, so its consolidation is always in view.
+            uris = self._controller.uris()[:1]
         if uris and uris[0] in self._controller.uris():
             self._show_host(uris[0])
             self.details.setCurrentWidget(self.host_details)
@@ -355,15 +374,13 @@ class MainWindow(QMainWindow):
         )
 
     def _refresh_host_details(self, uri: str) -> None:
-        if self.details.currentWidget() is self.host_details and (
-            self.selected_hosts()[:1] == [uri]
-            or (
-                not self.selected_hosts()
-                and self.selected_guests()[:1]
-                and self.selected_guests()[0].host_uri == uri
-            )
-        ):
+        if self.details.currentWidget() is self.host_details and self._shown_host() == uri:
             self._show_host(uri)
+
+    def _shown_host(self) -> str:
+        uris = self.selected_hosts() or [g.host_uri for g in self.selected_guests()[:1]]
+        uris = uris or self._controller.uris()[:1]
+        return uris[0] if uris else ""
 
     def _on_overview_timer_timeout(self) -> None:
         guest = self._shown_guest
@@ -400,9 +417,7 @@ class MainWindow(QMainWindow):
     def _on_controller_host_added(self, uri: str) -> None:
         self.host_model.add_host(uri)
         self._counts[uri] = (0, 0)
-        if not self.selected_hosts() and not self.selected_guests():
-            # Show something useful at once: the first host's details and consolidation.
-            self.host_view.setCurrentIndex(self.host_model.index(self.host_model.rowCount() - 1, 0))
+        self._update_details()
         self.statusBar().showMessage(f"Added {self._controller.label(uri)}", 5000)
 
     def _on_controller_host_removed(self, uri: str) -> None:
@@ -484,7 +499,14 @@ class MainWindow(QMainWindow):
 
     def _on_host_view_context_menu(self, pos: QPoint) -> None:
         menu = QMenu(self)
-        menu.addActions([self.action_connect, self.action_disconnect, self.action_remove_host])
+        menu.addActions(
+            [
+                self.action_connect,
+                self.action_disconnect,
+                self.action_autoconnect,
+                self.action_remove_host,
+            ]
+        )
         menu.addSeparator()
         menu.addAction(self.action_add_host)
         menu.popup(self.host_view.viewport().mapToGlobal(pos))
@@ -518,6 +540,11 @@ class MainWindow(QMainWindow):
         """Show a notice above the guest list."""
         self.banner.setText(text)
         self.banner.show()
+
+    def _on_autoconnect_toggled(self, checked: bool) -> None:
+        uris = self.selected_hosts()
+        if len(uris) == 1:
+            self._controller.set_autoconnect(uris[0], checked)
 
     def _on_connect_triggered(self) -> None:
         for uri in self.selected_hosts():

@@ -34,6 +34,7 @@ def open_initial_hosts(
     controller: HostController,
     connect: list[str],
     saved: list[HostEntry] | None,
+    local_uri: str | None = None,
 ) -> None:
     """Add and connect the start-up hosts without waiting for any of them.
 
@@ -42,6 +43,7 @@ def open_initial_hosts(
         controller: the hosts.
         connect: URIs from ``--connect`` (this run only; nothing is saved).
         saved: the saved hosts, or None on first run.
+        local_uri: the first-run host (default: the local hypervisor this user may use).
     """
     if connect:
         for uri in dict.fromkeys(connect):
@@ -54,7 +56,7 @@ def open_initial_hosts(
             controller.connect_in_background(uri)
         return
     if saved is None:
-        window.spawn(_first_run(window, controller))
+        window.spawn(_first_run(window, controller, local_uri or local_default_uri()))
         return
     for entry in saved:
         try:
@@ -68,9 +70,8 @@ def open_initial_hosts(
         window.statusBar().showMessage("No hosts yet: add one with File → Add Host…")
 
 
-async def _first_run(window: MainWindow, controller: HostController) -> None:
+async def _first_run(window: MainWindow, controller: HostController, uri: str) -> None:
     """Open the local hypervisor; if none answers, offer the demo host."""
-    uri = local_default_uri()
     controller.add_host(uri)
     try:
         await controller.connect_host(uri)
