@@ -146,6 +146,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             window.show_error(load_error)
 
     QTimer.singleShot(0, start)
+    QTimer.singleShot(50, window.ensure_details)
     closing = asyncio.Event()
     app.aboutToQuit.connect(closing.set)
     with loop:

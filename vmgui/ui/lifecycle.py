@@ -12,12 +12,12 @@ from typing import TYPE_CHECKING
 
 from vmgui.core.errors import VmguiError
 from vmgui.core.model import DeletePlan, DeleteResult, GuestAction, GuestInfo
-from vmgui.ui.details import GuestConfigEdit
-from vmgui.ui.dialogs import Dialogs
 from vmgui.ui.hosts import HostController
 from vmgui.virt import guests as guest_service
 
 if TYPE_CHECKING:
+    from vmgui.ui.details import GuestConfigEdit
+    from vmgui.ui.dialogs import Dialogs
     from vmgui.ui.mainwindow import MainWindow
 
 _DONE = {

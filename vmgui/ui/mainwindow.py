@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Coroutine
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QItemSelection, QModelIndex, QPoint, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
@@ -39,8 +39,6 @@ from vmgui.core.model import (
 )
 from vmgui.ui import lifecycle
 from vmgui.ui.actions import build_lifecycle_actions, update_enabled
-from vmgui.ui.details import GuestConfigEdit, GuestDetailsPane, HostDetailsPane
-from vmgui.ui.dialogs import Dialogs
 from vmgui.ui.hosts import HostController
 from vmgui.ui.models import (
     GuestColumn,
@@ -52,6 +50,10 @@ from vmgui.ui.models import (
 )
 from vmgui.ui.startup import DEMO_LABEL
 from vmgui.virt import guests as guest_service
+
+if TYPE_CHECKING:
+    from vmgui.ui.details import GuestConfigEdit, GuestDetailsPane, HostDetailsPane
+    from vmgui.ui.dialogs import Dialogs
 
 _log = logging.getLogger(__name__)
 
@@ -167,14 +169,14 @@ class MainWindow(QMainWindow):
         )
         self.banner.hide()
 
-        self.guest_details = GuestDetailsPane()
-        self.host_details = HostDetailsPane()
+        # The detail panes are built on first use, after the window's first paint.
+        self._guest_details: GuestDetailsPane | None = None
+        self._host_details: HostDetailsPane | None = None
         self.empty_details = QLabel("Select a host or a guest to see its details.")
         self.empty_details.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.details = QStackedWidget()
         self.details.setObjectName("details")
-        for page in (self.empty_details, self.host_details, self.guest_details):
-            self.details.addWidget(page)
+        self.details.addWidget(self.empty_details)
 
         filters = QHBoxLayout()
         filters.addWidget(self.filter_edit, 1)
@@ -295,7 +297,6 @@ class MainWindow(QMainWindow):
         self.guest_view.customContextMenuRequested.connect(self._on_guest_view_context_menu)
         self.host_view.customContextMenuRequested.connect(self._on_host_view_context_menu)
         self.guest_view.doubleClicked.connect(self._on_guest_view_double_clicked)
-        self.guest_details.configEditRequested.connect(self._on_guest_details_edit_requested)
 
     # -- selection --------------------------------------------------------------------------
 
@@ -344,6 +345,32 @@ class MainWindow(QMainWindow):
 
     # -- details ----------------------------------------------------------------------------
 
+    @property
+    def guest_details(self) -> GuestDetailsPane:
+        """The guest details pane (built on first use)."""
+        self.ensure_details()
+        assert self._guest_details is not None
+        return self._guest_details
+
+    @property
+    def host_details(self) -> HostDetailsPane:
+        """The host details pane (built on first use)."""
+        self.ensure_details()
+        assert self._host_details is not None
+        return self._host_details
+
+    def ensure_details(self) -> None:
+        """Build the detail panes (deferred so the first window appears sooner)."""
+        if self._guest_details is not None:
+            return
+        from vmgui.ui.details import GuestDetailsPane, HostDetailsPane
+
+        self._guest_details = GuestDetailsPane()
+        self._host_details = HostDetailsPane()
+        self.details.addWidget(self._host_details)
+        self.details.addWidget(self._guest_details)
+        self._guest_details.configEditRequested.connect(self._on_guest_details_edit_requested)
+
     def _update_details(self) -> None:
         guests = self.selected_guests()
         if len(guests) == 1:
@@ -374,7 +401,8 @@ class MainWindow(QMainWindow):
         )
 
     def _refresh_host_details(self, uri: str) -> None:
-        if self.details.currentWidget() is self.host_details and self._shown_host() == uri:
+        shown = self.details.currentWidget()
+        if shown is not None and shown is self._host_details and self._shown_host() == uri:
             self._show_host(uri)
 
     def _shown_host(self) -> str:
@@ -404,6 +432,8 @@ class MainWindow(QMainWindow):
             self.guest_details.show_overview(overview)
 
     def _on_guest_details_edit_requested(self, edit: object) -> None:
+        from vmgui.ui.details import GuestConfigEdit
+
         if isinstance(edit, GuestConfigEdit):
             self.spawn(self._apply_edit(edit))
 
