@@ -366,3 +366,19 @@ def test_reconnect_with_backoff_after_a_drop(node50_uri: str, arun: Run) -> None
     assert any(s.retry_in is not None for s in disconnected)
     assert len(host.guests) == 60
     arun(host.close())
+
+
+def test_overview_of_running_guest_shows_next_boot_config(
+    connected: tuple[HostConnection, Recorder, Run],
+) -> None:
+    """Edits to a running guest land in its persistent config, which the overview carries."""
+    host, _rec, run = connected
+    guest = _first(host, GuestState.RUNNING)
+    before = run(svc.fetch_overview(host, guest.uuid))
+    assert before.config is not None
+    new_vcpus = 1 if before.details.vcpus != 1 else 2
+    run(svc.set_vcpus(host, guest, new_vcpus))
+    after = run(svc.fetch_overview(host, guest.uuid))
+    assert after.editable.vcpus == new_vcpus
+    assert after.details.vcpus == before.details.vcpus  # the live guest is unchanged
+    run(host.close())

@@ -265,12 +265,20 @@ class GuestOverview:
         details: the parsed domain XML (live XML for a running guest).
         autostart: whether the guest starts with the host.
         has_managed_save: whether a managed save image will be restored on start.
+        config: the persistent (next boot) configuration of a running persistent guest,
+            which edits change; None when it is the same document as ``details``.
     """
 
     guest: GuestInfo
     details: GuestDetails
     autostart: bool
     has_managed_save: bool
+    config: GuestDetails | None = None
+
+    @property
+    def editable(self) -> GuestDetails:
+        """The configuration that edits apply to (the next-boot one)."""
+        return self.config or self.details
 
 
 @dataclass(frozen=True, slots=True)

@@ -363,12 +363,13 @@ class GuestDetailsPane(QWidget):
         fill_table(self.nic_table, nic_rows)
         self.no_nics_label.setVisible(not details.nics)
 
-        memory_kib = details.memory_kib or guest.memory_kib
+        config = overview.editable
+        memory_kib = config.memory_kib or guest.memory_kib
         self._set_values(
             _Values(
-                vcpus=details.vcpus or guest.vcpus,
+                vcpus=config.vcpus or guest.vcpus,
                 memory_mib=max(MIN_MEMORY_MIB, math.ceil(memory_kib / 1024)),
-                title=details.title,
+                title=config.title,
                 autostart=overview.autostart,
             )
         )
@@ -379,9 +380,13 @@ class GuestDetailsPane(QWidget):
         if not editable:
             self.note_label.setText("This guest is transient: its settings cannot be changed.")
         elif guest.is_active:
-            self.note_label.setText(
-                "The guest is running: vCPU and memory changes apply at its next boot."
-            )
+            note = "The guest is running: vCPU and memory changes apply at its next boot."
+            if (config.vcpus, config.memory_kib) != (details.vcpus, details.memory_kib):
+                note += (
+                    f" Running now with {plural(details.vcpus, 'vCPU')} and "
+                    f"{format_memory(details.memory_kib)}."
+                )
+            self.note_label.setText(note)
         else:
             self.note_label.setText("")
 

@@ -93,7 +93,17 @@ def guest_overview(uri: str, conn: libvirt.virConnect, uuid: str) -> GuestOvervi
         managed = bool(dom.hasManagedSaveImage(0))
     except libvirt.libvirtError:
         managed = False
-    return GuestOverview(guest=info, details=details, autostart=autostart, has_managed_save=managed)
+    config = None
+    if info.persistent and info.is_active:
+        inactive = dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)
+        config = parse_domain_xml(inactive)
+    return GuestOverview(
+        guest=info,
+        details=details,
+        autostart=autostart,
+        has_managed_save=managed,
+        config=config,
+    )
 
 
 def _version_text(number: int) -> str:
