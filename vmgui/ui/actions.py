@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QIcon, QKeySequence
-from PySide6.QtWidgets import QStyle, QWidget
+from PySide6.QtWidgets import QMainWindow, QStyle, QToolBar, QWidget
 
 from vmgui.core.model import GuestAction, GuestInfo, actions_for_all
 
@@ -110,3 +111,83 @@ def update_enabled(actions: dict[GuestAction, QAction], selection: list[GuestInf
     valid = actions_for_all(selection)
     for kind, action in actions.items():
         action.setEnabled(kind in valid)
+
+
+@dataclass(frozen=True, slots=True)
+class WindowActions:
+    """The window's non-lifecycle actions (hosts, new guest, quit)."""
+
+    new_guest: QAction
+    add_host: QAction
+    connect: QAction
+    disconnect: QAction
+    autoconnect: QAction
+    remove_host: QAction
+    demo_host: QAction
+    quit: QAction
+
+    def host_actions(self) -> list[QAction]:
+        """The actions on selected hosts, in menu order."""
+        return [self.connect, self.disconnect, self.autoconnect, self.remove_host]
+
+
+def _make(
+    parent: QWidget, name: str, text: str, shortcut: str, icon: QStyle.StandardPixmap | None
+) -> QAction:
+    action = QAction(text, parent)
+    action.setObjectName(name)
+    if icon is not None:
+        action.setIcon(parent.style().standardIcon(icon))
+    if shortcut:
+        action.setShortcut(QKeySequence(shortcut))
+    return action
+
+
+def build_window_actions(parent: QWidget) -> WindowActions:
+    """Create the host, new-guest and quit actions (not connected to slots)."""
+    pixmap = QStyle.StandardPixmap
+    new_guest = _make(parent, "actionNewGuest", "&New Guest…", "Ctrl+N", pixmap.SP_FileIcon)
+    new_guest.setEnabled(False)
+    new_guest.setToolTip("The new-guest wizard is not part of this version yet")
+    autoconnect = _make(parent, "actionAutoconnect", "Connect at &Start", "", None)
+    autoconnect.setCheckable(True)
+    autoconnect.setStatusTip("Open the selected host whenever vmgui starts")
+    return WindowActions(
+        new_guest=new_guest,
+        add_host=_make(
+            parent, "actionAddHost", "&Add Host…", "Ctrl+Shift+N", pixmap.SP_DriveNetIcon
+        ),
+        connect=_make(parent, "actionConnectHost", "&Connect", "", pixmap.SP_DialogYesButton),
+        disconnect=_make(
+            parent, "actionDisconnectHost", "D&isconnect", "", pixmap.SP_DialogNoButton
+        ),
+        autoconnect=autoconnect,
+        remove_host=_make(
+            parent, "actionRemoveHost", "&Remove Host…", "", pixmap.SP_DialogDiscardButton
+        ),
+        demo_host=_make(parent, "actionDemoHost", "Open &Demo Host", "", None),
+        quit=_make(parent, "actionQuit", "&Quit", "Ctrl+Q", None),
+    )
+
+
+def install_toolbar_and_menus(
+    window: QMainWindow, actions: WindowActions, lifecycle: dict[GuestAction, QAction]
+) -> None:
+    """Put the actions in the window's toolbar and File/Host/Guest menus."""
+    toolbar = QToolBar("Main")
+    toolbar.setObjectName("mainToolBar")
+    toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextUnderIcon)
+    toolbar.setMovable(False)
+    toolbar.addAction(actions.new_guest)
+    toolbar.addSeparator()
+    toolbar.addActions(list(lifecycle.values()))
+    window.addToolBar(toolbar)
+    menu = window.menuBar()
+    file_menu = menu.addMenu("&File")
+    file_menu.addActions([actions.new_guest, actions.add_host, actions.demo_host])
+    file_menu.addSeparator()
+    file_menu.addAction(actions.quit)
+    host_menu = menu.addMenu("&Host")
+    host_menu.addActions(actions.host_actions())
+    guest_menu = menu.addMenu("&Guest")
+    guest_menu.addActions(list(lifecycle.values()))

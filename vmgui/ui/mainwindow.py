@@ -8,21 +8,15 @@ from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QItemSelection, QModelIndex, QPoint, Qt, QTimer
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QComboBox,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
-    QLineEdit,
     QMainWindow,
     QMenu,
     QSplitter,
     QStackedWidget,
-    QStyle,
-    QToolBar,
-    QTreeView,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -38,7 +32,12 @@ from vmgui.core.model import (
     HostStatus,
 )
 from vmgui.ui import lifecycle
-from vmgui.ui.actions import build_lifecycle_actions, update_enabled
+from vmgui.ui.actions import (
+    build_lifecycle_actions,
+    build_window_actions,
+    install_toolbar_and_menus,
+    update_enabled,
+)
 from vmgui.ui.hosts import HostController
 from vmgui.ui.models import (
     GuestColumn,
@@ -49,6 +48,13 @@ from vmgui.ui.models import (
     HostUriRole,
 )
 from vmgui.ui.startup import DEMO_LABEL
+from vmgui.ui.views import (
+    STATE_FILTERS,
+    make_banner,
+    make_filter_bar,
+    make_guest_view,
+    make_host_view,
+)
 from vmgui.virt import guests as guest_service
 
 if TYPE_CHECKING:
@@ -56,18 +62,6 @@ if TYPE_CHECKING:
     from vmgui.ui.dialogs import Dialogs
 
 _log = logging.getLogger(__name__)
-
-
-_STATE_FILTERS: tuple[tuple[str, tuple[GuestState, ...] | None], ...] = (
-    ("All states", None),
-    ("Active", (GuestState.RUNNING, GuestState.PAUSED, GuestState.SUSPENDED)),
-    ("Running", (GuestState.RUNNING,)),
-    ("Paused", (GuestState.PAUSED,)),
-    ("Shut off", (GuestState.SHUTOFF, GuestState.SAVED)),
-    ("Saved", (GuestState.SAVED,)),
-    ("Crashed", (GuestState.CRASHED,)),
-    ("Suspended", (GuestState.SUSPENDED,)),
-)
 
 
 class MainWindow(QMainWindow):
@@ -116,58 +110,10 @@ class MainWindow(QMainWindow):
     # -- construction -----------------------------------------------------------------------
 
     def _build_views(self) -> None:
-        self.host_view = QTreeView()
-        self.host_view.setObjectName("hostView")
-        self.host_view.setModel(self.host_model)
-        self.host_view.setRootIsDecorated(False)
-        self.host_view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        self.host_view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
-        host_header = self.host_view.header()
-        host_header.setStretchLastSection(False)
-        host_header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        for column in (1, 2):
-            host_header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
-        self.host_view.setMinimumWidth(300)
-
-        self.filter_edit = QLineEdit()
-        self.filter_edit.setObjectName("guestFilter")
-        self.filter_edit.setPlaceholderText("Filter guests by name…")
-        self.filter_edit.setClearButtonEnabled(True)
-        self.state_filter = QComboBox()
-        self.state_filter.setObjectName("stateFilter")
-        for label, _states in _STATE_FILTERS:
-            self.state_filter.addItem(label)
-
-        self.guest_view = QTreeView()
-        self.guest_view.setObjectName("guestView")
-        self.guest_view.setModel(self.guest_proxy)
-        self.guest_view.setRootIsDecorated(False)
-        self.guest_view.setUniformRowHeights(True)
-        self.guest_view.setAlternatingRowColors(True)
-        self.guest_view.setSortingEnabled(True)
-        self.guest_view.sortByColumn(GuestColumn.NAME, Qt.SortOrder.AscendingOrder)
-        self.guest_view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        self.guest_view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.guest_view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
-        header = self.guest_view.header()
-        header.setSectionResizeMode(GuestColumn.NAME, QHeaderView.ResizeMode.Stretch)
-        header.setStretchLastSection(False)
-        for column, width in (
-            (GuestColumn.STATE, 110),
-            (GuestColumn.VCPUS, 70),
-            (GuestColumn.MEMORY, 100),
-            (GuestColumn.HOST, 220),
-        ):
-            header.resizeSection(column, width)
-
-        self.banner = QLabel()
-        self.banner.setObjectName("banner")
-        self.banner.setWordWrap(True)
-        self.banner.setStyleSheet(
-            "QLabel#banner { background: #fff4ce; color: #5c4400; border: 1px solid #e0c36a;"
-            " border-radius: 4px; padding: 6px 10px; }"
-        )
-        self.banner.hide()
+        self.host_view = make_host_view(self.host_model)
+        self.filter_edit, self.state_filter = make_filter_bar()
+        self.guest_view = make_guest_view(self.guest_proxy)
+        self.banner = make_banner()
 
         # The detail panes are built on first use, after the window's first paint.
         self._guest_details: GuestDetailsPane | None = None
@@ -177,6 +123,10 @@ class MainWindow(QMainWindow):
         self.details = QStackedWidget()
         self.details.setObjectName("details")
         self.details.addWidget(self.empty_details)
+        self.side_tabs = QTabWidget()
+        self.side_tabs.setObjectName("sideTabs")
+        self.side_tabs.setDocumentMode(True)
+        self.side_tabs.addTab(self.details, "Details")
 
         filters = QHBoxLayout()
         filters.addWidget(self.filter_edit, 1)
@@ -190,7 +140,7 @@ class MainWindow(QMainWindow):
 
         right = QSplitter(Qt.Orientation.Vertical)
         right.addWidget(middle)
-        right.addWidget(self.details)
+        right.addWidget(self.side_tabs)
         right.setStretchFactor(0, 1)
         right.setStretchFactor(1, 1)
         right.setSizes([330, 420])
@@ -204,81 +154,28 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage("Starting…")
 
     def _build_actions(self) -> None:
-        style = self.style()
         self.lifecycle_actions = build_lifecycle_actions(self)
         for kind, action in self.lifecycle_actions.items():
             action.triggered.connect(lambda _checked=False, k=kind: self._on_lifecycle_triggered(k))
-        self.action_new_guest = QAction(
-            style.standardIcon(QStyle.StandardPixmap.SP_FileIcon), "&New Guest…", self
-        )
-        self.action_new_guest.setObjectName("actionNewGuest")
-        self.action_new_guest.setShortcut(QKeySequence.StandardKey.New)
-        self.action_new_guest.setEnabled(False)
-        self.action_new_guest.setToolTip("The new-guest wizard is not part of this version yet")
-        self.action_add_host = self._action(
-            "actionAddHost", "&Add Host…", "Ctrl+Shift+N", QStyle.StandardPixmap.SP_DriveNetIcon
-        )
-        self.action_connect = self._action(
-            "actionConnectHost", "&Connect", "", QStyle.StandardPixmap.SP_DialogYesButton
-        )
-        self.action_disconnect = self._action(
-            "actionDisconnectHost", "D&isconnect", "", QStyle.StandardPixmap.SP_DialogNoButton
-        )
-        self.action_remove_host = self._action(
-            "actionRemoveHost", "&Remove Host…", "", QStyle.StandardPixmap.SP_DialogDiscardButton
-        )
-        self.action_autoconnect = self._action("actionAutoconnect", "Connect at &Start", "", None)
-        self.action_autoconnect.setCheckable(True)
-        self.action_autoconnect.setStatusTip("Open the selected host whenever vmgui starts")
-        self.action_autoconnect.toggled.connect(self._on_autoconnect_toggled)
-        self.action_demo_host = self._action("actionDemoHost", "Open &Demo Host", "", None)
+        self.window_actions = actions = build_window_actions(self)
+        self.action_new_guest = actions.new_guest
+        self.action_add_host = actions.add_host
+        self.action_connect = actions.connect
+        self.action_disconnect = actions.disconnect
+        self.action_remove_host = actions.remove_host
+        self.action_autoconnect = actions.autoconnect
+        self.action_demo_host = actions.demo_host
+        self.action_quit = actions.quit
         self.action_demo_host.setEnabled(bool(self._demo_uri))
-        self.action_quit = self._action("actionQuit", "&Quit", "Ctrl+Q", None)
+        self.action_autoconnect.toggled.connect(self._on_autoconnect_toggled)
         self.action_add_host.triggered.connect(self._on_add_host_triggered)
         self.action_connect.triggered.connect(self._on_connect_triggered)
         self.action_disconnect.triggered.connect(self._on_disconnect_triggered)
         self.action_remove_host.triggered.connect(self._on_remove_host_triggered)
         self.action_demo_host.triggered.connect(self._on_demo_host_triggered)
         self.action_quit.triggered.connect(self.close)
-
-        toolbar = QToolBar("Main")
-        toolbar.setObjectName("mainToolBar")
-        toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextUnderIcon)
-        toolbar.setMovable(False)
-        toolbar.addAction(self.action_new_guest)
-        toolbar.addSeparator()
-        for action in self.lifecycle_actions.values():
-            toolbar.addAction(action)
-        self.addToolBar(toolbar)
-
-        menu = self.menuBar()
-        file_menu = menu.addMenu("&File")
-        file_menu.addActions([self.action_new_guest, self.action_add_host, self.action_demo_host])
-        file_menu.addSeparator()
-        file_menu.addAction(self.action_quit)
-        host_menu = menu.addMenu("&Host")
-        host_menu.addActions(
-            [
-                self.action_connect,
-                self.action_disconnect,
-                self.action_autoconnect,
-                self.action_remove_host,
-            ]
-        )
-        guest_menu = menu.addMenu("&Guest")
-        guest_menu.addActions(list(self.lifecycle_actions.values()))
+        install_toolbar_and_menus(self, actions, self.lifecycle_actions)
         self._update_host_actions()
-
-    def _action(
-        self, name: str, text: str, shortcut: str, icon: QStyle.StandardPixmap | None
-    ) -> QAction:
-        action = QAction(text, self)
-        action.setObjectName(name)
-        if icon is not None:
-            action.setIcon(self.style().standardIcon(icon))
-        if shortcut:
-            action.setShortcut(QKeySequence(shortcut))
-        return action
 
     def _connect_signals(self) -> None:
         c = self._controller
@@ -323,7 +220,7 @@ class MainWindow(QMainWindow):
         self._update_details()
 
     def _on_state_filter_changed(self, index: int) -> None:
-        self.guest_proxy.set_states(_STATE_FILTERS[index][1])
+        self.guest_proxy.set_states(STATE_FILTERS[index][1])
         update_enabled(self.lifecycle_actions, self.selected_guests())
 
     def _update_host_actions(self) -> None:
@@ -529,14 +426,7 @@ class MainWindow(QMainWindow):
 
     def _on_host_view_context_menu(self, pos: QPoint) -> None:
         menu = QMenu(self)
-        menu.addActions(
-            [
-                self.action_connect,
-                self.action_disconnect,
-                self.action_autoconnect,
-                self.action_remove_host,
-            ]
-        )
+        menu.addActions(self.window_actions.host_actions())
         menu.addSeparator()
         menu.addAction(self.action_add_host)
         menu.popup(self.host_view.viewport().mapToGlobal(pos))
