@@ -28,6 +28,8 @@ TEST_PACKAGES=(
   xvfb xauth imagemagick
   # the tiny real guest (tests/integration/tinyguest/build.sh)
   busybox-static syslinux syslinux-common mtools dosfstools cpio xz-utils
+  # mkpasswd: an independent SHA-512 crypt to check vmgui's cloud-init password hashing
+  whois
 )
 
 install_packages() {

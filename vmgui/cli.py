@@ -8,7 +8,7 @@ import json
 import sys
 from collections.abc import Sequence
 
-from vmgui import __version__
+from vmgui import __version__, cliprov
 from vmgui.core.errors import VmguiError
 from vmgui.core.model import GuestInfo, HostInfo, HostStatus, consolidation
 from vmgui.virt.connection import HostConnection
@@ -43,13 +43,18 @@ def _parser() -> argparse.ArgumentParser:
     info = sub.add_parser("host", help="show a host and what its guests commit")
     info.add_argument("--connect", metavar="URI", required=True)
     info.add_argument("--json", action="store_true", help="print JSON")
+    cliprov.add_parsers(sub)
     return parser
 
 
 async def _run(args: argparse.Namespace) -> int:
+    if args.command == "images":
+        return await cliprov.run_images(args)
     host = HostConnection(args.connect, _Quiet(), keepalive=None)
     await host.connect()
     try:
+        if args.command in cliprov.PROVISION_COMMANDS:
+            return await cliprov.run_host_command(args, host)
         guests = sorted(host.guests.values(), key=lambda g: g.name)
         if args.command == "list":
             if args.json:
@@ -104,8 +109,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return asyncio.run(_run(args))
     except VmguiError as exc:
-        print(f"vmgui-cli: {exc}", file=sys.stderr)
+        print(f"vmgui-cli: {' '.join(str(exc).split())}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("vmgui-cli: cancelled (everything this run created was removed)", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,0 +1,210 @@
+"""The host side of provisioning: blocking checks and changes (worker thread) and helpers.
+
+Every ``*_blocking`` function takes a ``virConnect`` and runs on the host's worker
+(:meth:`~vmgui.virt.connection.HostConnection.call`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import libvirt
+
+from vmgui.core.catalog import CatalogEntry, ImageFormat
+from vmgui.core.errors import VmguiError
+from vmgui.core.guestxml import host_arch, host_virt_types
+from vmgui.core.provisioning import (
+    USER_NETWORK,
+    CatalogImage,
+    ExistingVolume,
+    LocalImage,
+    ProvisionError,
+    ProvisionPlan,
+    Step,
+    VirtType,
+)
+from vmgui.core.validation import ValidationError
+from vmgui.virt.storage import delete_volume_blocking
+
+KNOWN_ARCHES = frozenset(
+    {"x86_64", "i686", "aarch64", "armv7l", "ppc64le", "ppc64", "s390x", "riscv64", "loongarch64"}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class HostFacts:
+    """What a plan is checked against (read in one worker call)."""
+
+    cpus: int
+    memory_kib: int
+    arch: str
+    virt_types: tuple[str, ...]
+    name_taken: bool
+    network_active: bool | None  # None: no such network
+    pool_path: str | None  # None: no such pool
+    taken_volumes: tuple[str, ...]
+    import_path: str
+    import_format: str
+
+
+def base_volume_name(stem: str, digest: str, fmt: ImageFormat) -> str:
+    """The name of a cached base image volume: identifies the image by its checksum."""
+    clean = re.sub(r"[^A-Za-z0-9._-]+", "-", stem).strip("-.")[:40] or "image"
+    ext = {ImageFormat.QCOW2: "qcow2", ImageFormat.RAW: "img", ImageFormat.ISO: "iso"}[fmt]
+    return f"vmgui-base-{clean}-{digest[:16]}.{ext}"
+
+
+def host_facts_blocking(
+    conn: libvirt.virConnect, plan: ProvisionPlan, volume_names: tuple[str, ...]
+) -> HostFacts:
+    try:
+        conn.lookupByName(plan.name)
+        name_taken = True
+    except libvirt.libvirtError as exc:
+        if exc.get_error_code() != libvirt.VIR_ERR_NO_DOMAIN:
+            raise
+        name_taken = False
+    model, memory_mib, cpus = conn.getInfo()[:3]
+    arch = str(model)
+    memory_kib = int(memory_mib) * 1024
+    with contextlib.suppress(libvirt.libvirtError, KeyError):
+        memory_kib = int(conn.getMemoryStats(libvirt.VIR_NODE_MEMORY_STATS_ALL_CELLS, 0)["total"])
+    types: tuple[str, ...] = ()
+    # getInfo's "model" is the architecture on QEMU hosts; only ask for the (possibly slow)
+    # capabilities when it is not one, or when the domain type must be chosen or checked.
+    if plan.virt_type is not VirtType.QEMU or arch not in KNOWN_ARCHES:
+        caps = conn.getCapabilities()
+        arch = arch if arch in KNOWN_ARCHES else host_arch(caps) or arch
+        types = host_virt_types(caps, arch)
+    network_active: bool | None = None
+    if plan.network != USER_NETWORK:
+        with contextlib.suppress(libvirt.libvirtError):
+            network_active = bool(conn.networkLookupByName(plan.network).isActive())
+    pool_path: str | None = None
+    taken: list[str] = []
+    with contextlib.suppress(libvirt.libvirtError):
+        pool = conn.storagePoolLookupByName(plan.pool)
+        pool_path = (ET.fromstring(pool.XMLDesc(0)).findtext("target/path") or "").strip()
+        if pool.isActive():
+            pool.refresh(0)
+            names = set(pool.listVolumes())
+            taken = [n for n in volume_names if n in names]
+    import_path = import_format = ""
+    if isinstance(plan.source, ExistingVolume):
+        vol = conn.storagePoolLookupByName(plan.source.pool).storageVolLookupByName(
+            plan.source.volume
+        )
+        import_path = str(vol.path())
+        fmt = ET.fromstring(vol.XMLDesc(0)).find("target/format")
+        import_format = fmt.get("type", "raw") if fmt is not None else "raw"
+        if import_format not in ("qcow2", "raw"):
+            import_format = "raw"
+    return HostFacts(
+        cpus=int(cpus),
+        memory_kib=memory_kib,
+        arch=str(arch),
+        virt_types=types,
+        name_taken=name_taken,
+        network_active=network_active,
+        pool_path=pool_path,
+        taken_volumes=tuple(taken),
+        import_path=import_path,
+        import_format=import_format,
+    )
+
+
+def delete_volume_at(path: str, conn: libvirt.virConnect) -> None:
+    delete_volume_blocking(conn, path)
+
+
+def define_blocking(conn: libvirt.virConnect, xml: str, network: str) -> str:
+    if network:
+        net = conn.networkLookupByName(network)
+        if not net.isActive():
+            net.create()
+    return str(conn.defineXML(xml).UUIDString())
+
+
+def remove_domain_blocking(conn: libvirt.virConnect, uuid: str) -> None:
+    """Destroy (if running) and undefine a guest; no error if it is gone."""
+    try:
+        dom = conn.lookupByUUIDString(uuid)
+    except libvirt.libvirtError as exc:
+        if exc.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
+            return
+        raise
+    if dom.isActive():
+        dom.destroy()
+    flags = libvirt.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE | libvirt.VIR_DOMAIN_UNDEFINE_NVRAM
+    try:
+        dom.undefineFlags(flags)
+    except libvirt.libvirtError:
+        dom.undefine()
+
+
+# -- small helpers ----------------------------------------------------------------------------
+
+
+def check_field(fn: Callable[[], object]) -> None:
+    try:
+        fn()
+    except ValidationError as exc:
+        raise VmguiError(exc.message) from None
+
+
+def choose_virt_type(wanted: VirtType, facts: HostFacts) -> str:
+    if wanted is VirtType.QEMU:
+        return "qemu"
+    if wanted is VirtType.KVM:
+        if "kvm" not in facts.virt_types:
+            raise VmguiError(
+                "This host offers no hardware virtualisation (KVM)",
+                f"domain types for {facts.arch}: {', '.join(facts.virt_types) or 'none'}",
+                "Choose emulation (virt type qemu), or enable KVM on the host.",
+            )
+        return "kvm"
+    for kind in ("kvm", "qemu"):
+        if kind in facts.virt_types:
+            return kind
+    raise VmguiError(
+        f"This host cannot run {facts.arch} guests",
+        f"its capabilities list no kvm or qemu domain for {facts.arch}",
+        "Install QEMU on the host (e.g. qemu-system-x86).",
+    )
+
+
+def description_for(source: object) -> str:
+    if isinstance(source, CatalogImage):
+        entry: CatalogEntry = source.entry
+        return f"Created by vmgui from {entry.name}"
+    if isinstance(source, LocalImage):
+        return f"Created by vmgui from {source.path.name}"
+    return "Created by vmgui"
+
+
+def gib(size: int) -> str:
+    return f"{size / (1 << 30):.2f} GiB"
+
+
+def as_provision_error(
+    exc: BaseException, step: Step, name: str, left: tuple[str, ...]
+) -> ProvisionError:
+    if isinstance(exc, VmguiError):
+        summary, details, hint = exc.summary, exc.details, exc.hint
+    elif isinstance(exc, OSError):
+        summary, details, hint = "A local file could not be used", str(exc), ""
+    else:
+        summary, details, hint = f"Unexpected error: {type(exc).__name__}", str(exc), ""
+    if left:
+        details = f"{details}; clean-up left behind: {', '.join(left)}".lstrip("; ")
+    return ProvisionError(
+        step,
+        f"Could not create {name} (step {step.value}): {summary}",
+        details,
+        hint,
+        left_behind=left,
+    )

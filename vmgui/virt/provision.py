@@ -1,0 +1,506 @@
+"""The provisioning engine: a running guest from an OS image, on any libvirt host.
+
+One run (:meth:`Provisioner.provision`) goes through the :class:`~vmgui.core.provisioning.Step`
+s in order: validate → download → pool → upload → overlay → seed → define → start. Every libvirt
+call goes through the host's worker (:meth:`HostConnection.call`), so this works on remote hosts
+and never blocks the asyncio loop. Progress reports arrive on the loop's thread.
+
+Transactional: if any step fails, or the awaiting task is cancelled, every volume and domain the
+run created is removed (the base image stays: it is a cache shared by guests), then the error
+(:class:`ProvisionError`, naming the step) or the cancellation propagates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from functools import partial
+from pathlib import Path
+from typing import Protocol, TypeVar
+
+import libvirt
+
+from vmgui.core.catalog import ImageFormat, ImageInfo, read_image_info
+from vmgui.core.cloudinit import build_seed_iso, seed_files
+from vmgui.core.errors import VmguiError
+from vmgui.core.guestxml import DiskSpec, DomainSpec, domain_xml
+from vmgui.core.provisioning import (
+    DEFAULT_POOL,
+    DEFAULT_POOL_PATH,
+    USER_NETWORK,
+    CatalogImage,
+    ExistingVolume,
+    LocalImage,
+    Progress,
+    ProgressCallback,
+    ProvisionPlan,
+    ProvisionResult,
+    SeedDevice,
+    Step,
+    StepTiming,
+    TransferMeter,
+)
+from vmgui.core.validation import (
+    validate_guest_name,
+    validate_memory_mib,
+    validate_vcpus,
+)
+from vmgui.virt.connection import HostConnection
+from vmgui.virt.download import Downloader, TransferProgress, hash_file
+from vmgui.virt.provhost import (
+    HostFacts,
+    as_provision_error,
+    base_volume_name,
+    check_field,
+    choose_virt_type,
+    define_blocking,
+    delete_volume_at,
+    description_for,
+    gib,
+    host_facts_blocking,
+    remove_domain_blocking,
+)
+from vmgui.virt.storage import (
+    StreamUploader,
+    Uploader,
+    call_keeping,
+    create_volume_blocking,
+    delete_volume_blocking,
+    ensure_pool_blocking,
+    find_volume_blocking,
+)
+
+_log = logging.getLogger(__name__)
+_T = TypeVar("_T")
+
+_SEED_HEADROOM = 2 << 20  # seed + a fresh overlay's metadata, in bytes
+_MIN_DISK = 1 << 20
+
+
+class StepRunner(Protocol):
+    """Runs one step (e.g. to time or log it, or to inject a fault in tests)."""
+
+    async def __call__(self, step: Step, run: Callable[[], Awaitable[_T]]) -> _T:
+        """Run ``run`` for ``step`` and return its result."""
+        ...
+
+
+async def run_step(step: Step, run: Callable[[], Awaitable[_T]]) -> _T:
+    """The default :class:`StepRunner`: just run the step."""
+    return await run()
+
+
+class Provisioner:
+    """Makes guests on one host.
+
+    Args:
+        host: a connected host.
+        downloader: fetches catalog images (default: the XDG cache, the network).
+        uploader: puts images and seeds into volumes (default: libvirt stream upload).
+        step_runner: wraps every step (default :func:`run_step`).
+        clock: monotonic clock for timings.
+    """
+
+    def __init__(
+        self,
+        host: HostConnection,
+        *,
+        downloader: Downloader | None = None,
+        uploader: Uploader | None = None,
+        step_runner: StepRunner | None = None,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        self.host = host
+        self.downloader = downloader or Downloader()
+        self.uploader: Uploader = uploader or StreamUploader()
+        self.step_runner: StepRunner = step_runner or run_step
+        self.clock = clock
+
+    async def provision(
+        self, plan: ProvisionPlan, progress: ProgressCallback | None = None
+    ) -> ProvisionResult:
+        """Create (and by default start) the guest ``plan`` describes.
+
+        Args:
+            plan: what to make.
+            progress: called on the loop's thread with every :class:`Progress`.
+
+        Returns:
+            What was made, with per-step timings.
+
+        Raises:
+            ProvisionError: a step failed (everything the run created is removed first;
+                :attr:`ProvisionError.left_behind` lists what could not be).
+            asyncio.CancelledError: the task was cancelled (after the same clean-up).
+        """
+        return await _Run(self, plan, progress).execute()
+
+
+async def provision(
+    host: HostConnection, plan: ProvisionPlan, progress: ProgressCallback | None = None
+) -> ProvisionResult:
+    """Run ``plan`` on ``host`` with the default engine (see :meth:`Provisioner.provision`)."""
+    return await Provisioner(host).provision(plan, progress)
+
+
+class _Run:
+    """One provisioning run: its state, its steps and its rollback."""
+
+    def __init__(
+        self, engine: Provisioner, plan: ProvisionPlan, progress: ProgressCallback | None
+    ) -> None:
+        self.e = engine
+        self.host = engine.host
+        self.plan = plan
+        self._progress = progress
+        self.timings: list[StepTiming] = []
+        self.warnings: list[str] = []
+        self.created_volumes: list[str] = []
+        self.created_domain = ""
+        self.facts: HostFacts | None = None
+        self.virt_type = plan.virt_type.value
+        self.image: ImageInfo | None = None
+        self.digest = ""
+        self.pool_path = ""
+        self.base_path = ""
+        self.base_reused = False
+        self.disk_path = ""
+        self.seed_path = ""
+        self.uuid = ""
+        self.start_seconds = 0.0
+        self.local_path: Path | None = None
+        if isinstance(plan.source, LocalImage):
+            self.local_path = plan.source.path
+        elif isinstance(plan.source, CatalogImage) and plan.source.entry.path:
+            self.local_path = Path(plan.source.entry.path)  # a user's catalog entry for a file
+        self.disk_name = f"{plan.name}.qcow2"
+        self.seed_name = f"{plan.name}-seed.iso"
+
+    # -- driver ---------------------------------------------------------------------------
+
+    async def execute(self) -> ProvisionResult:
+        steps: list[tuple[Step, Callable[[], Awaitable[str]]]] = [
+            (Step.VALIDATE, self._validate),
+            (Step.DOWNLOAD, self._download),
+            (Step.POOL, self._pool),
+            (Step.UPLOAD, self._upload),
+            (Step.OVERLAY, self._overlay),
+            (Step.SEED, self._seed),
+            (Step.DEFINE, self._define),
+            (Step.START, self._start),
+        ]
+        step = Step.VALIDATE
+        try:
+            for step, fn in steps:
+                await self._run_step(step, fn)
+        except asyncio.CancelledError:
+            await self._rollback_shielded()
+            raise
+        except BaseException as exc:
+            left = await self._rollback_shielded()
+            raise as_provision_error(exc, step, self.plan.name, left) from exc
+        return ProvisionResult(
+            host_uri=self.host.uri,
+            name=self.plan.name,
+            uuid=self.uuid,
+            virt_type=self.virt_type,
+            disk_path=self.disk_path,
+            base_path=self.base_path,
+            seed_path=self.seed_path,
+            started=self.plan.start,
+            timings=tuple(self.timings),
+            warnings=tuple(self.warnings),
+            libvirt_start_seconds=self.start_seconds,
+        )
+
+    async def _run_step(self, step: Step, fn: Callable[[], Awaitable[str]]) -> None:
+        t0 = self.e.clock()
+        self.report(step, step.label, 0.0)
+        note = ""
+        try:
+            note = await self.e.step_runner(step, fn)
+        finally:
+            self.timings.append(StepTiming(step, self.e.clock() - t0, note))
+        self.report(step, f"{step.label}: done", 1.0)
+
+    def report(
+        self,
+        step: Step,
+        message: str,
+        fraction: float | None = None,
+        transfer: tuple[int, int | None, float | None, float | None] | None = None,
+    ) -> None:
+        if self._progress is None:
+            return
+        done, total, speed, eta = transfer or (0, None, None, None)
+        self._progress(Progress(step, message, fraction, done, total, speed, eta))
+
+    async def _rollback_shielded(self) -> tuple[str, ...]:
+        task = asyncio.ensure_future(self._rollback())
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            return await task  # cancelled again: still finish the clean-up
+
+    async def _rollback(self) -> tuple[str, ...]:
+        left: list[str] = []
+        if self.created_domain:
+            uuid = self.created_domain
+            try:
+                await self.host.call(lambda c: remove_domain_blocking(c, uuid), "rollback")
+            except VmguiError as exc:
+                left.append(f"guest {self.plan.name} ({exc.details or exc.summary})")
+        for path in reversed(self.created_volumes):
+            try:
+                await self.host.call(partial(delete_volume_at, path), "rollback")
+            except VmguiError as exc:
+                left.append(f"volume {path} ({exc.details or exc.summary})")
+        if left:
+            _log.error("provisioning %s: rollback left %s", self.plan.name, left)
+        return tuple(left)
+
+    # -- steps ----------------------------------------------------------------------------
+
+    async def _validate(self) -> str:
+        plan = self.plan
+        check_field(lambda: validate_guest_name(plan.name))
+        if plan.disk_bytes < _MIN_DISK and not isinstance(plan.source, ExistingVolume):
+            raise VmguiError("The disk is too small", f"{plan.disk_bytes} bytes; at least 1 MiB")
+        if self.local_path is not None:
+            self.image = await asyncio.to_thread(read_image_info, self.local_path)
+            self._check_image(self.image)
+        facts = await self.host.call(
+            lambda c: host_facts_blocking(c, plan, (self.disk_name, self.seed_name)),
+            f"Could not check the plan against {self.host.display_name}",
+        )
+        self.facts = facts
+        if facts.name_taken:
+            raise VmguiError(
+                f"A guest named {plan.name!r} already exists on {self.host.display_name}",
+                hint="Choose another name.",
+            )
+        check_field(lambda: validate_vcpus(plan.vcpus, host_cpus=facts.cpus))
+        check_field(lambda: validate_memory_mib(plan.memory_mib, host_memory_kib=facts.memory_kib))
+        self.virt_type = choose_virt_type(plan.virt_type, facts)
+        if plan.network != USER_NETWORK and facts.network_active is None:
+            raise VmguiError(
+                f"There is no network {plan.network!r} on {self.host.display_name}",
+                hint="Choose one of the host's networks, or user-mode networking.",
+            )
+        if facts.pool_path is None and not self._pool_create_path():
+            raise VmguiError(
+                f"There is no storage pool {plan.pool!r} on {self.host.display_name}",
+                hint="Choose an existing pool or give a path to create it at.",
+            )
+        if facts.taken_volumes:
+            raise VmguiError(
+                f"Pool {plan.pool!r} already has a volume named {facts.taken_volumes[0]}",
+                hint="Choose another guest name, or delete the old volume.",
+            )
+        return ""
+
+    def _check_image(self, info: ImageInfo) -> None:
+        if info.backing_file:
+            raise VmguiError(
+                f"{info.path.name} depends on a backing file",
+                hint="Flatten it first: qemu-img convert -O qcow2 in.qcow2 out.qcow2.",
+            )
+        if info.format is not ImageFormat.ISO and self.plan.disk_bytes < info.virtual_size:
+            raise VmguiError(
+                "The disk is smaller than the image",
+                f"the image's disk is {gib(info.virtual_size)}, "
+                f"the guest's disk {gib(self.plan.disk_bytes)}",
+                f"Give the guest at least {gib(info.virtual_size)}.",
+            )
+
+    def _pool_create_path(self) -> str:
+        if self.plan.pool_path:
+            return self.plan.pool_path
+        return DEFAULT_POOL_PATH if self.plan.pool == DEFAULT_POOL else ""
+
+    async def _download(self) -> str:
+        source = self.plan.source
+        if isinstance(source, ExistingVolume):
+            return "skipped"
+        if self.local_path is not None:
+            assert self.image is not None
+            path = self.local_path
+            self.digest = await hash_file(path, "sha256", self._transfer(Step.DOWNLOAD))
+            return "local"
+        if isinstance(source, CatalogImage):
+            downloaded = await self.e.downloader.fetch(source.entry, self._transfer(Step.DOWNLOAD))
+            self.digest = downloaded.digest
+            self.image = await asyncio.to_thread(read_image_info, downloaded.path)
+            self._check_image(self.image)
+            return "cached" if downloaded.cached else ""
+        raise AssertionError(f"unknown source {source!r}")  # pragma: no cover
+
+    def _transfer(self, step: Step) -> Callable[[TransferProgress], None]:
+        def on_progress(p: TransferProgress) -> None:
+            what = "Verifying" if p.phase == "verify" else "Downloading"
+            self.report(step, what, p.fraction, (p.done_bytes, p.total_bytes, p.speed, p.eta))
+
+        return on_progress
+
+    async def _pool(self) -> str:
+        plan = self.plan
+        info = await self.host.call(
+            lambda c: ensure_pool_blocking(c, plan.pool, self._pool_create_path()),
+            f"Could not prepare storage pool {plan.pool!r}",
+        )
+        self.pool_path = info.path
+        need = _SEED_HEADROOM
+        if self.image is not None:
+            name = self._base_name()
+            path = await self.host.call(
+                lambda c: find_volume_blocking(c, plan.pool, name),
+                f"Could not look for {name}",
+            )
+            if path is not None and await self.e.uploader.is_complete(self.host, path):
+                self.base_path, self.base_reused = path, True
+            elif path is not None:
+                _log.warning("base volume %s is incomplete; replacing it", path)
+                await self.host.call(lambda c: delete_volume_blocking(c, path), "delete")
+            if not self.base_reused:
+                need += self.image.file_size
+        if info.available < need:
+            raise VmguiError(
+                f"Storage pool {plan.pool!r} is full",
+                f"{gib(info.available)} free, {gib(need)} needed",
+                "Free space in the pool or choose another pool.",
+            )
+        if plan.disk_bytes > info.available and not isinstance(plan.source, ExistingVolume):
+            self.warnings.append(
+                f"The disk ({gib(plan.disk_bytes)}) is larger than the free space in pool "
+                f"{plan.pool!r} ({gib(info.available)}); it can fill up as the guest writes."
+            )
+        return "created" if info.created else ""
+
+    def _base_name(self) -> str:
+        assert self.image is not None
+        source = self.plan.source
+        stem = source.entry.id if isinstance(source, CatalogImage) else self.image.path.stem
+        return base_volume_name(stem, self.digest, self.image.format)
+
+    async def _upload(self) -> str:
+        if self.image is None:
+            return "skipped"
+        if self.base_reused:
+            return "reused"
+        image = self.image
+        meter = TransferMeter(image.file_size, self.e.clock)
+
+        def on_progress(done: int, total: int) -> None:
+            speed, eta = meter.update(done)
+            self.report(Step.UPLOAD, "Uploading", done / total, (done, total, speed, eta))
+
+        self.base_path = await self.e.uploader.upload(
+            self.host,
+            self.plan.pool,
+            self._base_name(),
+            image.path,
+            image.format.volume_format,
+            on_progress,
+        )
+        return ""
+
+    async def _overlay(self) -> str:
+        plan, source = self.plan, self.plan.source
+        if isinstance(source, ExistingVolume):
+            assert self.facts is not None
+            self.disk_path = self.facts.import_path
+            return "existing volume"
+        assert self.image is not None
+        iso = self.image.format is ImageFormat.ISO
+        backing = "" if iso else self.base_path
+        backing_fmt = self.image.format.volume_format
+        name = self.disk_name
+        self.disk_path = await call_keeping(
+            self.host,
+            lambda c: create_volume_blocking(
+                c, plan.pool, name, plan.disk_bytes, "qcow2", backing, backing_fmt
+            ),
+            f"Could not create the disk {name}",
+            self.created_volumes.append,
+        )
+        return "blank disk" if iso else ""
+
+    async def _seed(self) -> str:
+        config = self.plan.cloud_init
+        if config is None:
+            return "skipped"
+        if not config.instance_id:  # a new instance: cloud-init runs its first-boot modules
+            config = replace(config, instance_id=f"iid-{self.plan.name}-{secrets.token_hex(4)}")
+        data = await asyncio.to_thread(lambda: build_seed_iso(seed_files(config)))
+        self.seed_path = await self.e.uploader.upload(
+            self.host, self.plan.pool, self.seed_name, data, "raw"
+        )
+        self.created_volumes.append(self.seed_path)
+        return ""
+
+    async def _define(self) -> str:
+        plan = self.plan
+        xml = domain_xml(self._domain_spec())
+        network = "" if plan.network == USER_NETWORK else plan.network
+        self.uuid = await call_keeping(
+            self.host,
+            lambda c: define_blocking(c, xml, network),
+            f"Could not define {plan.name}",
+            self._keep_domain,
+        )
+        return ""
+
+    def _domain_spec(self) -> DomainSpec:
+        plan, source, facts = self.plan, self.plan.source, self.facts
+        assert facts is not None
+        iso = self.image is not None and self.image.format is ImageFormat.ISO
+        disk_fmt = facts.import_format if isinstance(source, ExistingVolume) else "qcow2"
+        disks = [DiskSpec(self.disk_path, disk_fmt or "raw", boot_order=2 if iso else 1)]
+        if iso:
+            disks.append(
+                DiskSpec(self.base_path, "raw", "cdrom", "sda", "sata", True, boot_order=1)
+            )
+        if self.seed_path:
+            if plan.seed_device is SeedDevice.CDROM:
+                target = "sdb" if iso else "sda"
+                disks.append(DiskSpec(self.seed_path, "raw", "cdrom", target, "sata", True))
+            else:
+                disks.append(DiskSpec(self.seed_path, "raw", "disk", "vdb", "virtio", True))
+        osinfo = plan.osinfo
+        if not osinfo and isinstance(source, CatalogImage):
+            osinfo = source.entry.osinfo
+        return DomainSpec(
+            name=plan.name,
+            virt_type=self.virt_type,
+            vcpus=plan.vcpus,
+            memory_mib=plan.memory_mib,
+            disks=tuple(disks),
+            network=plan.network,
+            osinfo=osinfo,
+            arch=facts.arch or "x86_64",
+            serial_log=plan.serial_log,
+            graphics=plan.graphics,
+            description=description_for(source),
+        )
+
+    def _keep_domain(self, uuid: str) -> None:
+        self.created_domain = uuid
+
+    async def _start(self) -> str:
+        if not self.plan.start:
+            return "skipped"
+        uuid = self.uuid
+
+        def start(conn: libvirt.virConnect) -> float:
+            dom = conn.lookupByUUIDString(uuid)
+            t0 = time.perf_counter()
+            dom.create()
+            return time.perf_counter() - t0
+
+        self.start_seconds = await self.host.call(start, f"Could not start {self.plan.name}")
+        self.host.request_refresh(uuid)
+        return ""
