@@ -28,3 +28,11 @@ def qloop(qapp: QApplication) -> Callable[[Awaitable[T]], T]:
         return result
 
     return run
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Close the shared qasync loop (and its executor threads) before Qt goes away."""
+    global _loop
+    if _loop is not None:
+        _loop.close()
+        _loop = None

@@ -115,9 +115,11 @@ def update_enabled(actions: dict[GuestAction, QAction], selection: list[GuestInf
 
 @dataclass(frozen=True, slots=True)
 class WindowActions:
-    """The window's non-lifecycle actions (hosts, new guest, quit)."""
+    """The window's non-lifecycle actions (hosts, new guest, templates, quit)."""
 
     new_guest: QAction
+    mark_template: QAction
+    new_from_template: QAction
     add_host: QAction
     connect: QAction
     disconnect: QAction
@@ -129,6 +131,10 @@ class WindowActions:
     def host_actions(self) -> list[QAction]:
         """The actions on selected hosts, in menu order."""
         return [self.connect, self.disconnect, self.autoconnect, self.remove_host]
+
+    def template_actions(self) -> list[QAction]:
+        """The template actions on the selected guest, in menu order."""
+        return [self.mark_template, self.new_from_template]
 
 
 def _make(
@@ -144,16 +150,26 @@ def _make(
 
 
 def build_window_actions(parent: QWidget) -> WindowActions:
-    """Create the host, new-guest and quit actions (not connected to slots)."""
+    """Create the host, new-guest, template and quit actions (not connected to slots)."""
     pixmap = QStyle.StandardPixmap
     new_guest = _make(parent, "actionNewGuest", "&New Guest…", "Ctrl+N", pixmap.SP_FileIcon)
-    new_guest.setEnabled(False)
-    new_guest.setToolTip("The new-guest wizard is not part of this version yet")
+    new_guest.setToolTip("Create a guest from an OS image (Ctrl+N)")
+    new_guest.setStatusTip("Create a guest from an OS image, a disk image, an ISO or a template")
+    mark_template = _make(parent, "actionMarkTemplate", "Mark as &Template", "", None)
+    mark_template.setStatusTip("Mark the selected guest as a template for linked clones")
+    mark_template.setEnabled(False)
+    new_from_template = _make(
+        parent, "actionNewFromTemplate", "New Guest from Te&mplate…", "", pixmap.SP_FileLinkIcon
+    )
+    new_from_template.setStatusTip("Make a linked clone of the selected template")
+    new_from_template.setEnabled(False)
     autoconnect = _make(parent, "actionAutoconnect", "Connect at &Start", "", None)
     autoconnect.setCheckable(True)
     autoconnect.setStatusTip("Open the selected host whenever vmgui starts")
     return WindowActions(
         new_guest=new_guest,
+        mark_template=mark_template,
+        new_from_template=new_from_template,
         add_host=_make(
             parent, "actionAddHost", "&Add Host…", "Ctrl+Shift+N", pixmap.SP_DriveNetIcon
         ),
@@ -191,3 +207,5 @@ def install_toolbar_and_menus(
     host_menu.addActions(actions.host_actions())
     guest_menu = menu.addMenu("&Guest")
     guest_menu.addActions(list(lifecycle.values()))
+    guest_menu.addSeparator()
+    guest_menu.addActions(actions.template_actions())

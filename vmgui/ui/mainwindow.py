@@ -48,6 +48,7 @@ from vmgui.ui.models import (
     HostUriRole,
 )
 from vmgui.ui.startup import DEMO_LABEL
+from vmgui.ui.templates import TemplateActions
 from vmgui.ui.views import (
     STATE_FILTERS,
     make_banner,
@@ -174,6 +175,8 @@ class MainWindow(QMainWindow):
         self.action_remove_host.triggered.connect(self._on_remove_host_triggered)
         self.action_demo_host.triggered.connect(self._on_demo_host_triggered)
         self.action_quit.triggered.connect(self.close)
+        self.action_new_guest.triggered.connect(self._on_new_guest_triggered)
+        self.templates = TemplateActions(self, self._controller, actions)
         install_toolbar_and_menus(self, actions, self.lifecycle_actions)
         self._update_host_actions()
 
@@ -422,6 +425,8 @@ class MainWindow(QMainWindow):
     def _on_guest_view_context_menu(self, pos: QPoint) -> None:
         menu = QMenu(self)
         menu.addActions(list(self.lifecycle_actions.values()))
+        menu.addSeparator()
+        menu.addActions(self.window_actions.template_actions())
         menu.popup(self.guest_view.viewport().mapToGlobal(pos))
 
     def _on_host_view_context_menu(self, pos: QPoint) -> None:
@@ -430,6 +435,11 @@ class MainWindow(QMainWindow):
         menu.addSeparator()
         menu.addAction(self.action_add_host)
         menu.popup(self.host_view.viewport().mapToGlobal(pos))
+
+    def _on_new_guest_triggered(self) -> None:
+        from vmgui.ui.wizard import open_new_guest_wizard  # loaded on first use
+
+        open_new_guest_wizard(self, self._controller)
 
     def _on_add_host_triggered(self) -> None:
         self.spawn(lifecycle.add_host(self, self._controller, self._dialogs))
