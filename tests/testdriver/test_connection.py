@@ -382,3 +382,44 @@ def test_overview_of_running_guest_shows_next_boot_config(
     assert after.editable.vcpus == new_vcpus
     assert after.details.vcpus == before.details.vcpus  # the live guest is unchanged
     run(host.close())
+
+
+class _SlowCapabilities:
+    """A connection whose capabilities call blocks until released (a /dev/kvm 0600 host)."""
+
+    def __init__(self, conn: libvirt.virConnect, release: threading.Event) -> None:
+        self._conn = conn
+        self._release = release
+
+    def getCapabilities(self) -> str:
+        self._release.wait(30)
+        return str(self._conn.getCapabilities())
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._conn, name)
+
+
+def test_slow_capabilities_never_delay_other_calls(node50_uri: str, arun: Run) -> None:
+    """Listing, reads and actions go on while the host's capabilities call hangs."""
+    release = threading.Event()
+    host = HostConnection(
+        node50_uri,
+        Recorder(),
+        opener=lambda uri: _SlowCapabilities(open_connection(uri), release),
+    )
+
+    async def scenario() -> None:
+        await host.connect()  # returns once listed; capabilities still pending
+        assert host.host_info is not None
+        assert not host.host_info.capabilities_known
+        name = await host.call(lambda c: c.getHostname(), "hostname")
+        assert name
+        guest = _first(host, GuestState.SHUTOFF)
+        await svc.run_action(host, guest, GuestAction.START)
+        await wait_until(partial(_state_is, host, guest.uuid, GuestState.RUNNING), 2.0)
+        assert not host.host_info.capabilities_known  # all of that happened meanwhile
+        release.set()
+        await wait_until(lambda: host.host_info is not None and host.host_info.capabilities_known)
+
+    arun(scenario())
+    arun(host.close())

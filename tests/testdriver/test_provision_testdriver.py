@@ -426,11 +426,13 @@ class CancellingHost(HostConnection):
         self.target: asyncio.Task[Any] | None = None
         self.fired = False
 
-    async def call(self, fn: Callable[[libvirt.virConnect], T], summary: str) -> T:
+    async def call(
+        self, fn: Callable[[libvirt.virConnect], T], summary: str, *, slow: bool = False
+    ) -> T:
         if summary.startswith(self.prefix) and not self.fired and self.target is not None:
             self.fired = True
             asyncio.get_running_loop().call_soon(self.target.cancel)
-        return await super().call(fn, summary)
+        return await super().call(fn, summary, slow=slow)
 
 
 @pytest.mark.parametrize(

@@ -124,6 +124,10 @@ class HostConnection:
         self._backoff = tuple(backoff) or DEFAULT_BACKOFF
         self._keepalive = keepalive
         self._worker = Worker(f"virt:{uri}")
+        # Calls that may take seconds (capabilities: libvirt re-probes qemu when /dev/kvm is
+        # not accessible) run on a second thread, so they never hold up listing, events or
+        # actions. libvirt connections accept calls from several threads at once.
+        self._slow_worker = Worker(f"virt-slow:{uri}")
         self._conn: libvirt.virConnect | None = None
         self._event_ids: list[int] = []
         self._generation = 0
@@ -204,6 +208,7 @@ class HostConnection:
         for task in list(self._tasks):
             task.cancel()
         self._worker.stop()
+        self._slow_worker.stop()
 
     async def _establish(self) -> None:
         self._generation += 1
@@ -259,7 +264,7 @@ class HostConnection:
 
     async def _fetch_capabilities(self, generation: int) -> None:
         try:
-            caps = await self.call(lambda c: c.getCapabilities(), "capabilities")
+            caps = await self.call(lambda c: c.getCapabilities(), "capabilities", slow=True)
         except VmguiError as exc:
             _log.info("%s: capabilities unavailable: %s", self.uri, exc)
             return
@@ -288,6 +293,8 @@ class HostConnection:
         event_ids, self._event_ids = self._event_ids, []
         old_worker = self._worker
         self._worker = Worker(f"virt:{self.uri}")
+        self._slow_worker.stop()
+        self._slow_worker = Worker(f"virt-slow:{self.uri}")
         if conn is not None:
             # Close on the old worker after whatever it is running; never wait for it.
             with contextlib.suppress(WorkerStoppedError):
@@ -349,12 +356,16 @@ class HostConnection:
 
     # -- calls ----------------------------------------------------------------------------
 
-    async def call(self, fn: Callable[[libvirt.virConnect], _T], summary: str) -> _T:
+    async def call(
+        self, fn: Callable[[libvirt.virConnect], _T], summary: str, *, slow: bool = False
+    ) -> _T:
         """Run ``fn(conn)`` on this host's worker and return its result.
 
         Args:
             fn: blocking code using the connection; runs on the worker thread.
             summary: what failed, for the error ("Could not start web-01").
+            slow: the call may take seconds (capabilities): run it on the host's second
+                thread so that it does not delay the host's other calls.
 
         Raises:
             VmguiError: the host is not connected, dropped, or libvirt refused.
@@ -366,7 +377,7 @@ class HostConnection:
                 f"{self.display_name} is not connected",
                 "Connect the host and try again.",
             )
-        worker = self._worker
+        worker = self._slow_worker if slow else self._worker
         generation = self._generation
 
         def guarded() -> _T:

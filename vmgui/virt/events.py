@@ -14,7 +14,9 @@ So vmgui uses exactly this design:
    one daemon thread ("libvirt-events"). libvirt invokes every event and close callback there.
 2. Every blocking libvirt call runs on its connection's :class:`Worker` — one daemon thread per
    connection, which serialises that connection's calls and never blocks the asyncio (Qt) loop
-   or another host.
+   or another host. Calls known to take seconds on some hosts (capabilities: 8 s measured when
+   libvirt re-probes qemu) go to the connection's second, "slow" worker so that they never
+   hold up listing, event refreshes or actions (libvirt connections are thread-safe).
 3. Callbacks hand over to the asyncio loop with ``loop.call_soon_threadsafe``; nothing else
    crosses threads. Consumers (the UI) only ever run on the asyncio loop's thread.
 4. libvirt >= 6 implements its default loop on GLib's *global default* main context. Nothing

@@ -126,7 +126,9 @@ async def fetch_networks(host: HostConnection) -> tuple[NetworkChoice, ...]:
 async def fetch_virt_types(host: HostConnection) -> VirtTypes:
     """The domain types (kvm, qemu) the host's capabilities offer (may take seconds)."""
     return await host.call(
-        _virt_types_blocking, f"Could not read the capabilities of {host.display_name}"
+        _virt_types_blocking,
+        f"Could not read the capabilities of {host.display_name}",
+        slow=True,
     )
 
 

@@ -276,6 +276,7 @@ class _Run:
         facts = await self.host.call(
             lambda c: host_facts_blocking(c, plan, (self.disk_name, self.seed_name)),
             f"Could not check the plan against {self.host.display_name}",
+            slow=True,  # may read the capabilities
         )
         self.facts = facts
         if facts.name_taken:
