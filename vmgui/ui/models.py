@@ -94,13 +94,28 @@ _GUEST_HEADERS = {
 }
 
 
+_DISPLAY = Qt.ItemDataRole.DisplayRole.value
+_DECORATION = Qt.ItemDataRole.DecorationRole.value
+_TOOLTIP = Qt.ItemDataRole.ToolTipRole.value
+_ALIGNMENT = Qt.ItemDataRole.TextAlignmentRole.value
+_RIGHT = int((Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter).value)
+_STATE_COLUMN = GuestColumn.STATE.value
+_NUMERIC_COLUMNS = (GuestColumn.VCPUS.value, GuestColumn.MEMORY.value)
+
+
 class GuestModel(QAbstractTableModel):
-    """All guests of all hosts, one row each, keyed by (host URI, UUID)."""
+    """All guests of all hosts, one row each, keyed by (host URI, UUID).
+
+    Display texts and sort keys are computed once per change, not per paint or comparison:
+    with a thousand guests, sorting asks for tens of thousands of keys.
+    """
 
     def __init__(self, host_label: Callable[[str], str], parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._host_label = host_label
         self._rows: list[GuestInfo] = []
+        self._texts: list[tuple[str, ...]] = []
+        self._keys: list[tuple[Any, ...]] = []
         self._index: dict[tuple[str, str], int] = {}
 
     # -- Qt model API ---------------------------------------------------------------------
@@ -126,48 +141,64 @@ class GuestModel(QAbstractTableModel):
         return None
 
     def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or index.row() >= len(self._rows):
+        row = index.row()
+        if row < 0 or row >= len(self._rows) or not index.isValid():
             return None
-        guest = self._rows[index.row()]
-        column = GuestColumn(index.column())
-        if role == Qt.ItemDataRole.DisplayRole:
-            return self._display(guest, column)
+        column = index.column()
+        if role == _DISPLAY:
+            return self._texts[row][column]
         if role == SortRole:
-            return self._sort_key(guest, column)
+            return self._keys[row][column]
+        guest = self._rows[row]
         if role == GuestRole:
             return guest
         if role == HostUriRole:
             return guest.host_uri
         if role == StateRole:
             return guest.state.value
-        if role == Qt.ItemDataRole.DecorationRole and column == GuestColumn.STATE:
+        if role == _DECORATION and column == _STATE_COLUMN:
             return dot_icon(STATE_COLORS[guest.state])
-        if role == Qt.ItemDataRole.ToolTipRole:
+        if role == _TOOLTIP:
             return f"{guest.name} on {self._host_label(guest.host_uri)}\nUUID {guest.uuid}"
-        if role == Qt.ItemDataRole.TextAlignmentRole and column in (
-            GuestColumn.VCPUS,
-            GuestColumn.MEMORY,
-        ):
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        if role == _ALIGNMENT and column in _NUMERIC_COLUMNS:
+            return _RIGHT
         return None
 
-    def _display(self, guest: GuestInfo, column: GuestColumn) -> str:
-        if column == GuestColumn.NAME:
-            return guest.name
-        if column == GuestColumn.STATE:
-            return guest.state.label
-        if column == GuestColumn.VCPUS:
-            return str(guest.vcpus)
-        if column == GuestColumn.MEMORY:
-            return format_memory(guest.memory_kib)
-        return self._host_label(guest.host_uri)
+    def sort_key(self, row: int, column: int) -> Any:
+        """The precomputed sort key of a cell (what :data:`SortRole` returns)."""
+        return self._keys[row][column]
 
-    def _sort_key(self, guest: GuestInfo, column: GuestColumn) -> Any:
-        if column == GuestColumn.VCPUS:
-            return guest.vcpus
-        if column == GuestColumn.MEMORY:
-            return guest.memory_kib
-        return self._display(guest, column).lower()
+    def _texts_of(self, guest: GuestInfo) -> tuple[str, ...]:
+        return (
+            guest.name,
+            guest.state.label,
+            str(guest.vcpus),
+            format_memory(guest.memory_kib),
+            self._host_label(guest.host_uri),
+        )
+
+    @staticmethod
+    def _keys_of(guest: GuestInfo, texts: tuple[str, ...]) -> tuple[Any, ...]:
+        return (
+            texts[0].lower(),
+            texts[1],
+            guest.vcpus,
+            guest.memory_kib,
+            texts[4].lower(),
+        )
+
+    def _store(self, row: int, guest: GuestInfo) -> None:
+        texts = self._texts_of(guest)
+        self._rows[row] = guest
+        self._texts[row] = texts
+        self._keys[row] = self._keys_of(guest, texts)
+
+    def _append(self, guest: GuestInfo) -> None:
+        texts = self._texts_of(guest)
+        self._index[guest.key] = len(self._rows)
+        self._rows.append(guest)
+        self._texts.append(texts)
+        self._keys.append(self._keys_of(guest, texts))
 
     # -- access ---------------------------------------------------------------------------
 
@@ -188,13 +219,14 @@ class GuestModel(QAbstractTableModel):
     def reset_host(self, uri: str, guests: Iterable[GuestInfo]) -> None:
         """Replace one host's guests: update in place, append new, remove missing."""
         incoming = {g.uuid: g for g in guests}
-        gone = [g for g in self._rows if g.host_uri == uri and g.uuid not in incoming]
+        gone = any(g.host_uri == uri and g.uuid not in incoming for g in self._rows)
         if gone:
             # Many scattered removals: a reset is cheaper and simpler (reconnects only).
             self.beginResetModel()
-            self._rows = [g for g in self._rows if g.host_uri != uri]
-            self._rows.extend(incoming.values())
-            self._reindex()
+            kept = [g for g in self._rows if g.host_uri != uri]
+            self._rows, self._texts, self._keys, self._index = [], [], [], {}
+            for guest in [*kept, *incoming.values()]:
+                self._append(guest)
             self.endResetModel()
             return
         new = []
@@ -206,9 +238,8 @@ class GuestModel(QAbstractTableModel):
         if new:
             first = len(self._rows)
             self.beginInsertRows(QModelIndex(), first, first + len(new) - 1)
-            for offset, guest in enumerate(new):
-                self._rows.append(guest)
-                self._index[guest.key] = first + offset
+            for guest in new:
+                self._append(guest)
             self.endInsertRows()
 
     def update_guest(self, guest: GuestInfo) -> None:
@@ -217,17 +248,16 @@ class GuestModel(QAbstractTableModel):
         if row is None:
             row = len(self._rows)
             self.beginInsertRows(QModelIndex(), row, row)
-            self._rows.append(guest)
-            self._index[guest.key] = row
+            self._append(guest)
             self.endInsertRows()
             return
-        old = self._rows[row]
-        if old == guest:
+        if self._rows[row] == guest:
             return
-        self._rows[row] = guest
-        changed = [c for c in GuestColumn if self._display(old, c) != self._display(guest, c)]
-        first = min(changed, default=GuestColumn.NAME)
-        last = max(changed, default=GuestColumn.HOST)
+        old = self._texts[row]
+        self._store(row, guest)
+        changed = [c for c, (a, b) in enumerate(zip(old, self._texts[row], strict=True)) if a != b]
+        first = min(changed, default=GuestColumn.NAME.value)
+        last = max(changed, default=GuestColumn.HOST.value)
         self.dataChanged.emit(self.index(row, first), self.index(row, last))
 
     def remove_guest(self, uri: str, uuid: str) -> None:
@@ -237,19 +267,20 @@ class GuestModel(QAbstractTableModel):
             return
         self.beginRemoveRows(QModelIndex(), row, row)
         del self._rows[row]
-        self._reindex()
+        del self._texts[row]
+        del self._keys[row]
+        self._index = {g.key: r for r, g in enumerate(self._rows)}
         self.endRemoveRows()
 
     def refresh_host_labels(self, uri: str) -> None:
         """Repaint the Host column of one host's guests (its label changed)."""
         rows = [r for r, g in enumerate(self._rows) if g.host_uri == uri]
+        for row in rows:
+            self._store(row, self._rows[row])
         if rows:
             self.dataChanged.emit(
                 self.index(min(rows), GuestColumn.HOST), self.index(max(rows), GuestColumn.HOST)
             )
-
-    def _reindex(self) -> None:
-        self._index = {g.key: row for row, g in enumerate(self._rows)}
 
 
 class GuestFilterProxy(QSortFilterProxyModel):
@@ -286,6 +317,14 @@ class GuestFilterProxy(QSortFilterProxyModel):
         else:  # pragma: no cover - older Qt
             change()
             self.invalidateFilter()
+
+    def lessThan(self, left: AnyIndex, right: AnyIndex) -> bool:  # noqa: N802
+        model = self.sourceModel()
+        if isinstance(model, GuestModel):
+            column = left.column()
+            result: bool = model.sort_key(left.row(), column) < model.sort_key(right.row(), column)
+            return result
+        return super().lessThan(left, right)
 
     def filterAcceptsRow(self, source_row: int, source_parent: AnyIndex) -> bool:  # noqa: N802
         model = self.sourceModel()
