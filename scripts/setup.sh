@@ -30,6 +30,8 @@ TEST_PACKAGES=(
   busybox-static syslinux syslinux-common mtools dosfstools cpio xz-utils
   # mkpasswd: an independent SHA-512 crypt to check vmgui's cloud-init password hashing
   whois
+  # validators for the desktop integration and the packaging scripts
+  desktop-file-utils appstream shellcheck
 )
 
 install_packages() {

@@ -97,6 +97,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     import qasync
     from PySide6.QtCore import QAbstractEventDispatcher, QTimer
+    from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication
 
     from vmgui import __version__
@@ -115,6 +116,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     app.setApplicationDisplayName("vmgui")
     app.setApplicationVersion(__version__)
     app.setDesktopFileName("vmgui")
+    icon_file = Path(__file__).resolve().parent / "data" / "vmgui.svg"
+    app.setWindowIcon(QIcon.fromTheme("vmgui", QIcon(str(icon_file))))
     dispatcher = QAbstractEventDispatcher.instance()
     if dispatcher is not None and "Glib" in dispatcher.metaObject().className():
         _log.error("Qt uses GLib's event dispatcher: libvirt events may crash vmgui")
