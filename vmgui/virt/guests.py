@@ -217,9 +217,7 @@ def _backing_paths_of_volumes(conn: libvirt.virConnect) -> set[str]:
 def _delete_plan(uri: str, conn: libvirt.virConnect, guest: GuestInfo) -> DeletePlan:
     dom = inspect.lookup(conn, guest.uuid)
     details = domxml.parse_domain_xml(dom.XMLDesc(0))
-    others = [
-        other.XMLDesc(0) for other in conn.listAllDomains(0) if other.UUIDString() != guest.uuid
-    ]
+    others = _other_domain_xmls(conn, guest.uuid)
     used_elsewhere = {_volume_path(conn, ref) for ref in domxml.disk_paths_in_use(others)}
     backing = _backing_paths_of_volumes(conn)
     own_chain = {p for disk in details.disks for p in disk.backing_paths}
@@ -240,6 +238,20 @@ def _delete_plan(uri: str, conn: libvirt.virConnect, guest: GuestInfo) -> Delete
             items.append(StorageItem(path, target, True))
     info = inspect.guest_info(uri, dom)
     return DeletePlan(guest=info, storage=tuple(items))
+
+
+def _other_domain_xmls(conn: libvirt.virConnect, uuid: str) -> list[str]:
+    """The XML of every guest but ``uuid``, skipping guests undefined while we read them."""
+    xmls = []
+    for other in conn.listAllDomains(0):
+        if other.UUIDString() == uuid:
+            continue
+        try:
+            xmls.append(other.XMLDesc(0))
+        except libvirt.libvirtError as exc:
+            if exc.get_error_code() != libvirt.VIR_ERR_NO_DOMAIN:
+                raise
+    return xmls
 
 
 def _disk_ref(disk: domxml.DiskInfo) -> str:

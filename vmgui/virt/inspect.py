@@ -23,10 +23,26 @@ def error_from_libvirt(exc: libvirt.libvirtError, summary: str) -> VmguiError:
     message = exc.get_error_message() or str(exc)
     code = exc.get_error_code()
     not_found = code in (libvirt.VIR_ERR_NO_DOMAIN, libvirt.VIR_ERR_NO_STORAGE_VOL)
-    return VmguiError(summary, message, _hint_for(code), not_found=not_found)
+    hint = _hint_for(code, exc.get_error_domain())
+    return VmguiError(summary, message, hint, not_found=not_found)
 
 
-def _hint_for(code: int | None) -> str:
+# Where a "system error" (an OS call failed) comes from decides what the user should check:
+# a failed socket means the host is unreachable, a failed open of a disk means a missing file.
+_CONNECTION_ERROR_DOMAINS = (
+    None,
+    libvirt.VIR_FROM_NONE,
+    libvirt.VIR_FROM_RPC,
+    libvirt.VIR_FROM_REMOTE,
+)
+_FILE_ERROR_DOMAINS = (libvirt.VIR_FROM_STORAGE, libvirt.VIR_FROM_SECURITY)
+
+
+def _hint_for(code: int | None, domain: int | None = None) -> str:
+    if code == libvirt.VIR_ERR_SYSTEM_ERROR and domain not in _CONNECTION_ERROR_DOMAINS:
+        if domain in _FILE_ERROR_DOMAINS:
+            return "Check that the guest's disks and files exist and that libvirt can read them."
+        return ""
     hints = {
         libvirt.VIR_ERR_NO_DOMAIN: "The guest no longer exists; the list has been refreshed.",
         libvirt.VIR_ERR_AUTH_FAILED: "Check the user name and credentials for this host.",
