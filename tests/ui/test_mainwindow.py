@@ -299,3 +299,18 @@ def test_add_host_validates_uri(window: tuple[MainWindow, FakeDialogs, Run]) -> 
         win._controller.add_host("not a uri", save=False)
     with pytest.raises(VmguiError, match="already"):
         win._controller.add_host(fixture_uri(), save=False)
+
+
+def test_remove_seed_action_follows_selection_and_reports(
+    window: tuple[MainWindow, FakeDialogs, Run],
+) -> None:
+    win, dialogs, run = window
+    action = win.window_actions.remove_seed
+    _select(win, _names_in(win, GuestState.RUNNING)[:1])
+    assert not action.isEnabled()
+    _select(win, _names_in(win, GuestState.SHUTOFF)[:1])
+    assert action.isEnabled()
+    action.trigger()  # the fixture's guests have no seed: a clear error, nothing else
+    run(wait_until(lambda: bool(dialogs.errors), 5.0))
+    assert "no cloud-init seed" in str(dialogs.errors[-1])
+    assert dialogs.confirms

@@ -401,3 +401,25 @@ def host_arch(capabilities_xml: str) -> str:
     except ET.ParseError:
         return ""
     return (root.findtext("host/cpu/arch") or "").strip()
+
+
+SEED_SUFFIX = "-seed.iso"
+
+
+def without_seed_disks(domain_xml: str) -> tuple[str, tuple[str, ...]]:
+    """A domain XML without its cloud-init seed disks, and the seeds' paths.
+
+    A seed disk is one provisioning attached: read-only, its file ending in ``-seed.iso``
+    (as a virtio disk or a CD-ROM). Everything else in the document is kept.
+    """
+    root = _parse(domain_xml)
+    devices = root.find("devices")
+    paths: list[str] = []
+    if devices is not None:
+        for disk in list(devices.iterfind("disk")):
+            source = disk.find("source")
+            path = (source.get("file") or "") if source is not None else ""
+            if disk.find("readonly") is not None and path.endswith(SEED_SUFFIX):
+                devices.remove(disk)
+                paths.append(path)
+    return ET.tostring(root, encoding="unicode"), tuple(paths)

@@ -120,6 +120,7 @@ class WindowActions:
     new_guest: QAction
     mark_template: QAction
     new_from_template: QAction
+    remove_seed: QAction
     add_host: QAction
     connect: QAction
     disconnect: QAction
@@ -133,8 +134,8 @@ class WindowActions:
         return [self.connect, self.disconnect, self.autoconnect, self.remove_host]
 
     def template_actions(self) -> list[QAction]:
-        """The template actions on the selected guest, in menu order."""
-        return [self.mark_template, self.new_from_template]
+        """The template and seed actions on the selected guest, in menu order."""
+        return [self.mark_template, self.new_from_template, self.remove_seed]
 
 
 def _make(
@@ -163,6 +164,11 @@ def build_window_actions(parent: QWidget) -> WindowActions:
     )
     new_from_template.setStatusTip("Make a linked clone of the selected template")
     new_from_template.setEnabled(False)
+    remove_seed = _make(parent, "actionRemoveSeed", "Remove cloud-init S&eed…", "", None)
+    remove_seed.setStatusTip(
+        "Detach the cloud-init seed disk of the selected shut-off guest and delete its volume"
+    )
+    remove_seed.setEnabled(False)
     autoconnect = _make(parent, "actionAutoconnect", "Connect at &Start", "", None)
     autoconnect.setCheckable(True)
     autoconnect.setStatusTip("Open the selected host whenever vmgui starts")
@@ -170,6 +176,7 @@ def build_window_actions(parent: QWidget) -> WindowActions:
         new_guest=new_guest,
         mark_template=mark_template,
         new_from_template=new_from_template,
+        remove_seed=remove_seed,
         add_host=_make(
             parent, "actionAddHost", "&Add Host…", "Ctrl+Shift+N", pixmap.SP_DriveNetIcon
         ),

@@ -14,6 +14,7 @@ from vmgui.core.errors import VmguiError
 from vmgui.core.model import DeletePlan, DeleteResult, GuestAction, GuestInfo
 from vmgui.ui.hosts import HostController
 from vmgui.virt import guests as guest_service
+from vmgui.virt import seed as seed_service
 
 if TYPE_CHECKING:
     from vmgui.ui.details import GuestConfigEdit
@@ -167,6 +168,24 @@ async def apply_config_edit(
     else:
         note = " (applies at next boot)" if guest.is_active else ""
         window.statusBar().showMessage(f"Saved the configuration of {guest.name}{note}", 6000)
+
+
+async def remove_seed(
+    window: MainWindow, controller: HostController, dialogs: Dialogs, guest: GuestInfo
+) -> None:
+    """Confirm, then detach the guest's cloud-init seed and delete its volume."""
+    if not await dialogs.confirm(
+        window,
+        "Remove cloud-init seed",
+        f"Remove the cloud-init seed of {guest.name}? cloud-init only reads it on the first "
+        "boot; the seed volume (with the hashed password) is deleted.",
+        "Remove",
+    ):
+        return
+    removed = await seed_service.remove_seed(controller.host(guest.host_uri), guest)
+    window.statusBar().showMessage(
+        f"Removed the cloud-init seed of {guest.name} ({', '.join(removed)})", 8000
+    )
 
 
 async def add_host(window: MainWindow, controller: HostController, dialogs: Dialogs) -> None:

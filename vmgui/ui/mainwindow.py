@@ -177,6 +177,7 @@ class MainWindow(QMainWindow):
         self.action_quit.triggered.connect(self.close)
         self.action_new_guest.triggered.connect(self._on_new_guest_triggered)
         self.templates = TemplateActions(self, self._controller, actions)
+        actions.remove_seed.triggered.connect(self._on_remove_seed_triggered)
         install_toolbar_and_menus(self, actions, self.lifecycle_actions)
         self._update_host_actions()
 
@@ -211,20 +212,27 @@ class MainWindow(QMainWindow):
         rows = self.host_view.selectionModel().selectedRows(0)
         return [str(index.data(HostUriRole)) for index in sorted(rows, key=QModelIndex.row)]
 
+    def _update_guest_actions(self) -> None:
+        guests = self.selected_guests()
+        update_enabled(self.lifecycle_actions, guests)
+        self.window_actions.remove_seed.setEnabled(
+            len(guests) == 1 and guests[0].state is GuestState.SHUTOFF and guests[0].persistent
+        )
+
     def _on_guest_selection_changed(self, _sel: QItemSelection, _desel: QItemSelection) -> None:
-        update_enabled(self.lifecycle_actions, self.selected_guests())
+        self._update_guest_actions()
         self._update_details()
 
     def _on_host_selection_changed(self, _sel: QItemSelection, _desel: QItemSelection) -> None:
         uris = self.selected_hosts()
         self.guest_proxy.set_hosts(uris or None)
         self._update_host_actions()
-        update_enabled(self.lifecycle_actions, self.selected_guests())
+        self._update_guest_actions()
         self._update_details()
 
     def _on_state_filter_changed(self, index: int) -> None:
         self.guest_proxy.set_states(STATE_FILTERS[index][1])
-        update_enabled(self.lifecycle_actions, self.selected_guests())
+        self._update_guest_actions()
 
     def _update_host_actions(self) -> None:
         uris = self.selected_hosts()
@@ -378,7 +386,7 @@ class MainWindow(QMainWindow):
         if guests:
             _log.info("listed %d guests of %s", len(guests), uri)
         self._recount(uri)
-        update_enabled(self.lifecycle_actions, self.selected_guests())
+        self._update_guest_actions()
         self._update_details()
 
     def _on_controller_guest_changed(self, guest: object) -> None:
@@ -387,14 +395,14 @@ class MainWindow(QMainWindow):
         self.guest_model.update_guest(guest)
         self._recount(guest.host_uri)
         if any(g.key == guest.key for g in self.selected_guests()):
-            update_enabled(self.lifecycle_actions, self.selected_guests())
+            self._update_guest_actions()
             if self._shown_guest is not None and self._shown_guest.key == guest.key:
                 self._overview_timer.start()
 
     def _on_controller_guest_removed(self, uri: str, uuid: str) -> None:
         self.guest_model.remove_guest(uri, uuid)
         self._recount(uri)
-        update_enabled(self.lifecycle_actions, self.selected_guests())
+        self._update_guest_actions()
         self._update_details()
 
     def _recount(self, uri: str) -> None:
@@ -470,6 +478,11 @@ class MainWindow(QMainWindow):
         """Show a notice above the guest list."""
         self.banner.setText(text)
         self.banner.show()
+
+    def _on_remove_seed_triggered(self) -> None:
+        guests = self.selected_guests()
+        if len(guests) == 1:
+            self.spawn(lifecycle.remove_seed(self, self._controller, self._dialogs, guests[0]))
 
     def _on_autoconnect_toggled(self, checked: bool) -> None:
         uris = self.selected_hosts()
