@@ -101,6 +101,10 @@ case "$MODE" in
     "$VENV/bin/mypy"
     say "import contracts"
     "$VENV/bin/lint-imports"
+    if [ "${VMGUI_DEB_CHECK:-0}" = 1 ]; then
+      say "Debian package: build, install, run on Xvfb, purge (packaging/deb/check.sh)"
+      bash "$ROOT/packaging/deb/check.sh"
+    fi
     say "pytest"
     export VMGUI_TINY_IMAGE="$TINY_DIR/tiny.qcow2"
     export QT_QPA_PLATFORM=offscreen
