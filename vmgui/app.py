@@ -150,6 +150,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     QTimer.singleShot(0, start)
     QTimer.singleShot(50, window.ensure_details)
+
+    def start_usage() -> None:
+        # Live charts (numpy, pyqtgraph) load after the first paint.
+        from vmgui.ui.statscontroller import install_usage
+
+        install_usage(window, controller)
+
+    QTimer.singleShot(150, start_usage)
     closing = asyncio.Event()
     app.aboutToQuit.connect(closing.set)
     with loop:

@@ -83,6 +83,8 @@ class GuestColumn(IntEnum):
     VCPUS = 2
     MEMORY = 3
     HOST = 4
+    CPU_USE = 5
+    MEMORY_USE = 6
 
 
 _GUEST_HEADERS = {
@@ -91,7 +93,12 @@ _GUEST_HEADERS = {
     GuestColumn.VCPUS: "vCPUs",
     GuestColumn.MEMORY: "Memory",
     GuestColumn.HOST: "Host",
+    # Painted as sparklines by vmgui.ui.sparkline once live usage is installed.
+    GuestColumn.CPU_USE: "CPU",
+    GuestColumn.MEMORY_USE: "Memory use",
 }
+
+_USAGE_KINDS = {GuestColumn.CPU_USE.value: "cpu", GuestColumn.MEMORY_USE.value: "memory"}
 
 
 _DISPLAY = Qt.ItemDataRole.DisplayRole.value
@@ -117,6 +124,9 @@ class GuestModel(QAbstractTableModel):
         self._texts: list[tuple[str, ...]] = []
         self._keys: list[tuple[Any, ...]] = []
         self._index: dict[tuple[str, str], int] = {}
+        #: Current usage for sorting the usage columns: (guest key, "cpu"|"memory") -> value
+        #: (-1 unknown). Set by the live-usage controller.
+        self.usage_value: Callable[[tuple[str, str], str], float] | None = None
 
     # -- Qt model API ---------------------------------------------------------------------
 
@@ -148,7 +158,7 @@ class GuestModel(QAbstractTableModel):
         if role == _DISPLAY:
             return self._texts[row][column]
         if role == SortRole:
-            return self._keys[row][column]
+            return self.sort_key(row, column)
         guest = self._rows[row]
         if role == GuestRole:
             return guest
@@ -165,7 +175,12 @@ class GuestModel(QAbstractTableModel):
         return None
 
     def sort_key(self, row: int, column: int) -> Any:
-        """The precomputed sort key of a cell (what :data:`SortRole` returns)."""
+        """The sort key of a cell (what :data:`SortRole` returns); precomputed, except for
+        the usage columns, which sort by the latest figures."""
+        kind = _USAGE_KINDS.get(column)
+        if kind is not None:
+            usage = self.usage_value
+            return usage(self._rows[row].key, kind) if usage is not None else -1.0
         return self._keys[row][column]
 
     def _texts_of(self, guest: GuestInfo) -> tuple[str, ...]:
@@ -175,6 +190,8 @@ class GuestModel(QAbstractTableModel):
             str(guest.vcpus),
             format_memory(guest.memory_kib),
             self._host_label(guest.host_uri),
+            "",
+            "",
         )
 
     @staticmethod
@@ -185,6 +202,8 @@ class GuestModel(QAbstractTableModel):
             guest.vcpus,
             guest.memory_kib,
             texts[4].lower(),
+            0.0,
+            0.0,
         )
 
     def _store(self, row: int, guest: GuestInfo) -> None:

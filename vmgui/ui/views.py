@@ -59,13 +59,13 @@ def make_guest_view(model: QAbstractItemModel) -> QTreeView:
     view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
     view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
     header = view.header()
-    header.setSectionResizeMode(GuestColumn.NAME, QHeaderView.ResizeMode.Stretch)
     header.setStretchLastSection(False)
+    header.setSectionResizeMode(GuestColumn.HOST, QHeaderView.ResizeMode.Stretch)
     for column, width in (
+        (GuestColumn.NAME, 190),
         (GuestColumn.STATE, 110),
         (GuestColumn.VCPUS, 70),
         (GuestColumn.MEMORY, 100),
-        (GuestColumn.HOST, 220),
     ):
         header.resizeSection(column, width)
     return view

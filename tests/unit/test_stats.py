@@ -1,0 +1,316 @@
+"""Rate maths on recorded ``getAllDomainStats`` payloads, and the ring buffers."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pytest
+
+from vmgui.core.stats import (
+    GuestChannel,
+    History,
+    HostChannel,
+    RingBuffer,
+    SeriesView,
+    counter_rate,
+    guest_counters_from_stats,
+    guest_sample,
+    host_counters_from_stats,
+    host_sample,
+)
+
+# Recorded on libvirt 9.0 / QEMU 7.2 from a tiny guest with a balloon driver, 2 s apart
+# (bulk call, groups state|cpu-total|balloon|interface|block, NOWAIT; a few keys trimmed).
+BALLOON_T0: dict[str, Any] = {
+    "balloon.available": 94780,
+    "balloon.current": 131072,
+    "balloon.disk_caches": 2812,
+    "balloon.last-update": 1795681431,
+    "balloon.maximum": 131072,
+    "balloon.rss": 214176,
+    "balloon.unused": 65724,
+    "balloon.usable": 71380,
+    "block.0.allocation": 0,
+    "block.0.capacity": 33554432,
+    "block.0.name": "vda",
+    "block.0.path": "/var/lib/libvirt/images/vmgui-stats-it/vmgui-st-dev-bal.qcow2",
+    "block.0.rd.bytes": 1483659776,
+    "block.0.rd.reqs": 22925,
+    "block.0.rd.times": 8619142859,
+    "block.0.wr.bytes": 0,
+    "block.0.wr.reqs": 0,
+    "block.count": 1,
+    "cpu.system": 5296365000,
+    "cpu.time": 31289475000,
+    "cpu.user": 25993109000,
+    "net.count": 1,
+    "state.reason": 1,
+    "state.state": 1,
+}
+BALLOON_T2 = {
+    **BALLOON_T0,
+    "balloon.last-update": 1795681433,
+    "block.0.rd.bytes": 1487854080,
+    "block.0.rd.reqs": 22989,
+    "cpu.time": 31351475000,
+}
+# The same guest without a balloon device: only current/maximum/rss in the balloon group.
+NO_BALLOON: dict[str, Any] = {
+    "balloon.current": 131072,
+    "balloon.maximum": 131072,
+    "balloon.rss": 217728,
+    "block.count": 1,
+    "block.0.name": "vda",
+    "block.0.rd.bytes": 1487854080,
+    "block.0.rd.reqs": 22989,
+    "block.0.wr.bytes": 0,
+    "block.0.wr.reqs": 0,
+    "cpu.time": 29669672000,
+    "net.count": 1,
+    "state.state": 1,
+}
+# libvirt's test driver: state only.
+TEST_DRIVER: dict[str, Any] = {"state.state": 1, "state.reason": 0}
+# An interface with counters (key shape as documented for the "interface" group).
+NET_T0: dict[str, Any] = {
+    "cpu.time": 1_000_000_000,
+    "net.count": 1,
+    "net.0.name": "vnet3",
+    "net.0.rx.bytes": 10_000,
+    "net.0.rx.pkts": 100,
+    "net.0.rx.errs": 0,
+    "net.0.rx.drop": 0,
+    "net.0.tx.bytes": 5_000,
+    "net.0.tx.pkts": 50,
+    "net.0.tx.errs": 0,
+    "net.0.tx.drop": 0,
+}
+
+UUID = "3e1f7c8a-1b2c-4d5e-8f90-0a1b2c3d4e5f"
+
+
+def _sample(
+    prev: dict[str, Any] | None, cur: dict[str, Any], seconds: float = 2.0, **kw: Any
+) -> Any:
+    vcpus = kw.pop("vcpus", 1)
+    prev_id = kw.pop("prev_id", 7)
+    before = None if prev is None else guest_counters_from_stats(UUID, prev_id, 100.0, prev, vcpus)
+    after = guest_counters_from_stats(UUID, 7, 100.0 + seconds, cur, vcpus)
+    return guest_sample(before, after, kw.pop("host_cpus", 2), 1_795_681_433.0)
+
+
+def test_recorded_balloon_guest_rates_and_memory() -> None:
+    s = _sample(BALLOON_T0, BALLOON_T2)
+    # 62 ms of CPU in 2 s on 1 vCPU = 3.1 %; of 2 host CPUs = 1.55 %.
+    assert s.cpu_percent == pytest.approx(3.1)
+    assert s.cpu_host_percent == pytest.approx(1.55)
+    # The guest's dd loop: 4 MiB read in 2 s, 64 requests.
+    assert s.disk_read_bps == pytest.approx(4 * 1024 * 1024 / 2)
+    assert s.disk_read_iops == pytest.approx(32.0)
+    assert s.disk_write_bps == 0.0
+    # Memory from the balloon driver: available - usable.
+    assert s.balloon
+    assert s.memory_used_kib == 94780 - 71380
+    assert s.memory_total_kib == 94780
+    assert s.rss_kib == 214176
+    # net.count=1 with no net.0.* keys (user networking): unknown, not zero.
+    assert math.isnan(s.net_rx_bps) and math.isnan(s.net_tx_bps)
+    assert len(s.row()) == len(GuestChannel)
+
+
+def test_first_sample_has_memory_but_no_rates() -> None:
+    s = _sample(None, BALLOON_T0)
+    assert math.isnan(s.cpu_percent) and math.isnan(s.disk_read_bps)
+    assert s.memory_used_kib == 94780 - 71380
+
+
+def test_no_balloon_is_honest() -> None:
+    s = _sample(NO_BALLOON, NO_BALLOON)
+    assert not s.balloon
+    assert math.isnan(s.memory_used_kib), "no guest figure is made up"
+    assert s.memory_total_kib == 131072
+    assert s.rss_kib == 217728
+
+
+def test_unused_stands_in_when_usable_is_missing() -> None:
+    record = {k: v for k, v in BALLOON_T0.items() if k != "balloon.usable"}
+    s = _sample(None, record)
+    assert s.balloon and s.memory_used_kib == 94780 - 65724
+
+
+@pytest.mark.parametrize(
+    ("change", "why"),
+    [
+        ({"cpu.time": 1_000_000}, "reboot/restore: the CPU counter went down"),
+        ({"block.0.rd.bytes": 10, "block.0.rd.reqs": 1}, "disk counters restarted"),
+    ],
+)
+def test_counter_reset_gives_a_gap_not_a_spike(change: dict[str, int], why: str) -> None:
+    s = _sample(BALLOON_T0, {**BALLOON_T2, **change})
+    row = s.row()
+    assert all(math.isnan(v) or 0 <= v < 1e10 for v in row), why
+    key = next(iter(change))
+    channel = GuestChannel.CPU if key == "cpu.time" else GuestChannel.DISK_READ
+    assert math.isnan(row[channel]), why
+
+
+def test_new_domain_id_discards_the_previous_counters() -> None:
+    s = _sample(BALLOON_T0, BALLOON_T2, prev_id=6)
+    assert math.isnan(s.cpu_percent) and math.isnan(s.disk_read_bps)
+    assert not math.isnan(s.memory_used_kib)
+
+
+def test_missing_keys_and_the_test_driver() -> None:
+    s = _sample(TEST_DRIVER, TEST_DRIVER)
+    assert all(math.isnan(v) for v in s.row())
+    assert not guest_counters_from_stats(UUID, 1, 0.0, TEST_DRIVER).has_counters
+    partial = {k: v for k, v in BALLOON_T2.items() if not k.startswith("block.0.rd")}
+    s = _sample(BALLOON_T0, partial)
+    assert math.isnan(s.disk_read_bps) and s.disk_write_bps == 0.0
+    assert s.cpu_percent == pytest.approx(3.1)
+
+
+def test_cpu_share_is_clamped_and_needs_vcpus() -> None:
+    too_much = {**BALLOON_T2, "cpu.time": BALLOON_T0["cpu.time"] + 5_000_000_000}
+    assert _sample(BALLOON_T0, too_much).cpu_percent == 100.0
+    unknown = _sample(BALLOON_T0, BALLOON_T2, vcpus=None)
+    assert math.isnan(unknown.cpu_percent)
+    assert unknown.cpu_host_percent == pytest.approx(1.55)
+
+
+def test_network_rates_and_hot_plugged_devices() -> None:
+    later = {**NET_T0, "cpu.time": 1_500_000_000, "net.0.rx.bytes": 30_000, "net.0.tx.bytes": 6_000}
+    s = _sample(NET_T0, later)
+    assert s.net_rx_bps == pytest.approx(10_000.0)
+    assert s.net_tx_bps == pytest.approx(500.0)
+    # A second NIC appears with big counters: it has no previous sample, so it adds nothing.
+    plugged = {
+        **later,
+        "net.count": 2,
+        "net.1.name": "vnet9",
+        "net.1.rx.bytes": 9_000_000_000,
+        "net.1.tx.bytes": 9_000_000_000,
+    }
+    assert _sample(NET_T0, plugged).net_rx_bps == pytest.approx(10_000.0)
+    # The first one is unplugged: its bytes leaving the sum is no negative rate.
+    unplugged = {**plugged, "net.count": 1, "net.0.name": "vnet9"}
+    assert math.isnan(_sample(later, unplugged).net_rx_bps)
+
+
+def test_counter_rate() -> None:
+    assert counter_rate(10, 30, 2.0) == 10.0
+    assert math.isnan(counter_rate(30, 10, 2.0))
+    assert math.isnan(counter_rate(None, 10, 2.0))
+    assert math.isnan(counter_rate(10, 30, 0.0))
+
+
+def test_host_cpu_and_memory() -> None:
+    cpu0 = {"kernel": 576_040_000_000, "user": 3_835_370_000_000, "idle": 1_697_010_000_000}
+    cpu1 = {"kernel": 576_540_000_000, "user": 3_836_870_000_000, "idle": 1_697_510_000_000}
+    mem = {"total": 24683656, "free": 20555984, "buffers": 36736, "cached": 2693056}
+    a = host_counters_from_stats(0.0, 2, {**cpu0, "iowait": 0}, mem)
+    b = host_counters_from_stats(1.0, 2, {**cpu1, "iowait": 0}, mem)
+    s = host_sample(a, b, 5.0, committed_memory_kib=262144.0, committed_vcpus=3.0)
+    assert s.cpu_percent == pytest.approx(100 * 2.0 / 2.5)
+    assert s.memory_used_kib == 24683656 - 20555984 - 36736 - 2693056
+    assert s.memory_total_kib == 24683656
+    assert s.row()[HostChannel.COMMITTED_VCPUS] == 3.0
+    # The test driver: no memory stats (total from getInfo), CPU counters that never move.
+    t = host_counters_from_stats(0.0, 16, cpu0, None, 67108864)
+    u = host_sample(t, host_counters_from_stats(1.0, 16, cpu0, None, 67108864), 1.0)
+    assert math.isnan(u.cpu_percent) and math.isnan(u.memory_used_kib)
+    assert u.memory_total_kib == 67108864
+
+
+def test_ring_buffer_wraps_and_keeps_order() -> None:
+    ring = RingBuffer(4, 2)
+    assert len(ring) == 0 and ring.last() is None and math.isnan(ring.first_time())
+    for t in range(6):
+        ring.append(float(t), (t * 10.0, -t))
+    assert len(ring) == 4 and ring.capacity == 4
+    times, values = ring.view()
+    assert times.tolist() == [2.0, 3.0, 4.0, 5.0]
+    assert values[:, 0].tolist() == [20.0, 30.0, 40.0, 50.0]
+    assert ring.first_time() == 2.0
+    last = ring.last()
+    assert last is not None and last[0] == 5.0 and last[1].tolist() == [50.0, -5.0]
+    # Windows that fall in either run of the wrapped ring, or span both.
+    assert ring.view(4.5)[0].tolist() == [5.0]
+    assert ring.view(3.0)[0].tolist() == [3.0, 4.0, 5.0]
+    assert ring.view(-1.0)[0].tolist() == [2.0, 3.0, 4.0, 5.0]
+    # Views are copies: later appends do not change them.
+    times.fill(0)
+    ring.append(6.0, (60.0, -6.0))
+    assert ring.view()[0].tolist() == [3.0, 4.0, 5.0, 6.0]
+
+
+@pytest.mark.parametrize("count", [0, 1, 3, 7, 8, 9, 20])
+def test_ring_buffer_view_matches_a_list(count: int) -> None:
+    ring = RingBuffer(8, 1)
+    for t in range(count):
+        ring.append(float(t), (float(t),))
+    kept = [float(t) for t in range(count)][-8:]
+    for since in (-1.0, 2.0, 5.5, 19.0, 30.0):
+        assert ring.view(since)[0].tolist() == [t for t in kept if t >= since]
+
+
+def test_history_is_bounded_and_reaches_an_hour() -> None:
+    history = History(1, fine_points=60, step=10.0, span=3600.0)
+    for t in range(7200):  # two hours at 1 s
+        history.append(float(t), (float(t % 100),))
+    nbytes = history.nbytes()
+    assert len(history.fine) == 60 and len(history.coarse) == history.coarse.capacity
+    times, values = history.view(3600.0)
+    assert times[0] <= 7199 - 3590 and times[-1] == 7199.0
+    assert np.all(np.diff(times) > 0)
+    # Recent part at full rate, older part as 10 s means.
+    assert times[-60:].tolist() == [float(t) for t in range(7140, 7200)]
+    assert values[0, 0] == pytest.approx(np.mean([t % 100 for t in range(3600, 3610)]), abs=50)
+    assert history.view(60.0)[0].tolist() == [float(t) for t in range(7139, 7200)][-60:]
+    for t in range(7200, 9000):
+        history.append(float(t), (1.0,))
+    assert history.nbytes() == nbytes, "memory stays bounded"
+
+
+def test_history_break_line_and_nan_means() -> None:
+    history = History(2, fine_points=10, step=10.0)
+    for t in range(15):
+        history.append(float(t), (1.0, math.nan))
+    history.break_line(15.0)
+    for t in range(100, 105):
+        history.append(float(t), (2.0, 3.0))
+    times, values = history.view(200.0)
+    assert math.isnan(values[times.tolist().index(15.0), 0]), "a gap where the guest stopped"
+    _coarse_t, coarse_v = history.coarse.view(index=0)
+    assert coarse_v[0, 0] == 1.0 and math.isnan(coarse_v[0, 1])
+    last = history.last()
+    assert last is not None and last[1].tolist() == [2.0, 3.0]
+
+
+def test_a_table_of_series_sampled_together() -> None:
+    """A host's guests share one table: one append per tick; absent series read NaN."""
+    table = History(2, slots=2, fine_points=30, step=10.0)
+    for t in range(25):
+        present = [0, 1] if t < 12 else [1]  # series 0 stops at t = 12
+        rows = np.array([[t, 1.0], [t * 2, 2.0]], dtype=np.float32)[present]
+        table.append(float(t), rows, present)
+    zero, one = SeriesView(table, 0), SeriesView(table, 1)
+    times, values = zero.view(100.0)
+    assert times.tolist() == [float(t) for t in range(25)]
+    assert values[11].tolist() == [11.0, 1.0] and np.isnan(values[12:]).all()
+    assert one.view(5.0)[1][:, 0].tolist() == [38.0, 40.0, 42.0, 44.0, 46.0, 48.0]
+    last = zero.last()
+    assert last is not None and np.isnan(last[1]).all() and len(zero) == 25
+    # Room for more series: old ones keep their data, new ones read NaN until appended.
+    table.widen(3)
+    assert table.slots >= 3
+    assert one.view(5.0)[1][:, 0].tolist() == [38.0, 40.0, 42.0, 44.0, 46.0, 48.0]
+    assert np.isnan(table.view(100.0, slot=2)[1]).all()
+    # A cleared slot forgets its series (so a new one can take it).
+    table.clear(1)
+    assert np.isnan(one.view(100.0)[1]).all()
+    # Coarse means were made per slot.
+    _t, coarse = table.coarse.view(index=0)
+    assert coarse[0].tolist() == [4.5, 1.0]

@@ -1,0 +1,348 @@
+"""CPU and memory sparklines in guest list cells, painted by a delegate (no widget per row).
+
+:class:`SparklineDelegate` draws the last minute of one guest channel as a small filled line
+plus the current value. The memory sparkline is honest: with a balloon driver it shows the
+memory used inside the guest against what the guest sees; without one it shows the host-side
+resident size in a muted colour, and its tooltip says why.
+
+:func:`install_sparklines` puts the delegates on the guest view's columns headed
+:data:`CPU_HEADER` and :data:`MEMORY_HEADER` and repaints just those columns after each tick.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from enum import Enum
+from typing import TYPE_CHECKING, Protocol
+
+import numpy as np
+import numpy.typing as npt
+from PySide6.QtCore import (
+    QAbstractItemModel,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    QPointF,
+    QRect,
+    QRectF,
+    QSize,
+    QSortFilterProxyModel,
+    Qt,
+)
+from PySide6.QtGui import QColor, QHelpEvent, QPainter, QPalette, QPen, QPolygonF
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QToolTip,
+    QTreeView,
+)
+
+from vmgui.core.model import GuestInfo
+from vmgui.core.stats import GuestChannel
+from vmgui.ui.models import GuestRole
+
+if TYPE_CHECKING:
+    from vmgui.ui.statscontroller import GuestSeries, StatsController
+
+#: Header texts of the guest model's usage columns the sparklines paint.
+CPU_HEADER = "CPU"
+MEMORY_HEADER = "Memory use"
+#: Least row height (px) of a guest list with sparklines.
+ROW_HEIGHT = 22
+#: Least seconds between sparkline repaints (a pixel of a 60 s line is about a second).
+SPARK_REFRESH = 2.0
+#: Seconds of history a sparkline shows.
+SPARK_SECONDS = 60.0
+
+CPU_COLOR = "#2f6fd6"
+MEMORY_COLOR = "#2e9d4f"
+RSS_COLOR = "#8a8f98"
+
+AnyIndex = QModelIndex | QPersistentModelIndex
+
+
+class SparkKind(Enum):
+    """What a sparkline shows."""
+
+    CPU = "cpu"
+    MEMORY = "memory"
+
+
+class SeriesSource(Protocol):
+    """Where the delegate reads a guest's history (the stats controller)."""
+
+    def guest_series(self, key: tuple[str, str]) -> GuestSeries | None:
+        """The guest's series, or None."""
+
+
+def format_kib(kib: float) -> str:
+    """Memory for people: "512 MiB", "1.5 GiB"."""
+    if math.isnan(kib):
+        return "—"
+    mib = kib / 1024
+    if mib < 1024:
+        return f"{mib:.0f} MiB"
+    return f"{mib / 1024:.1f} GiB"
+
+
+@dataclass(frozen=True, slots=True)
+class Spark:
+    """One sparkline, ready to paint: runs of points in a unit square (x: time, y: value;
+    gaps split runs), the text beside it, its colour and tooltip."""
+
+    lines: tuple[QPolygonF, ...]
+    areas: tuple[QPolygonF, ...]  # the regions under the lines (the fill)
+    text: str
+    color: str
+    tooltip: str
+
+
+def _runs(
+    xs: npt.NDArray[np.float64], ys: npt.NDArray[np.float64]
+) -> tuple[tuple[QPolygonF, ...], tuple[QPolygonF, ...]]:
+    """Polylines through the finite points, split at NaN (a gap), and the areas under them."""
+    runs: list[list[QPointF]] = [[]]
+    for x, y in zip(xs.tolist(), ys.clip(0.0, 1.0).tolist(), strict=True):
+        if not math.isnan(y):
+            runs[-1].append(QPointF(x, y))
+        elif runs[-1]:
+            runs.append([])
+    runs = [r for r in runs if r]
+    lines = tuple(QPolygonF(r) for r in runs)
+    areas = tuple(QPolygonF([QPointF(r[0].x(), 0.0), *r, QPointF(r[-1].x(), 0.0)]) for r in runs)
+    return lines, areas
+
+
+def build_spark(
+    series: GuestSeries, kind: SparkKind, seconds: float = SPARK_SECONDS
+) -> Spark | None:
+    """The sparkline of a guest's last ``seconds`` (None when there is nothing to show)."""
+    t, values = series.history.view(seconds)
+    if t.size == 0:
+        return None
+    xs = ((t - (t[-1] - seconds)) / seconds).clip(0.0, 1.0)
+    if kind is SparkKind.CPU:
+        cpu = values[:, GuestChannel.CPU].astype(np.float64)
+        current = _last_finite(cpu)
+        host = _last_finite(values[:, GuestChannel.CPU_HOST].astype(np.float64))
+        text = "—" if math.isnan(current) else f"{current:.0f} %"
+        vcpus = f"{series.vcpus} vCPU{'s' if series.vcpus != 1 else ''}" if series.vcpus else ""
+        tooltip = f"CPU {current:.1f} % of {vcpus or 'its vCPUs'}"
+        if not math.isnan(host):
+            tooltip += f" ({host:.1f} % of the host)"
+        return Spark(*_runs(xs, cpu / 100.0), text, CPU_COLOR, tooltip + ", last minute")
+    used = values[:, GuestChannel.MEMORY_USED].astype(np.float64)
+    total = values[:, GuestChannel.MEMORY_TOTAL].astype(np.float64)
+    if np.isfinite(used).any():  # the balloon driver reports the guest's own use
+        current, size = _last_finite(used), _last_finite(total)
+        ys = used / np.where(total > 0, total, np.nan)
+        tooltip = f"Memory used in the guest: {format_kib(current)} of {format_kib(size)}"
+        return Spark(*_runs(xs, ys), format_kib(current), MEMORY_COLOR, tooltip)
+    rss = values[:, GuestChannel.RSS].astype(np.float64)
+    current = _last_finite(rss)
+    if math.isnan(current):
+        return Spark((), (), "—", RSS_COLOR, "Guest memory use unavailable — no balloon driver")
+    scale = max(float(np.nanmax(rss)), _last_finite(total), 1.0)
+    tooltip = (
+        "Guest memory use unavailable — no balloon driver.\n"
+        f"Host-side resident size: {format_kib(current)}"
+    )
+    return Spark(*_runs(xs, rss / scale), format_kib(current), RSS_COLOR, tooltip)
+
+
+def _last_finite(values: npt.NDArray[np.float64]) -> float:
+    finite = np.flatnonzero(np.isfinite(values))
+    return float(values[finite[-1]]) if finite.size else math.nan
+
+
+class SparklineDelegate(QStyledItemDelegate):
+    """Paints one guest channel's last minute and its current value in a cell.
+
+    A sparkline is built once per tick and guest (then cached) and painted with a few
+    polygon calls; the cell's background comes from the view, the selection from here.
+
+    Args:
+        source: where the guest histories are (the stats controller).
+        kind: CPU or memory.
+        parent: the owning object (the view).
+    """
+
+    def __init__(
+        self, source: SeriesSource, kind: SparkKind, parent: QObject | None = None
+    ) -> None:
+        super().__init__(parent)
+        self._source = source
+        self._kind = kind
+        self._cache: dict[tuple[str, str], tuple[float, Spark | None]] = {}
+
+    @property
+    def kind(self) -> SparkKind:
+        """What this delegate paints."""
+        return self._kind
+
+    def spark_for(self, index: AnyIndex) -> Spark | None:
+        """The sparkline of the guest in ``index``'s row, if it has usage to show."""
+        guest = index.data(GuestRole)
+        if not isinstance(guest, GuestInfo):
+            return None
+        series = self._source.guest_series(guest.key)
+        if series is None or not series.active:
+            return None
+        stamp = series.history.last_time()
+        cached = self._cache.get(guest.key)
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
+        if len(self._cache) > 4096:
+            self._cache.clear()
+        spark = build_spark(series, self._kind)
+        self._cache[guest.key] = (stamp, spark)
+        return spark
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: AnyIndex) -> None:
+        selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        if selected:
+            painter.fillRect(option.rect, option.palette.highlight())
+        spark = self.spark_for(index)
+        if spark is None:
+            return
+        rect = QRect(option.rect).adjusted(4, 3, -4, -3)
+        text_width = option.fontMetrics.horizontalAdvance("0000 MiB")
+        box = QRectF(rect.adjusted(0, 1, -(text_width + 6), -1))
+        color = QColor(spark.color)
+        if selected:
+            color = color.lighter(160)
+        painter.save()
+        if box.width() > 8 and spark.lines:
+            painter.translate(box.left(), box.bottom())
+            painter.scale(box.width(), -box.height())
+            fill = QColor(color)
+            fill.setAlpha(60)
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(fill)
+            for area in spark.areas:
+                painter.drawPolygon(area)
+            pen = QPen(color, 1.4)
+            pen.setCosmetic(True)  # pixels, whatever the scale
+            painter.setPen(pen)
+            for line in spark.lines:
+                painter.drawPolyline(line)
+            painter.resetTransform()
+        if selected:
+            painter.setPen(option.palette.color(QPalette.ColorRole.HighlightedText))
+        elif spark.color == RSS_COLOR:
+            painter.setPen(QColor(RSS_COLOR))
+        else:
+            painter.setPen(option.palette.color(QPalette.ColorRole.Text))
+        align = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+        painter.drawText(rect, int(align), spark.text)
+        painter.restore()
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: AnyIndex) -> QSize:  # noqa: N802
+        size = super().sizeHint(option, index)
+        return QSize(size.width(), max(size.height(), ROW_HEIGHT))
+
+    def helpEvent(  # noqa: N802
+        self,
+        event: QHelpEvent,
+        view: QAbstractItemView,
+        option: QStyleOptionViewItem,
+        index: AnyIndex,
+    ) -> bool:
+        spark = self.spark_for(index)
+        if spark is None:
+            return super().helpEvent(event, view, option, index)
+        QToolTip.showText(event.globalPos(), spark.tooltip, view)
+        return True
+
+
+def usage_columns(model: QAbstractItemModel) -> dict[SparkKind, int]:
+    """The columns of ``model`` headed :data:`CPU_HEADER` and :data:`MEMORY_HEADER`."""
+    headers = {CPU_HEADER: SparkKind.CPU, MEMORY_HEADER: SparkKind.MEMORY}
+    found: dict[SparkKind, int] = {}
+    for column in range(model.columnCount()):
+        text = model.headerData(column, Qt.Orientation.Horizontal)
+        if text in headers:
+            found[headers[text]] = column
+    return found
+
+
+class _Repainter(QObject):
+    """Repaints the sparkline columns after a tick, and re-sorts when sorted by them."""
+
+    def __init__(
+        self, view: QTreeView, proxy: QSortFilterProxyModel | None, columns: dict[SparkKind, int]
+    ) -> None:
+        super().__init__(view)
+        self._view = view
+        self._proxy = proxy
+        self._columns = columns
+        self._painted_at = -math.inf
+
+    def on_ticked(self, _uri: str) -> None:
+        view = self._view
+        now = time.monotonic()
+        if not view.isVisible() or now - self._painted_at < 0.95 * SPARK_REFRESH:
+            return
+        self._painted_at = now
+        proxy = self._proxy
+        if proxy is not None and proxy.sortColumn() in self._columns.values():
+            proxy.invalidate()
+        header = view.header()
+        viewport = view.viewport()
+        for column in self._columns.values():
+            x = header.sectionViewportPosition(column)
+            width = header.sectionSize(column)
+            if width > 0 and x < viewport.width() and x + width > 0:
+                viewport.update(QRect(x, 0, width, viewport.height()))
+
+
+def install_sparklines(
+    view: QTreeView,
+    model: QAbstractItemModel,
+    proxy: QSortFilterProxyModel | None,
+    stats: StatsController,
+    *,
+    after: str = "State",
+    width: int = 130,
+) -> list[SparklineDelegate]:
+    """Paint sparklines in ``view``'s usage columns; returns the delegates (none if the model
+    has no such columns).
+
+    The columns are shown right after the one headed ``after`` (a visual move: the model's
+    column numbers do not change) and ``width`` pixels wide. ``model`` is the guest model
+    (its columns are the view's: the proxy only filters and sorts); if it has a
+    ``usage_value`` attribute, it is set to :meth:`StatsController.usage_value` so the model
+    can sort by current CPU or memory use.
+    """
+    columns = usage_columns(model)
+    if not columns:
+        return []
+    header = view.header()
+    anchor = next(
+        (
+            c
+            for c in range(model.columnCount())
+            if model.headerData(c, Qt.Orientation.Horizontal) == after
+        ),
+        None,
+    )
+    delegates = []
+    for kind in (SparkKind.MEMORY, SparkKind.CPU):  # CPU ends up first
+        if kind not in columns:
+            continue
+        column = columns[kind]
+        delegate = SparklineDelegate(stats, kind, view)
+        view.setItemDelegateForColumn(column, delegate)
+        delegates.append(delegate)
+        if anchor is not None:
+            header.moveSection(header.visualIndex(column), header.visualIndex(anchor) + 1)
+        header.resizeSection(column, width)
+    if hasattr(model, "usage_value"):
+        model.usage_value = stats.usage_value
+    repainter = _Repainter(view, proxy, columns)
+    stats.ticked.connect(repainter.on_ticked)
+    return delegates
