@@ -67,6 +67,84 @@ VM_SETTINGS = {
 
 
 # --------------------------------------------------------------------------------------------
+# Guests of this benchmark: vmgui-st-bench-* (other benchmarks use vmgui-bench-*)
+
+IMAGES = Path(os.environ.get("VMGUI_STATS_IMAGES", "/var/lib/libvirt/images/vmgui-stats-it"))
+BUILD = benchlib.ROOT / "tests" / "integration" / "tinyguest" / "build.sh"
+READY = b"VMGUI-TINY-GUEST-READY"
+
+
+class StatsGuests:
+    """Tiny guests ``vmgui-st-<tag>-<n>`` in :data:`IMAGES` (mode 755, so ``libvirt-qemu``
+    reaches them); stale ones with the same tag are removed first, all of them at the end.
+
+    Args:
+        conn: a libvirt connection to the system daemon (the benchmark's own).
+        tag: names this set of guests.
+    """
+
+    def __init__(self, conn: Any, tag: str) -> None:
+        self.conn = conn
+        self.prefix = f"vmgui-st-{tag}-"
+        self.domains: dict[str, Any] = {}
+        IMAGES.mkdir(parents=True, exist_ok=True)
+        IMAGES.chmod(0o755)
+        subprocess.run(["bash", str(BUILD), str(IMAGES)], check=True, stdout=subprocess.DEVNULL)
+        self.base = IMAGES / "tiny.qcow2"
+        self.remove_all()
+
+    def define(self, suffix: str, *, balloon: bool) -> Any:
+        """Define ``<prefix><suffix>`` on a fresh overlay (not started)."""
+        from tests.integration.tinyguest.domain import tiny_domain_xml
+
+        name = self.prefix + suffix
+        overlay = IMAGES / f"{name}.qcow2"
+        base = str(self.base)
+        subprocess.run(
+            ["qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", base, str(overlay)],
+            check=True,
+        )
+        xml = tiny_domain_xml(name, str(overlay), str(IMAGES / f"{name}.log"), balloon=balloon)
+        dom = self.conn.defineXML(xml)
+        self.domains[name] = dom
+        return dom
+
+    def start(self, *names: str, timeout: float = 120.0) -> None:
+        """Start guests and wait until each printed its ready marker."""
+        for name in names:
+            self.domains[name].create()
+        deadline = time.monotonic() + timeout
+        waiting = set(names)
+        while waiting:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"not ready after {timeout} s: {sorted(waiting)}")
+            for name in list(waiting):
+                with contextlib.suppress(OSError):
+                    if READY in (IMAGES / f"{name}.log").read_bytes():
+                        waiting.discard(name)
+            time.sleep(0.2)
+
+    def remove_all(self) -> None:
+        """Destroy and undefine every guest with this prefix and delete its files (on a
+        connection of its own: the daemon may have restarted since ``conn`` opened)."""
+        import libvirt
+
+        conn = benchlib.open_raw("qemu:///system")
+        for dom in conn.listAllDomains(0):
+            if not dom.name().startswith(self.prefix):
+                continue
+            with contextlib.suppress(libvirt.libvirtError):
+                if dom.isActive():
+                    dom.destroy()
+            with contextlib.suppress(libvirt.libvirtError):
+                dom.undefineFlags(libvirt.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE)
+        conn.close()
+        for path in IMAGES.glob(self.prefix + "*"):
+            path.unlink(missing_ok=True)
+        self.domains.clear()
+
+
+# --------------------------------------------------------------------------------------------
 # /proc
 
 
@@ -303,8 +381,6 @@ def main() -> int:
 
 def _real_host(args: argparse.Namespace, env: dict[str, str], notes: list[str]) -> list[list[str]]:
     import libvirt
-
-    from tests.integration.test_stats_real import StatsGuests
 
     conn = benchlib.open_raw("qemu:///system")
     guests = StatsGuests(conn, "bench")

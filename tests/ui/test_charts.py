@@ -151,7 +151,7 @@ def test_charts_receive_points_and_only_visible_ones_redraw(
     assert len(cpu.items[0].xData) == count
     charts.show()
     qtbot.waitExposed(charts)
-    assert len(cpu.items[0].xData) == count + 1
+    assert len(cpu.items[0].xData) == len(series.history.view(600.0)[0]) > count
     # The host page: real CPU, memory, committed figures.
     charts.show_host(URI)
     host_cpu, host_memory = charts.charts()
@@ -208,9 +208,9 @@ def test_curves_redraw_when_they_would_move_a_pixel(
     drawn = len(cpu.items[0].xData)
     _tick(st, qloop)
     assert len(cpu.items[0].xData) == drawn, "not redrawn for a tenth of a pixel"
-    assert len(cpu.times) == drawn + 1, "the read-out has the newest values"
+    assert len(cpu.times) > drawn, "the read-out has the newest values"
     charts.set_window(60.0)
-    assert len(cpu.items[0].xData) == drawn + 1
+    assert len(cpu.items[0].xData) == len(cpu.times) > drawn
 
 
 def _series(balloon: bool, points: int = 30) -> GuestSeries:
