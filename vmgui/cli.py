@@ -10,27 +10,8 @@ from collections.abc import Sequence
 
 from vmgui import __version__, cliprov
 from vmgui.core.errors import VmguiError
-from vmgui.core.model import GuestInfo, HostInfo, HostStatus, consolidation
-from vmgui.virt.connection import HostConnection
-
-
-class _Quiet:
-    """A HostObserver for one-shot commands: nothing to update."""
-
-    def host_status_changed(self, status: HostStatus) -> None:
-        pass
-
-    def host_info_changed(self, info: HostInfo) -> None:
-        pass
-
-    def guests_listed(self, uri: str, guests: list[GuestInfo]) -> None:
-        pass
-
-    def guest_changed(self, guest: GuestInfo) -> None:
-        pass
-
-    def guest_removed(self, uri: str, uuid: str) -> None:
-        pass
+from vmgui.core.model import GuestInfo, consolidation
+from vmgui.virt.connection import HostConnection, NullObserver
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -50,7 +31,7 @@ def _parser() -> argparse.ArgumentParser:
 async def _run(args: argparse.Namespace) -> int:
     if args.command == "images":
         return await cliprov.run_images(args)
-    host = HostConnection(args.connect, _Quiet(), keepalive=None)
+    host = HostConnection(args.connect, NullObserver(), keepalive=None)
     await host.connect()
     try:
         if args.command in cliprov.PROVISION_COMMANDS:

@@ -64,11 +64,10 @@ def _cleanup(conn: Any) -> None:
 
 
 async def _provision_runs(runs: int, tiny: Path, cache: Path) -> list[Any]:
-    from vmgui.cli import _Quiet
     from vmgui.core.catalog import CatalogEntry, Checksum
     from vmgui.core.cloudinit import CloudInitConfig
     from vmgui.core.provisioning import USER_NETWORK, CatalogImage, ProvisionPlan, VirtType
-    from vmgui.virt.connection import HostConnection
+    from vmgui.virt.connection import HostConnection, NullObserver
     from vmgui.virt.download import Downloader
     from vmgui.virt.provision import Provisioner
 
@@ -85,7 +84,7 @@ async def _provision_runs(runs: int, tiny: Path, cache: Path) -> list[Any]:
             url=server.url("/tiny.qcow2"),
             checksum=Checksum("sha256", url=server.url("/SHA256SUMS")),
         )
-        host = HostConnection(URI, _Quiet(), keepalive=None)
+        host = HostConnection(URI, NullObserver(), keepalive=None)
         await host.connect()
         engine = Provisioner(host, downloader=Downloader(cache))
         try:

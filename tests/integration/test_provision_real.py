@@ -25,7 +25,6 @@ import libvirt
 import pytest
 
 from tests.imageserver import ImageServer
-from vmgui.cli import _Quiet
 from vmgui.core.catalog import CatalogEntry, Checksum, ImageFormat
 from vmgui.core.cloudinit import CloudInitConfig, hash_password
 from vmgui.core.provisioning import (
@@ -38,7 +37,7 @@ from vmgui.core.provisioning import (
     Step,
     VirtType,
 )
-from vmgui.virt.connection import HostConnection
+from vmgui.virt.connection import HostConnection, NullObserver
 from vmgui.virt.download import Downloader
 from vmgui.virt.events import ensure_event_loop
 from vmgui.virt.provhost import base_volume_name
@@ -131,7 +130,7 @@ def server(tiny: Path) -> Iterator[ImageServer]:
 
 @pytest.fixture
 def host(arun: Run, lab: None) -> Iterator[HostConnection]:
-    conn = HostConnection(URI, _Quiet(), keepalive=None)
+    conn = HostConnection(URI, NullObserver(), keepalive=None)
     arun(conn.connect())
     yield conn
     arun(conn.close())

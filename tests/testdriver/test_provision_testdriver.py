@@ -20,7 +20,6 @@ import pycdlib
 import pytest
 
 from tests.conftest import fixture_uri
-from vmgui.cli import _Quiet
 from vmgui.core.catalog import CatalogEntry, Checksum
 from vmgui.core.cloudinit import CloudInitConfig, hash_password
 from vmgui.core.domxml import parse_domain_xml
@@ -35,7 +34,7 @@ from vmgui.core.provisioning import (
     Step,
     VirtType,
 )
-from vmgui.virt.connection import HostConnection
+from vmgui.virt.connection import HostConnection, NullObserver
 from vmgui.virt.download import DownloadedImage, Downloader, TransferProgress
 from vmgui.virt.provision import Provisioner
 from vmgui.virt.storage import StreamUploader, UploadProgress, create_volume_blocking
@@ -120,7 +119,7 @@ def _qcow2(path: Path, virtual_size: int = 1 << 30) -> Path:
 
 @pytest.fixture
 def host(arun: Run) -> Iterator[HostConnection]:
-    conn = HostConnection(fixture_uri(), _Quiet(), keepalive=None)
+    conn = HostConnection(fixture_uri(), NullObserver(), keepalive=None)
     arun(conn.connect())
     yield conn
     arun(conn.close())
@@ -421,7 +420,7 @@ class CancellingHost(HostConnection):
     """Cancels :attr:`target` while a call whose summary starts with ``prefix`` runs."""
 
     def __init__(self, uri: str, prefix: str) -> None:
-        super().__init__(uri, _Quiet(), keepalive=None)
+        super().__init__(uri, NullObserver(), keepalive=None)
         self.prefix = prefix
         self.target: asyncio.Task[Any] | None = None
         self.fired = False

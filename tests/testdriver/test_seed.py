@@ -11,8 +11,8 @@ import pytest
 from tests.conftest import wait_until
 from vmgui.core.errors import VmguiError
 from vmgui.core.guestxml import without_seed_disks
-from vmgui.core.model import GuestInfo, GuestState, HostInfo, HostStatus
-from vmgui.virt.connection import HostConnection
+from vmgui.core.model import GuestState
+from vmgui.virt.connection import HostConnection, NullObserver
 from vmgui.virt.seed import remove_seed
 
 Run = Callable[..., Any]
@@ -37,23 +37,6 @@ _DOMAIN = """<domain type='test'>
 </domain>"""
 
 
-class _Quiet:
-    def host_status_changed(self, status: HostStatus) -> None:
-        pass
-
-    def host_info_changed(self, info: HostInfo) -> None:
-        pass
-
-    def guests_listed(self, uri: str, guests: list[GuestInfo]) -> None:
-        pass
-
-    def guest_changed(self, guest: GuestInfo) -> None:
-        pass
-
-    def guest_removed(self, uri: str, uuid: str) -> None:
-        pass
-
-
 def _define_seeded(conn: libvirt.virConnect, name: str) -> str:
     pool = conn.storagePoolLookupByName("default-pool")
     vol = pool.createXML(
@@ -75,7 +58,7 @@ def _exists(conn: libvirt.virConnect, path: str) -> bool:
 
 
 def test_remove_seed_detaches_disk_and_deletes_volume(node50_uri: str, arun: Run) -> None:
-    host = HostConnection(node50_uri, _Quiet())
+    host = HostConnection(node50_uri, NullObserver())
     arun(host.connect())
     seed = arun(host.call(lambda c: _define_seeded(c, "seeded"), "define"))
     arun(wait_until(lambda: any(g.name == "seeded" for g in host.guests.values())))
@@ -95,7 +78,7 @@ def test_remove_seed_detaches_disk_and_deletes_volume(node50_uri: str, arun: Run
 
 
 def test_remove_seed_refuses_a_running_guest(node50_uri: str, arun: Run) -> None:
-    host = HostConnection(node50_uri, _Quiet())
+    host = HostConnection(node50_uri, NullObserver())
     arun(host.connect())
     running = next(g for g in host.guests.values() if g.state is GuestState.RUNNING)
     with pytest.raises(VmguiError, match="Shut it down first"):

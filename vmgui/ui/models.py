@@ -75,6 +75,19 @@ def format_memory(kib: int) -> str:
     return f"{mib / 1024:.1f} GiB"
 
 
+def _header_text(
+    headers: list[str], section: int, orientation: Qt.Orientation, role: int
+) -> str | None:
+    """A horizontal header's text, or None for anything else."""
+    if (
+        orientation == Qt.Orientation.Horizontal
+        and role == Qt.ItemDataRole.DisplayRole
+        and 0 <= section < len(headers)
+    ):
+        return headers[section]
+    return None
+
+
 class GuestColumn(IntEnum):
     """The guest list's columns."""
 
@@ -142,13 +155,7 @@ class GuestModel(QAbstractTableModel):
         orientation: Qt.Orientation,
         role: int = Qt.ItemDataRole.DisplayRole,
     ) -> Any:
-        if (
-            orientation == Qt.Orientation.Horizontal
-            and role == Qt.ItemDataRole.DisplayRole
-            and 0 <= section < len(GuestColumn)
-        ):
-            return _GUEST_HEADERS[GuestColumn(section)]
-        return None
+        return _header_text(list(_GUEST_HEADERS.values()), section, orientation, role)
 
     def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         row = index.row()
@@ -396,13 +403,7 @@ class HostModel(QAbstractTableModel):
         orientation: Qt.Orientation,
         role: int = Qt.ItemDataRole.DisplayRole,
     ) -> Any:
-        if (
-            orientation == Qt.Orientation.Horizontal
-            and role == Qt.ItemDataRole.DisplayRole
-            and 0 <= section < len(HostColumn)
-        ):
-            return _HOST_HEADERS[HostColumn(section)]
-        return None
+        return _header_text(list(_HOST_HEADERS.values()), section, orientation, role)
 
     def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or index.row() >= len(self._uris):

@@ -97,6 +97,25 @@ class HostObserver(Protocol):
         """A guest is gone."""
 
 
+class NullObserver:
+    """A HostObserver that ignores everything (one-shot commands, tests)."""
+
+    def host_status_changed(self, status: HostStatus) -> None:
+        """Ignored."""
+
+    def host_info_changed(self, info: HostInfo) -> None:
+        """Ignored."""
+
+    def guests_listed(self, uri: str, guests: list[GuestInfo]) -> None:
+        """Ignored."""
+
+    def guest_changed(self, guest: GuestInfo) -> None:
+        """Ignored."""
+
+    def guest_removed(self, uri: str, uuid: str) -> None:
+        """Ignored."""
+
+
 class HostConnection:
     """One libvirt host, kept connected, whose calls never block the asyncio loop.
 

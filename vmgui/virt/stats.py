@@ -5,7 +5,7 @@ for the active guests (with ``NOWAIT`` where the daemon knows it: libvirt then s
 would wait for a guest busy in a long job), plus the host's own CPU and memory counters.
 Very large hosts are polled in chunks of ``chunk_size`` guests, one worker call each, so user
 actions can run between chunks. If the previous tick is still running, the new one is
-skipped (never queued) and logged once.
+skipped (never queued): logged once, then counted (``skipped``).
 
 Per-guest calls are a fallback only: where the bulk call is unsupported, or answers without
 counters (libvirt's test driver returns just ``state.*``), ``info()``, ``blockStats()``,
@@ -194,9 +194,14 @@ class StatsPoller:
         """
         if self._busy:
             self.skipped += 1
-            if not self._skip_logged:
-                self._skip_logged = True
-                _log.info("%s: stats tick skipped, the previous one is still running", self.uri)
+            level = logging.DEBUG if self._skip_logged else logging.INFO
+            self._skip_logged = True
+            _log.log(
+                level,
+                "%s: stats tick skipped, the previous one is still running (%d so far)",
+                self.uri,
+                self.skipped,
+            )
             return None
         self._busy = True
         try:
@@ -244,7 +249,6 @@ class StatsPoller:
             rows=batch.rows,
         )
         self._seen = seen
-        self._skip_logged = False
         self.ticks += 1
         return result
 
