@@ -265,54 +265,37 @@ def _last_finite_row(values: Array) -> Array:
 
 
 _G, _H = GuestChannel, HostChannel
-GUEST_CHARTS: tuple[tuple[str, tuple[Field, ...]], ...] = (
-    (
-        "CPU",
-        (
-            Field("{} of its vCPUs", _G.CPU, "%", BLUE, fill=True),
-            Field("{} of the host", _G.CPU_HOST, "%"),
-        ),
+#: The charts of a guest and of a host: title -> fields (the first one sets the unit).
+GUEST_CHARTS: dict[str, tuple[Field, ...]] = {
+    "CPU": (
+        Field("{} of its vCPUs", _G.CPU, "%", BLUE, fill=True),
+        Field("{} of the host", _G.CPU_HOST, "%"),
     ),
-    (
-        "Memory",
-        (
-            Field("{} used in the guest", _G.MEMORY_USED, "KiB", GREEN, fill=True),
-            Field("guest has {}", _G.MEMORY_TOTAL, "KiB", GREY),
-            Field("host RSS {}", _G.RSS, "KiB", PURPLE, dashed=True),
-        ),
+    "Memory": (
+        Field("{} used in the guest", _G.MEMORY_USED, "KiB", GREEN, fill=True),
+        Field("guest has {}", _G.MEMORY_TOTAL, "KiB", GREY),
+        Field("host RSS {}", _G.RSS, "KiB", PURPLE, dashed=True),
     ),
-    (
-        "Disk",
-        (
-            Field("read {}", _G.DISK_READ, "B/s", BLUE, extra=_G.DISK_READ_IOPS),
-            Field("write {}", _G.DISK_WRITE, "B/s", ORANGE, extra=_G.DISK_WRITE_IOPS),
-        ),
+    "Disk": (
+        Field("read {}", _G.DISK_READ, "B/s", BLUE, extra=_G.DISK_READ_IOPS),
+        Field("write {}", _G.DISK_WRITE, "B/s", ORANGE, extra=_G.DISK_WRITE_IOPS),
     ),
-    (
-        "Network",
-        (
-            Field("received {}", _G.NET_RX, "B/s", PURPLE),
-            Field("sent {}", _G.NET_TX, "B/s", GREEN),
-        ),
+    "Network": (
+        Field("received {}", _G.NET_RX, "B/s", PURPLE),
+        Field("sent {}", _G.NET_TX, "B/s", GREEN),
     ),
-)
-HOST_CHARTS: tuple[tuple[str, tuple[Field, ...]], ...] = (
-    (
-        "Host CPU",
-        (
-            Field("{} busy", _H.CPU, "%", BLUE, fill=True),
-            Field("guests {}", _H.GUESTS_CPU, "%", ORANGE, dashed=True),
-        ),
+}
+HOST_CHARTS: dict[str, tuple[Field, ...]] = {
+    "Host CPU": (
+        Field("{} busy", _H.CPU, "%", BLUE, fill=True),
+        Field("guests {}", _H.GUESTS_CPU, "%", ORANGE, dashed=True),
     ),
-    (
-        "Host memory",
-        (
-            Field("{} used", _H.MEMORY_USED, "KiB", BLUE, fill=True),
-            Field("{} physical", _H.MEMORY_TOTAL, "KiB", GREY),
-            Field("{} committed to guests", _H.COMMITTED_MEMORY, "KiB", ORANGE, dashed=True),
-        ),
+    "Host memory": (
+        Field("{} used", _H.MEMORY_USED, "KiB", BLUE, fill=True),
+        Field("{} physical", _H.MEMORY_TOTAL, "KiB", GREY),
+        Field("{} committed to guests", _H.COMMITTED_MEMORY, "KiB", ORANGE, dashed=True),
     ),
-)
+}
 
 
 class UsageCharts(QWidget):
@@ -546,7 +529,7 @@ class UsageCharts(QWidget):
             grid = QGridLayout(page)
             grid.setContentsMargins(0, 4, 0, 0)
             grid.setSpacing(10)
-            for i, (title, fields) in enumerate(specs):
+            for i, (title, fields) in enumerate(specs.items()):
                 chart = _Chart(pg, title, fields, fg, bg)
                 chart.plot.scene().sigMouseMoved.connect(
                     lambda pos, c=chart: self._on_chart_mouse_moved(c, pos)

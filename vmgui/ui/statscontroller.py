@@ -459,6 +459,8 @@ class StatsController(QObject):
             table.pop(uri, None)
         for cache in (self._orders, self._latest):
             cache.pop(uri, None)
+        for what in ("cpu", "memory"):
+            self._sort_values.pop((uri, what), None)
 
 
 def _clamp_interval(seconds: float) -> float:
