@@ -1,0 +1,121 @@
+"""What a UI feature may ask of the window, and the one selection every feature reads.
+
+Features (guest commands, templates, the wizard, live usage, consoles, ...) get a :class:`Shell`
+and a :class:`Selection`, never the main window. ``MainWindow`` implements :class:`Shell`;
+tests pass a small fake.
+
+This module is the shared bottom layer of ``vmgui.ui``: it imports nothing from the feature
+packages. The selection reads the views' selection models through item-data roles it is given,
+so it needs no model class.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Coroutine
+from enum import Enum
+from typing import Any, Protocol, TypeVar
+
+from PySide6.QtCore import QItemSelection, QItemSelectionModel, QModelIndex, QObject, Signal
+from PySide6.QtWidgets import QWidget
+
+from vmgui.core.errors import VmguiError
+from vmgui.core.model import GuestInfo
+
+_T = TypeVar("_T")
+
+#: How long a status-bar notice stays by default (ms).
+NOTICE_MSECS = 5000
+
+
+class Shell(Protocol):
+    """The window as a feature sees it."""
+
+    @property
+    def dialog_parent(self) -> QWidget:
+        """The widget dialogs are modal to."""
+        ...
+
+    def notify(self, text: str, msecs: int = NOTICE_MSECS) -> None:
+        """Show a short notice (the status bar) for ``msecs`` ms (0: until replaced)."""
+        ...
+
+    def show_error(self, error: VmguiError) -> None:
+        """Show a failure the one way: a dialog with details, plus the log."""
+        ...
+
+    def spawn(self, coro: Coroutine[Any, Any, _T]) -> asyncio.Task[_T]:
+        """Run ``coro`` owned by the window (cancelled on close; failures shown)."""
+        ...
+
+
+class UsageKind(Enum):
+    """A usage figure the guest list can show and sort by."""
+
+    CPU = "cpu"
+    MEMORY = "memory"
+
+
+class UsageSource(Protocol):
+    """Where the guest list reads current usage for sorting (the live-usage controller)."""
+
+    def usage_value(self, key: tuple[str, str], kind: UsageKind) -> float:
+        """The latest value of ``kind`` for guest ``key`` (host URI, UUID); -1 when unknown."""
+        ...
+
+
+class Selection(QObject):
+    """The selected guests and hosts, and the host in focus: one rule, written once.
+
+    Reads the guest and host views' selection models live (so a guest's state is always
+    current). ``guest_role`` and ``host_role`` are the item-data roles that hold a row's
+    :class:`GuestInfo` and host URI.
+
+    Signals:
+        changed(): the selected guests or hosts changed.
+    """
+
+    changed = Signal()
+
+    def __init__(
+        self,
+        guest_selection: QItemSelectionModel,
+        host_selection: QItemSelectionModel,
+        known_hosts: Callable[[], list[str]],
+        *,
+        guest_role: int,
+        host_role: int,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self._guest_selection = guest_selection
+        self._host_selection = host_selection
+        self._known_hosts = known_hosts
+        self._guest_role = guest_role
+        self._host_role = host_role
+        guest_selection.selectionChanged.connect(self._on_selection_changed)
+        host_selection.selectionChanged.connect(self._on_selection_changed)
+
+    def guests(self) -> list[GuestInfo]:
+        """The selected guests, in view order."""
+        rows = sorted(self._guest_selection.selectedRows(0), key=QModelIndex.row)
+        found = (index.data(self._guest_role) for index in rows)
+        return [guest for guest in found if isinstance(guest, GuestInfo)]
+
+    def hosts(self) -> list[str]:
+        """The URIs of the selected hosts, in view order."""
+        rows = sorted(self._host_selection.selectedRows(0), key=QModelIndex.row)
+        return [str(index.data(self._host_role)) for index in rows]
+
+    def focused_host(self) -> str:
+        """The host whose details and usage are in view ("" when there is none).
+
+        The first selected host; else the host of the first selected guest; else the first
+        known host, so a host's consolidation is always in view.
+        """
+        uris = self.hosts() or [guest.host_uri for guest in self.guests()[:1]]
+        uris = uris or list(self._known_hosts())[:1]
+        return uris[0] if uris else ""
+
+    def _on_selection_changed(self, _selected: QItemSelection, _deselected: QItemSelection) -> None:
+        self.changed.emit()
