@@ -23,6 +23,8 @@ APP_PACKAGES=(
   # Qt's xcb platform plugin needs these on a real display
   libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-shape0 libxcb-xkb1 libxkbcommon-x11-0
   libxcb-randr0 libxcb-render-util0 libxcb-image0 libegl1 libgl1 libfontconfig1 libdbus-1-3
+  # ... and its Wayland plugin (Debian 12's default GNOME session is Wayland)
+  libwayland-client0 libwayland-cursor0 libwayland-egl1
 )
 TEST_PACKAGES=(
   xvfb xauth imagemagick

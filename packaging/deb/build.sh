@@ -11,8 +11,10 @@
 # here against the system's libvirt. The build fails if any file names the build directory.
 # Depends is what dpkg-shlibdeps finds in the bundled libraries plus the fixed list below.
 #
-# Needs on the build machine only: python3-venv python3-dev gcc pkg-config libvirt-dev dpkg-dev
-# (installed when missing, as root or with sudo) and PyPI. Environment:
+# Needs on the build machine: python3-venv python3-dev gcc pkg-config libvirt-dev dpkg-dev, and the
+# system libraries the bundled Qt links against that dpkg-shlibdeps must find to compute Depends
+# (the Wayland client libraries of Qt's Wayland platform plugin) — all installed when missing, as
+# root or with sudo — and PyPI. Environment:
 #   VMGUI_DIST=DIR              where the .deb goes (default: dist/ in the checkout)
 #   VMGUI_MAINTAINER="N <A>"    the Maintainer field
 #   VMGUI_DEB_CONSTRAINTS=FILE  pip constraints (default packaging/deb/constraints.txt; empty: none)
@@ -28,14 +30,19 @@ PY=/usr/bin/python3.11
 OUT="${VMGUI_DIST:-$ROOT/dist}"
 MAINTAINER="${VMGUI_MAINTAINER:-vmgui developers <packaging@vmgui.invalid>}"
 CONSTRAINTS="${VMGUI_DEB_CONSTRAINTS-$HERE/constraints.txt}"
-BUILD_DEPS=(python3 python3-venv python3-dev gcc pkg-config libvirt-dev dpkg-dev)
+BUILD_DEPS=(python3 python3-venv python3-dev gcc pkg-config libvirt-dev dpkg-dev
+  # Qt's Wayland platform plugin (libqwayland.so, libQt6WaylandClient.so.6, wayland-* plugins)
+  # needs these; without them dpkg-shlibdeps cannot resolve the plugin and the build stops.
+  # Debian 12's default GNOME session is Wayland: the plugin stays, so does the dependency.
+  libwayland-client0 libwayland-cursor0 libwayland-egl1)
 # Always required at run time, whatever dpkg-shlibdeps finds: Python 3.11 (the bundled extension
 # modules are built for it: the same pair dh_python3 writes), the libvirt client library, and
-# the libraries Qt's xcb plugin needs (DESIGN.md).
+# the libraries Qt's xcb and Wayland plugins need (DESIGN.md).
 STATIC_DEPENDS=(
   'python3 (>= 3.11~)' 'python3 (<< 3.12~)' libvirt0
   libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-shape0 libxcb-xkb1 libxkbcommon-x11-0
   libxcb-randr0 libxcb-render-util0 libxcb-image0 libegl1 libgl1 libfontconfig1 libdbus-1-3
+  libwayland-client0 libwayland-cursor0 libwayland-egl1
 )
 
 say() { printf '\033[1m==> [%3ds] %s\033[0m\n' "$SECONDS" "$*"; }
@@ -81,12 +88,14 @@ PRUNE=(
   'PySide6/Qt/plugins/platforms/lib'{qeglfs,qlinuxfb,qminimalegl,qvkkhrdisplay,qvnc}'.so'
   'PySide6/Qt/plugins/platforminputcontexts/libqtvirtualkeyboardplugin.so'
   'PySide6/Qt/plugins/printsupport' 'PySide6/Qt/plugins/imageformats/libqpdf.so'
+  # Optional plugins whose system libraries are not in Depends (GTK 3 for the GTK platform
+  # theme): pruned, so that every bundled shared object resolves once the package is installed
+  # (check.sh asserts it). Qt then uses its own Fusion look and Qt file dialogs.
+  'PySide6/Qt/plugins/platformthemes/libqgtk3.so'
   'numpy/*/tests' 'numpy/tests' 'numpy/_pyinstaller' 'numpy/_core/include' 'numpy/_core/lib'
   'numpy/random/lib' 'numpy/f2py' 'numpy/distutils' 'numpy/testing/print_coercion_tables.py'
   'pyqtgraph/examples' 'bin'
 )
-# Loaded only when present on the system (the GTK platform theme): not a dependency.
-NOT_DEPENDS=('PySide6/Qt/plugins/platformthemes/libqgtk3.so')
 
 prune_bundle() {
   local site="$1" pattern path
@@ -218,12 +227,8 @@ main() {
   install -m 0644 "$HERE/lintian-overrides" "$share/lintian/overrides/vmgui"
 
   say "Computing Depends (dpkg-shlibdeps)"
-  local elfs=() skip elf keep
-  while IFS= read -r elf; do
-    keep=1
-    for skip in "${NOT_DEPENDS[@]}"; do [ "$elf" = "$site/$skip" ] && keep=0; done
-    [ "$keep" = 1 ] && elfs+=("$elf")
-  done < <("$PY" "$HERE/debmeta.py" elf-files "$site")
+  local elfs=()
+  mapfile -t elfs < <("$PY" "$HERE/debmeta.py" elf-files "$site")
   local shlibs
   # Its warnings are about upstream's binaries (unused links, plugin symbols): kept in a log.
   if ! shlibs="$(cd "$pkgtree" && dpkg-shlibdeps -O --ignore-missing-info "${elfs[@]}" \

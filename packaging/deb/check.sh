@@ -194,6 +194,23 @@ for n in ast.parse(open(sys.argv[1]).read()).body:
     fail "no byte code under /usr/lib/vmgui (postinst)"
   fi
 
+  say "Every bundled shared object resolves (ldd)"
+  local elf unresolved=() count=0
+  while IFS= read -r elf; do
+    count=$((count + 1))
+    if LC_ALL=C ldd "$elf" 2>&1 | grep -q 'not found'; then
+      unresolved+=("${elf#/usr/lib/vmgui/}: $(LC_ALL=C ldd "$elf" 2>&1 | grep 'not found' \
+        | awk '{print $1}' | sort -u | tr '\n' ' ')")
+    fi
+  done < <(/usr/bin/python3 "$HERE/debmeta.py" elf-files /usr/lib/vmgui)
+  if [ "$count" -eq 0 ]; then
+    fail "no shared objects found under /usr/lib/vmgui"
+  elif [ "${#unresolved[@]}" -eq 0 ]; then
+    pass "all $count shared objects under /usr/lib/vmgui resolve (no 'not found' in ldd)"
+  else
+    fail "shared objects with missing libraries (not in Depends): ${unresolved[*]}"
+  fi
+
   say "Running the installed commands"
   local clean_env=(env -i PATH=/usr/bin:/bin LANG=C.UTF-8 HOME="$TMP/home")
   mkdir -p "$TMP/home"
