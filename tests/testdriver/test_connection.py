@@ -114,7 +114,7 @@ def test_connect_lists_guests_and_host(connected: tuple[HostConnection, Recorder
 def test_calls_run_on_the_host_worker(connected: tuple[HostConnection, Recorder, Run]) -> None:
     host, _rec, run = connected
     name = run(host.call(lambda _c: threading.current_thread().name, "thread"))
-    assert name == host.worker_thread_name
+    assert name == f"virt:{host.uri}"  # the name of the host's worker thread
     assert name != threading.current_thread().name
     run(host.close())
 
@@ -336,9 +336,41 @@ def test_disconnect_clears_guests_and_refuses_calls(
     run(host.close())
 
 
+class _Droppable:
+    """A connection whose close callback the test fires, as libvirt does when a host drops."""
+
+    def __init__(self, conn: libvirt.virConnect) -> None:
+        self._conn = conn
+        self._close: tuple[Callable[..., None], Any] | None = None
+        self.dead = False
+
+    def registerCloseCallback(self, callback: Callable[..., None], opaque: Any) -> int:
+        self._close = (callback, opaque)
+        return 0
+
+    def unregisterCloseCallback(self) -> int:
+        self._close = None
+        return 0
+
+    def isAlive(self) -> int:
+        return 0 if self.dead else int(self._conn.isAlive())
+
+    def drop(self, reason: int) -> None:
+        """Call the close callback from another thread (libvirt's event thread does)."""
+        assert self._close is not None, "HostConnection registered no close callback"
+        callback, opaque = self._close
+        thread = threading.Thread(target=callback, args=(self, reason, opaque))
+        thread.start()
+        thread.join()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._conn, name)
+
+
 def test_reconnect_with_backoff_after_a_drop(node50_uri: str, arun: Run) -> None:
     """When a host drops, it is retried with backoff until it answers again."""
     failures = {"left": 2}
+    opened: list[_Droppable] = []
 
     def flaky_open(uri: str) -> libvirt.virConnect:
         if failures["left"] > 0 and attempts["n"] > 0:
@@ -346,7 +378,8 @@ def test_reconnect_with_backoff_after_a_drop(node50_uri: str, arun: Run) -> None
             attempts["n"] += 1
             raise libvirt.libvirtError("Failed to connect socket: Connection refused")
         attempts["n"] += 1
-        return open_connection(uri)
+        opened.append(_Droppable(open_connection(uri)))
+        return opened[-1]
 
     attempts = {"n": 0}
     rec = Recorder()
@@ -354,7 +387,8 @@ def test_reconnect_with_backoff_after_a_drop(node50_uri: str, arun: Run) -> None
     arun(host.connect())
 
     async def drop_and_wait() -> None:
-        host._lost("simulated drop")  # what the close callback does on a real daemon
+        opened[0].drop(libvirt.VIR_CONNECT_CLOSE_REASON_KEEPALIVE)
+        await wait_until(lambda: host.state is not ConnectionState.CONNECTED, 5.0)
         await wait_until(
             lambda: host.state is ConnectionState.CONNECTED and len(host.guests) == 60, 5.0
         )
@@ -362,9 +396,35 @@ def test_reconnect_with_backoff_after_a_drop(node50_uri: str, arun: Run) -> None
     arun(drop_and_wait())
     assert attempts["n"] == 4  # first connect, two refused retries, one success
     disconnected = [s for s in rec.statuses if s.state is ConnectionState.DISCONNECTED]
-    assert disconnected and disconnected[0].reason == "simulated drop"
+    assert disconnected and disconnected[0].reason == "the host stopped answering keepalives"
     assert any(s.retry_in is not None for s in disconnected)
     assert len(host.guests) == 60
+    arun(host.close())
+
+
+def test_a_call_failing_on_a_dead_connection_drops_and_reconnects(
+    node50_uri: str, arun: Run
+) -> None:
+    """No close callback came, but a call failed and the connection is not alive."""
+    opened: list[_Droppable] = []
+
+    def open_droppable(uri: str) -> libvirt.virConnect:
+        opened.append(_Droppable(open_connection(uri)))
+        return opened[-1]
+
+    rec = Recorder()
+    host = HostConnection(node50_uri, rec, opener=open_droppable, backoff=(0.01,))
+    arun(host.connect())
+    opened[0].dead = True
+    with pytest.raises(VmguiError, match="Domain not found"):
+        arun(host.call(lambda c: c.lookupByName("no-such-guest"), "Could not find it"))
+    arun(wait_until(lambda: len(opened) == 2 and host.state is ConnectionState.CONNECTED))
+    lost = [s for s in rec.statuses if s.state is ConnectionState.DISCONNECTED]
+    assert lost and lost[0].reason == "Domain not found"
+    opened[1].dead = False
+    with pytest.raises(VmguiError, match="Domain not found"):  # alive: an ordinary error
+        arun(host.call(lambda c: c.lookupByName("no-such-guest"), "Could not find it"))
+    assert host.state is ConnectionState.CONNECTED and len(opened) == 2
     arun(host.close())
 
 
