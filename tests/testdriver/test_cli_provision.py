@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import fixture_uri
-from vmgui.cli import _parser, main
-from vmgui.cliprov import build_plan
+from vmgui.cli import build_parser as _parser
+from vmgui.cli import main
+from vmgui.cli.provision import build_plan
 from vmgui.core.cloudinit import sha512_crypt
 from vmgui.core.provisioning import CatalogImage, ExistingVolume, LocalImage, SeedDevice, VirtType
 

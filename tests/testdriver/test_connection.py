@@ -10,7 +10,7 @@ from typing import Any
 import libvirt
 import pytest
 
-from tests.conftest import wait_until
+from tests.conftest import fixture_uri, wait_until
 from vmgui.core.errors import VmguiError
 from vmgui.core.model import (
     ConnectionState,
@@ -19,6 +19,7 @@ from vmgui.core.model import (
     GuestState,
     HostInfo,
     HostStatus,
+    StorageItem,
 )
 from vmgui.virt import guests as svc
 from vmgui.virt.connection import HostConnection, open_connection
@@ -114,7 +115,7 @@ def test_connect_lists_guests_and_host(connected: tuple[HostConnection, Recorder
 def test_calls_run_on_the_host_worker(connected: tuple[HostConnection, Recorder, Run]) -> None:
     host, _rec, run = connected
     name = run(host.call(lambda _c: threading.current_thread().name, "thread"))
-    assert name == host.worker_thread_name
+    assert name == f"virt:{host.uri}"  # the name of the host's worker thread
     assert name != threading.current_thread().name
     run(host.close())
 
@@ -126,17 +127,30 @@ def test_lifecycle_actions_update_states(connected: tuple[HostConnection, Record
         (GuestAction.START, GuestState.RUNNING),
         (GuestAction.PAUSE, GuestState.PAUSED),
         (GuestAction.RESUME, GuestState.RUNNING),
+        (GuestAction.REBOOT, GuestState.RUNNING),
         (GuestAction.SAVE, GuestState.SAVED),
         (GuestAction.START, GuestState.RUNNING),
-        (GuestAction.REBOOT, GuestState.RUNNING),
         (GuestAction.FORCE_OFF, GuestState.SHUTOFF),
     ]
     for action, expected in steps:
         guest = host.guests[off.uuid]
+        before = run(host.call(partial(_state_and_reason, off.uuid), "state"))
         run(svc.run_action(host, guest, action))
         run(wait_until(partial(_state_is, host, off.uuid, expected), 2.0))
         assert rec.last_state(off.uuid) is expected
+        if action is GuestAction.REBOOT:
+            # The guest was running before and after: what shows the reboot happened is the
+            # reason libvirt gives for "running", from "unpaused" to "booted" (the test driver
+            # sends no event for a reboot).
+            after = run(host.call(partial(_state_and_reason, off.uuid), "state"))
+            assert before == (libvirt.VIR_DOMAIN_RUNNING, libvirt.VIR_DOMAIN_RUNNING_UNPAUSED)
+            assert after == (libvirt.VIR_DOMAIN_RUNNING, libvirt.VIR_DOMAIN_RUNNING_BOOTED)
     run(host.close())
+
+
+def _state_and_reason(uuid: str, conn: libvirt.virConnect) -> tuple[int, int]:
+    state, reason = conn.lookupByUUIDString(uuid).state()
+    return int(state), int(reason)
 
 
 def test_shutdown_of_running_guest(connected: tuple[HostConnection, Recorder, Run]) -> None:
@@ -213,22 +227,49 @@ def test_edits_are_validated_and_persist(connected: tuple[HostConnection, Record
     run(host.close())
 
 
-def test_delete_plan_protects_shared_and_base_images(
+def test_delete_plan_protects_shared_and_base_images(arun: Run) -> None:
+    """Each rule of the delete plan, on guests that share storage (tests/fixtures/sharing.xml)."""
+    host = HostConnection(fixture_uri("sharing.xml"), Recorder())
+    arun(host.connect())
+    images = "/var/lib/libvirt/images"
+    plans = {g.name: arun(svc.fetch_delete_plan(host, g)) for g in host.guests.values()}
+    storage = {name: list(plan.storage) for name, plan in plans.items()}
+    assert storage == {
+        # The shareable cluster disk is never offered; the data disk borrower boots from stays.
+        "owner": [
+            StorageItem(f"{images}/owner.qcow2", "vda", True),
+            StorageItem(f"{images}/owner-data.qcow2", "vdb", False, "used by another guest"),
+        ],
+        "borrower": [
+            StorageItem(f"{images}/owner-data.qcow2", "vda", False, "used by another guest")
+        ],
+        # golden's own disk is the base image: an overlay in the pool is backed by it.
+        "golden": [
+            StorageItem(f"{images}/debian-12-base.qcow2", "vda", False, "backs another image")
+        ],
+    }
+    owner = _guest(host, "owner")
+    result = arun(svc.delete_guest(host, owner, [s.path for s in plans["owner"].storage]))
+    assert result.removed == (f"{images}/owner.qcow2",)
+    assert [k.path for k in result.kept] == [f"{images}/owner-data.qcow2"]
+    arun(wait_until(lambda: owner.uuid not in host.guests, 2.0))
+    exists = {
+        name: arun(host.call(partial(_volume_exists_at, f"{images}/{name}"), "lookup"))
+        for name in ("owner.qcow2", "owner-data.qcow2", "cluster.img", "debian-12-base.qcow2")
+    }
+    assert exists == {
+        "owner.qcow2": False,
+        "owner-data.qcow2": True,
+        "cluster.img": True,
+        "debian-12-base.qcow2": True,
+    }
+    arun(host.close())
+
+
+def test_delete_removes_what_the_plan_offers(
     connected: tuple[HostConnection, Recorder, Run],
 ) -> None:
     host, _rec, run = connected
-    sharers = []
-    for guest in host.guests.values():
-        overview = run(svc.fetch_overview(host, guest.uuid))
-        if any(d.shareable for d in overview.details.disks):
-            sharers.append(guest)
-    assert sharers, "the fixture has guests sharing a disk"
-    for guest in host.guests.values():
-        if guest.state is not GuestState.SHUTOFF:
-            continue
-        plan = run(svc.fetch_delete_plan(host, guest))
-        for item in plan.storage:
-            assert not item.path.endswith("debian-12-base.qcow2") or not item.removable
     victim = _first(host, GuestState.SHUTOFF)
     plan = run(svc.fetch_delete_plan(host, victim))
     removable = [s.path for s in plan.storage if s.removable]
@@ -239,12 +280,6 @@ def test_delete_plan_protects_shared_and_base_images(
     for path in removable:
         exists = run(host.call(partial(_volume_exists_at, path), "lookup"))
         assert not exists
-    base = run(
-        host.call(
-            lambda c: _volume_exists(c, "/var/lib/libvirt/images/debian-12-base.qcow2"), "lookup"
-        )
-    )
-    assert base
     run(host.close())
 
 
@@ -336,9 +371,41 @@ def test_disconnect_clears_guests_and_refuses_calls(
     run(host.close())
 
 
+class _Droppable:
+    """A connection whose close callback the test fires, as libvirt does when a host drops."""
+
+    def __init__(self, conn: libvirt.virConnect) -> None:
+        self._conn = conn
+        self._close: tuple[Callable[..., None], Any] | None = None
+        self.dead = False
+
+    def registerCloseCallback(self, callback: Callable[..., None], opaque: Any) -> int:
+        self._close = (callback, opaque)
+        return 0
+
+    def unregisterCloseCallback(self) -> int:
+        self._close = None
+        return 0
+
+    def isAlive(self) -> int:
+        return 0 if self.dead else int(self._conn.isAlive())
+
+    def drop(self, reason: int) -> None:
+        """Call the close callback from another thread (libvirt's event thread does)."""
+        assert self._close is not None, "HostConnection registered no close callback"
+        callback, opaque = self._close
+        thread = threading.Thread(target=callback, args=(self, reason, opaque))
+        thread.start()
+        thread.join()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._conn, name)
+
+
 def test_reconnect_with_backoff_after_a_drop(node50_uri: str, arun: Run) -> None:
     """When a host drops, it is retried with backoff until it answers again."""
     failures = {"left": 2}
+    opened: list[_Droppable] = []
 
     def flaky_open(uri: str) -> libvirt.virConnect:
         if failures["left"] > 0 and attempts["n"] > 0:
@@ -346,7 +413,8 @@ def test_reconnect_with_backoff_after_a_drop(node50_uri: str, arun: Run) -> None
             attempts["n"] += 1
             raise libvirt.libvirtError("Failed to connect socket: Connection refused")
         attempts["n"] += 1
-        return open_connection(uri)
+        opened.append(_Droppable(open_connection(uri)))
+        return opened[-1]
 
     attempts = {"n": 0}
     rec = Recorder()
@@ -354,7 +422,8 @@ def test_reconnect_with_backoff_after_a_drop(node50_uri: str, arun: Run) -> None
     arun(host.connect())
 
     async def drop_and_wait() -> None:
-        host._lost("simulated drop")  # what the close callback does on a real daemon
+        opened[0].drop(libvirt.VIR_CONNECT_CLOSE_REASON_KEEPALIVE)
+        await wait_until(lambda: host.state is not ConnectionState.CONNECTED, 5.0)
         await wait_until(
             lambda: host.state is ConnectionState.CONNECTED and len(host.guests) == 60, 5.0
         )
@@ -362,9 +431,35 @@ def test_reconnect_with_backoff_after_a_drop(node50_uri: str, arun: Run) -> None
     arun(drop_and_wait())
     assert attempts["n"] == 4  # first connect, two refused retries, one success
     disconnected = [s for s in rec.statuses if s.state is ConnectionState.DISCONNECTED]
-    assert disconnected and disconnected[0].reason == "simulated drop"
+    assert disconnected and disconnected[0].reason == "the host stopped answering keepalives"
     assert any(s.retry_in is not None for s in disconnected)
     assert len(host.guests) == 60
+    arun(host.close())
+
+
+def test_a_call_failing_on_a_dead_connection_drops_and_reconnects(
+    node50_uri: str, arun: Run
+) -> None:
+    """No close callback came, but a call failed and the connection is not alive."""
+    opened: list[_Droppable] = []
+
+    def open_droppable(uri: str) -> libvirt.virConnect:
+        opened.append(_Droppable(open_connection(uri)))
+        return opened[-1]
+
+    rec = Recorder()
+    host = HostConnection(node50_uri, rec, opener=open_droppable, backoff=(0.01,))
+    arun(host.connect())
+    opened[0].dead = True
+    with pytest.raises(VmguiError, match="Domain not found"):
+        arun(host.call(lambda c: c.lookupByName("no-such-guest"), "Could not find it"))
+    arun(wait_until(lambda: len(opened) == 2 and host.state is ConnectionState.CONNECTED))
+    lost = [s for s in rec.statuses if s.state is ConnectionState.DISCONNECTED]
+    assert lost and lost[0].reason == "Domain not found"
+    opened[1].dead = False
+    with pytest.raises(VmguiError, match="Domain not found"):  # alive: an ordinary error
+        arun(host.call(lambda c: c.lookupByName("no-such-guest"), "Could not find it"))
+    assert host.state is ConnectionState.CONNECTED and len(opened) == 2
     arun(host.close())
 
 

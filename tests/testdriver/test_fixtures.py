@@ -16,6 +16,7 @@ from tests.fixtures.genfixture import State
 REPO = Path(__file__).resolve().parents[2]
 NODE50 = REPO / "tests" / "fixtures" / "node50.xml"
 DEMO_HOST = REPO / "vmgui" / "data" / "demo-host.xml"
+SHARING = REPO / "tests" / "fixtures" / "sharing.xml"
 
 LIBOSINFO_NS = "http://libosinfo.org/xmlns/libvirt/domain/1.0"
 
@@ -86,6 +87,19 @@ def test_node50_state_counts(node50: libvirt.virConnect) -> None:
 def test_node50_files_are_up_to_date() -> None:
     assert NODE50.read_text(encoding="utf-8") == genfixture.node_xml(60)
     assert DEMO_HOST.read_text(encoding="utf-8") == genfixture.demo_host_xml()
+    assert SHARING.read_text(encoding="utf-8") == genfixture.sharing_xml()
+
+
+def test_sharing_node_loads() -> None:
+    conn = _open(SHARING)
+    try:
+        assert _observed(conn) == {"owner": "shutoff", "borrower": "shutoff", "golden": "shutoff"}
+        pool = conn.storagePoolLookupByName(genfixture.POOL_NAME)
+        orphan = pool.storageVolLookupByName(genfixture.SHARING_ORPHAN_OVERLAY.name)
+        backing = ET.fromstring(orphan.XMLDesc()).findtext("backingStore/path")
+        assert backing == f"{genfixture.IMAGES_DIR}/debian-12-base.qcow2"
+    finally:
+        conn.close()
 
 
 def test_node50_host_networks_and_pool(node50: libvirt.virConnect) -> None:

@@ -126,7 +126,7 @@ def test_one_bulk_call_per_tick_on_the_worker(host: HostConnection, arun: Run) -
         assert counting.bulk_calls == tick + 1, "one bulk call per tick"
         assert counting.calls == tick + 1, "one worker call per tick"
         assert result.bulk_calls == 1
-    assert counting.bulk_threads == {host.worker_thread_name}
+    assert counting.bulk_threads == {f"virt:{host.uri}"}  # the host's worker thread
     assert set(result.guests) == _active(host, arun)
     assert len([g for g in host.guests.values() if g.state.value == "running"]) == 500
     # The test driver's bulk answer has no counters: per-guest calls fill in.

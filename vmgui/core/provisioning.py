@@ -15,6 +15,7 @@ from pathlib import Path
 from vmgui.core.catalog import CatalogEntry
 from vmgui.core.cloudinit import CloudInitConfig
 from vmgui.core.errors import VmguiError
+from vmgui.core.guestxml import DiskSpec, DomainSpec
 
 USER_NETWORK = "user"
 DEFAULT_POOL = "default"
@@ -235,6 +236,81 @@ class ProvisionError(VmguiError):
         super().__init__(summary, details, hint)
         self.step = step
         self.left_behind = left_behind
+
+
+@dataclass(frozen=True, slots=True)
+class DomainFacts:
+    """What a run learned that the new guest's definition depends on.
+
+    Attributes:
+        virt_type: the chosen domain type, "kvm" or "qemu".
+        arch: the host's architecture ("" reads "x86_64").
+        disk_format: the guest disk's format: "qcow2", or an imported volume's own.
+        installer: the image is an install ISO (it boots first, from a CD-ROM).
+    """
+
+    virt_type: str
+    arch: str
+    disk_format: str
+    installer: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class GuestPaths:
+    """The volumes a new guest uses, by path on the host.
+
+    Attributes:
+        disk: the guest's disk.
+        base: the image it was made from: the overlay's backing file, or the install ISO.
+        seed: the cloud-init seed ("" for none).
+    """
+
+    disk: str
+    base: str = ""
+    seed: str = ""
+
+
+def domain_spec_for(plan: ProvisionPlan, facts: DomainFacts, paths: GuestPaths) -> DomainSpec:
+    """The domain a plan asks for, once its volumes exist.
+
+    The disk comes first; an installer ISO is a SATA CD-ROM that boots before it; the seed is a
+    read-only virtio disk (``vdb``) or a SATA CD-ROM, as the plan says.
+    """
+    installer = facts.installer
+    disks = [DiskSpec(paths.disk, facts.disk_format or "raw", boot_order=2 if installer else 1)]
+    if installer:
+        disks.append(DiskSpec(paths.base, "raw", "cdrom", "sda", "sata", True, boot_order=1))
+    if paths.seed:
+        if plan.seed_device is SeedDevice.CDROM:
+            target = "sdb" if installer else "sda"
+            disks.append(DiskSpec(paths.seed, "raw", "cdrom", target, "sata", True))
+        else:
+            disks.append(DiskSpec(paths.seed, "raw", "disk", "vdb", "virtio", True))
+    source = plan.source
+    osinfo = plan.osinfo
+    if not osinfo and isinstance(source, CatalogImage):
+        osinfo = source.entry.osinfo
+    return DomainSpec(
+        name=plan.name,
+        virt_type=facts.virt_type,
+        vcpus=plan.vcpus,
+        memory_mib=plan.memory_mib,
+        disks=tuple(disks),
+        network=plan.network,
+        osinfo=osinfo,
+        arch=facts.arch or "x86_64",
+        serial_log=plan.serial_log,
+        graphics=plan.graphics,
+        description=_description(source),
+    )
+
+
+def _description(source: Source) -> str:
+    if isinstance(source, CatalogImage):
+        return f"Created by vmgui from {source.entry.name}"
+    if isinstance(source, LocalImage):
+        return f"Created by vmgui from {source.path.name}"
+    return "Created by vmgui"
 
 
 class TransferMeter:

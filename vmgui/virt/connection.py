@@ -1,18 +1,20 @@
-"""One libvirt host: its connection, worker thread, events and reconnects.
+"""One libvirt host: its connection, worker threads, keepalive, close callback and reconnects.
 
 See :mod:`vmgui.virt.events` for the threading design. In short: every libvirt call of a
 :class:`HostConnection` runs on its own :class:`~vmgui.virt.events.Worker`; libvirt's
 callbacks arrive on the libvirt event thread and are handed to the asyncio loop; observers
-are always called on the asyncio loop's thread.
+are always called on the asyncio loop's thread. The guest list and the domain events that keep
+it current are :class:`~vmgui.virt.guestcache.GuestTracker`'s.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
-from collections.abc import Callable, Coroutine, Sequence
-from typing import Any, Protocol, TypeVar
+from collections.abc import Callable, Sequence
+from typing import Protocol, TypeVar
 
 import libvirt
 
@@ -25,7 +27,8 @@ from vmgui.core.model import (
 )
 from vmgui.core.validation import host_display_name
 from vmgui.virt import inspect
-from vmgui.virt.events import Worker, WorkerStoppedError, ensure_event_loop
+from vmgui.virt.events import TaskSet, Worker, WorkerStoppedError, ensure_event_loop
+from vmgui.virt.guestcache import GuestObserver, GuestTracker
 
 _log = logging.getLogger(__name__)
 
@@ -35,16 +38,6 @@ _T = TypeVar("_T")
 DEFAULT_BACKOFF: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0, 15.0, 30.0)
 
 Opener = Callable[[str], libvirt.virConnect]
-
-_GUEST_EVENTS = (
-    libvirt.VIR_DOMAIN_EVENT_ID_LIFECYCLE,
-    libvirt.VIR_DOMAIN_EVENT_ID_REBOOT,
-    libvirt.VIR_DOMAIN_EVENT_ID_DEVICE_ADDED,
-    libvirt.VIR_DOMAIN_EVENT_ID_DEVICE_REMOVED,
-    libvirt.VIR_DOMAIN_EVENT_ID_METADATA_CHANGE,
-    libvirt.VIR_DOMAIN_EVENT_ID_PMSUSPEND,
-    libvirt.VIR_DOMAIN_EVENT_ID_PMWAKEUP,
-)
 
 _CLOSE_REASONS = {
     libvirt.VIR_CONNECT_CLOSE_REASON_ERROR: "the connection failed",
@@ -78,23 +71,14 @@ def open_connection(uri: str) -> libvirt.virConnect:
     return libvirt.openAuth(uri, auth, 0)
 
 
-class HostObserver(Protocol):
-    """Receives a host's news, always on the asyncio loop's thread."""
+class HostObserver(GuestObserver, Protocol):
+    """Receives a host's news (its guests' too), always on the asyncio loop's thread."""
 
     def host_status_changed(self, status: HostStatus) -> None:
         """The connection state changed."""
 
     def host_info_changed(self, info: HostInfo) -> None:
         """The host's identity or size became known or changed."""
-
-    def guests_listed(self, uri: str, guests: list[GuestInfo]) -> None:
-        """The full guest list (after a connect or reconnect): replace what is shown."""
-
-    def guest_changed(self, guest: GuestInfo) -> None:
-        """A guest appeared or changed."""
-
-    def guest_removed(self, uri: str, uuid: str) -> None:
-        """A guest is gone."""
 
 
 class NullObserver:
@@ -153,9 +137,8 @@ class HostConnection:
         self._want_connected = False
         self._status = HostStatus(uri, ConnectionState.DISCONNECTED)
         self._host_info: HostInfo | None = None
-        self._guests: dict[str, GuestInfo] = {}
-        self._pending_refresh: set[str] = set()
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks = TaskSet()
+        self._tracker = GuestTracker(uri, observer, self._read_guest, self._tasks)
         self._reconnect_task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -179,17 +162,12 @@ class HostConnection:
     @property
     def guests(self) -> dict[str, GuestInfo]:
         """The last known guests by UUID (a copy)."""
-        return dict(self._guests)
+        return self._tracker.guests
 
     @property
     def wants_connection(self) -> bool:
         """Whether the host should be connected (reconnects are attempted while True)."""
         return self._want_connected
-
-    @property
-    def worker_thread_name(self) -> str:
-        """The name of the thread running this host's libvirt calls."""
-        return self._worker.thread.name
 
     # -- connect / disconnect -------------------------------------------------------------
 
@@ -224,8 +202,7 @@ class HostConnection:
     async def close(self) -> None:
         """Disconnect and stop the worker for good (the object is unusable afterwards)."""
         await self.disconnect()
-        for task in list(self._tasks):
-            task.cancel()
+        self._tasks.cancel_all()
         self._worker.stop()
         self._slow_worker.stop()
 
@@ -233,7 +210,8 @@ class HostConnection:
         self._generation += 1
         generation = self._generation
         try:
-            conn, event_ids = await self._worker.run(lambda: self._open_blocking(generation))
+            loop = asyncio.get_running_loop()
+            conn, event_ids = await self._worker.run(lambda: self._open_blocking(generation, loop))
         except libvirt.libvirtError as exc:
             raise inspect.error_from_libvirt(
                 exc, f"Could not connect to {self.display_name}"
@@ -245,22 +223,23 @@ class HostConnection:
             raise VmguiError(f"Connection to {self.display_name} was cancelled")
         self._conn = conn
         self._event_ids = event_ids
+        self._tracker.attach(generation)
         self._set_status(ConnectionState.CONNECTED)
         guests = await self.call(
             lambda c: inspect.list_guests(self.uri, c),
             f"Could not list the guests of {self.display_name}",
         )
-        self._guests = {g.uuid: g for g in guests}
-        self._observer.guests_listed(self.uri, guests)
+        self._tracker.listed(guests)
         info = await self.call(
             lambda c: inspect.host_info(self.uri, c), f"Could not read {self.display_name}"
         )
         self._set_host_info(info)
-        self._spawn(self._fetch_capabilities(generation))
+        self._tasks.spawn(self._fetch_capabilities(generation))
 
-    def _open_blocking(self, generation: int) -> tuple[libvirt.virConnect, list[int]]:
+    def _open_blocking(
+        self, generation: int, loop: asyncio.AbstractEventLoop
+    ) -> tuple[libvirt.virConnect, list[int]]:
         conn = self._opener(self.uri)
-        event_ids: list[int] = []
         if self._keepalive is not None:
             try:
                 conn.setKeepAlive(*self._keepalive)
@@ -270,16 +249,7 @@ class HostConnection:
             conn.registerCloseCallback(self._on_close_callback, generation)
         except libvirt.libvirtError as exc:
             _log.debug("%s: close callback unavailable: %s", self.uri, exc)
-        for event_id in _GUEST_EVENTS:
-            try:
-                event_ids.append(
-                    conn.domainEventRegisterAny(
-                        None, event_id, self._event_callback(event_id), generation
-                    )
-                )
-            except libvirt.libvirtError as exc:
-                _log.debug("%s: event %d unavailable: %s", self.uri, event_id, exc)
-        return conn, event_ids
+        return conn, self._tracker.register_events(conn, generation, loop)
 
     async def _fetch_capabilities(self, generation: int) -> None:
         try:
@@ -290,20 +260,8 @@ class HostConnection:
         if generation != self._generation or self._host_info is None:
             return
         model = inspect.cpu_model_from_capabilities(caps)
-        info = self._host_info
         self._set_host_info(
-            HostInfo(
-                uri=info.uri,
-                hostname=info.hostname,
-                hypervisor=info.hypervisor,
-                hypervisor_version=info.hypervisor_version,
-                libvirt_version=info.libvirt_version,
-                cpus=info.cpus,
-                memory_kib=info.memory_kib,
-                arch=info.arch,
-                cpu_model=model,
-                capabilities_known=True,
-            )
+            dataclasses.replace(self._host_info, cpu_model=model, capabilities_known=True)
         )
 
     def _drop(self, state: ConnectionState, reason: str, retry_in: float | None = None) -> None:
@@ -319,12 +277,8 @@ class HostConnection:
             with contextlib.suppress(WorkerStoppedError):
                 old_worker.submit(lambda: _close_quietly(conn, event_ids))
         old_worker.stop()
-        self._pending_refresh.clear()
-        had_guests = bool(self._guests)
-        self._guests = {}
         self._set_status(state, reason, retry_in)
-        if had_guests or conn is not None:
-            self._observer.guests_listed(self.uri, [])
+        self._tracker.detach(tell=conn is not None)
 
     # -- reconnect --------------------------------------------------------------------------
 
@@ -403,77 +357,36 @@ class HostConnection:
             try:
                 return fn(conn)
             except libvirt.libvirtError as exc:
-                exc.vmgui_alive = _alive(conn)
+                if not _alive(conn):
+                    raise _ConnectionLostError(exc) from exc
                 raise
 
         try:
             return await worker.run(guarded)
         except WorkerStoppedError as exc:
             raise VmguiError(summary, f"{self.display_name} disconnected") from exc
+        except _ConnectionLostError as lost:
+            if generation == self._generation:
+                self._lost(lost.error.get_error_message() or "the connection failed")
+            raise inspect.error_from_libvirt(lost.error, summary) from lost.error
         except libvirt.libvirtError as exc:
-            if not getattr(exc, "vmgui_alive", True) and generation == self._generation:
-                self._lost(exc.get_error_message() or "the connection failed")
             raise inspect.error_from_libvirt(exc, summary) from exc
 
-    # -- events -----------------------------------------------------------------------------
-
-    def _event_callback(self, event_id: int) -> Callable[..., None]:
-        def callback(_conn: libvirt.virConnect, dom: libvirt.virDomain, *args: Any) -> None:
-            # libvirt event thread: read the cached UUID (no RPC) and hand over.
-            generation = args[-1]
-            event = args[0] if event_id == libvirt.VIR_DOMAIN_EVENT_ID_LIFECYCLE else -1
-            loop = self._loop
-            if loop is not None and not loop.is_closed():
-                loop.call_soon_threadsafe(
-                    self._on_domain_event, dom.UUIDString(), event_id, event, generation
-                )
-
-        return callback
-
-    def _on_domain_event(self, uuid: str, event_id: int, event: int, generation: int) -> None:
-        if generation != self._generation:
-            return
-        if (
-            event_id == libvirt.VIR_DOMAIN_EVENT_ID_LIFECYCLE
-            and event == libvirt.VIR_DOMAIN_EVENT_UNDEFINED
-        ):
-            self._remove_guest(uuid)
-            return
-        self.request_refresh(uuid)
+    # -- guests ---------------------------------------------------------------------------
 
     def request_refresh(self, uuid: str) -> None:
         """Re-read one guest soon (coalesced: one read in flight per guest)."""
-        if uuid in self._pending_refresh or self._conn is None:
-            return
-        self._pending_refresh.add(uuid)
-        self._spawn(self._refresh_guest(uuid))
+        self._tracker.request_refresh(uuid)
 
     async def refresh_guest(self, uuid: str) -> GuestInfo | None:
         """Re-read one guest now and tell the observer; None if it is gone."""
-        try:
-            guest = await self.call(
-                lambda c: inspect.guest_info(self.uri, inspect.lookup(c, uuid)),
-                f"Could not read guest {uuid}",
-            )
-        except VmguiError as exc:
-            if exc.not_found:
-                self._remove_guest(uuid)
-                return None
-            raise
-        self._guests[uuid] = guest
-        self._observer.guest_changed(guest)
-        return guest
+        return await self._tracker.refresh(uuid)
 
-    async def _refresh_guest(self, uuid: str) -> None:
-        try:
-            self._pending_refresh.discard(uuid)
-            await self.refresh_guest(uuid)
-        except VmguiError as exc:
-            _log.info("%s: refresh of %s failed: %s", self.uri, uuid, exc)
-
-    def _remove_guest(self, uuid: str) -> None:
-        if self._guests.pop(uuid, None) is not None:
-            self._observer.guest_removed(self.uri, uuid)
+    async def _read_guest(self, uuid: str) -> GuestInfo:
+        return await self.call(
+            lambda c: inspect.guest_info(self.uri, inspect.lookup(c, uuid)),
+            f"Could not read guest {uuid}",
+        )
 
     # -- helpers -------------------------------------------------------------------------
 
@@ -490,10 +403,13 @@ class HostConnection:
         self._host_info = info
         self._observer.host_info_changed(info)
 
-    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+
+class _ConnectionLostError(Exception):
+    """A libvirt call failed and the connection is dead (raised on the worker)."""
+
+    def __init__(self, error: libvirt.libvirtError) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 def _alive(conn: libvirt.virConnect) -> bool:

@@ -16,7 +16,6 @@ A file whose digest does not match is deleted and never used.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import logging
 import ssl
@@ -34,6 +33,7 @@ import platformdirs
 from vmgui.core.catalog import CatalogEntry, parse_checksum_file
 from vmgui.core.errors import VmguiError
 from vmgui.core.provisioning import TransferMeter
+from vmgui.virt.events import Worker
 
 _log = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -296,17 +296,7 @@ class Downloader:
         report: Callable[[TransferProgress], None],
     ) -> DownloadedImage:
         size = part.stat().st_size
-        digest = hashlib.new(algorithm)
-        done = 0
-        with part.open("rb") as handle:
-            while block := handle.read(CHUNK):
-                if cancel.is_set():
-                    raise asyncio.CancelledError()
-                digest.update(block)
-                done += len(block)
-                if done % (64 * CHUNK) < CHUNK:
-                    report(TransferProgress("verify", done, size))
-        actual = digest.hexdigest()
+        actual = _hash_blocking(part, algorithm, cancel, report)
         if actual != expected:
             part.unlink(missing_ok=True)
             raise VmguiError(
@@ -372,20 +362,37 @@ def _describe(exc: Exception) -> str:
 
 
 def _in_thread(fn: Callable[[], _T], name: str) -> Future[_T]:
-    """Run ``fn`` on a new daemon thread; its result or exception lands in the future."""
-    future: Future[_T] = Future()
+    """Run ``fn`` on a worker of its own (a daemon thread that ends after it)."""
+    worker = Worker(f"download:{name}")
+    try:
+        return worker.submit(fn)
+    finally:
+        worker.stop()
 
-    def run() -> None:
-        if not future.set_running_or_notify_cancel():
-            return
-        try:
-            future.set_result(fn())
-        except BaseException as exc:  # handed to the awaiting side
-            with contextlib.suppress(Exception):
-                future.set_exception(exc)
 
-    threading.Thread(target=run, name=f"download:{name}", daemon=True).start()
-    return future
+def _hash_blocking(
+    path: Path,
+    algorithm: str,
+    cancel: threading.Event,
+    report: Callable[[TransferProgress], None] | None,
+) -> str:
+    """The hex digest of ``path``, reporting "verify" progress every 64 chunks (blocking).
+
+    Raises:
+        asyncio.CancelledError: ``cancel`` was set.
+    """
+    size = path.stat().st_size
+    digest = hashlib.new(algorithm)
+    done = 0
+    with path.open("rb") as handle:
+        while block := handle.read(CHUNK):
+            if cancel.is_set():
+                raise asyncio.CancelledError()
+            digest.update(block)
+            done += len(block)
+            if report is not None and done % (64 * CHUNK) < CHUNK:
+                report(TransferProgress("verify", done, size))
+    return digest.hexdigest()
 
 
 async def hash_file(
@@ -397,21 +404,13 @@ async def hash_file(
     loop = asyncio.get_running_loop()
     cancel = threading.Event()
 
-    def run() -> str:
-        size = path.stat().st_size
-        digest = hashlib.new(algorithm)
-        done = 0
-        with path.open("rb") as handle:
-            while block := handle.read(CHUNK):
-                if cancel.is_set():
-                    raise asyncio.CancelledError()
-                digest.update(block)
-                done += len(block)
-                if progress is not None and done % (64 * CHUNK) < CHUNK:
-                    loop.call_soon_threadsafe(progress, TransferProgress("verify", done, size))
-        return digest.hexdigest()
+    def report(p: TransferProgress) -> None:
+        if progress is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(progress, p)
 
-    wrapped = asyncio.wrap_future(_in_thread(run, path.name))
+    wrapped = asyncio.wrap_future(
+        _in_thread(lambda: _hash_blocking(path, algorithm, cancel, report), path.name)
+    )
     try:
         return await asyncio.shield(wrapped)
     except asyncio.CancelledError:

@@ -31,9 +31,9 @@ import asyncio
 import logging
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from concurrent.futures import Future
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import libvirt
 
@@ -67,11 +67,6 @@ def _log_libvirt_error(_ctx: object, error: tuple[object, ...]) -> None:
     _log.debug("libvirt: %s", error[2] if len(error) > 2 else error)
 
 
-def event_loop_running() -> bool:
-    """Whether the libvirt event thread has been started."""
-    return _event_thread is not None and _event_thread.is_alive()
-
-
 def _run_events() -> None:
     while True:
         try:
@@ -85,7 +80,7 @@ class WorkerStoppedError(RuntimeError):
 
 
 class Worker:
-    """One daemon thread that runs one connection's blocking calls in order.
+    """One daemon thread that runs blocking calls in order (one connection's, or a download).
 
     A daemon thread (not a ``ThreadPoolExecutor``) so that a call stuck on an unreachable
     host never keeps the process from exiting; a stopped worker's thread is abandoned and a
@@ -97,13 +92,7 @@ class Worker:
             queue.SimpleQueue()
         )
         self._stopped = False
-        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
-        self._thread.start()
-
-    @property
-    def thread(self) -> threading.Thread:
-        """The worker's thread (tests check calls run there)."""
-        return self._thread
+        threading.Thread(target=self._run, name=name, daemon=True).start()
 
     def submit(self, fn: Callable[[], _T]) -> Future[_T]:
         """Queue ``fn`` to run on the worker thread.
@@ -150,3 +139,25 @@ class Worker:
                 return
             if item is not None and item[1].set_running_or_notify_cancel():
                 item[1].set_exception(WorkerStoppedError("the connection was closed"))
+
+
+class TaskSet:
+    """The background tasks an object owns: referenced while they run, cancelled on close.
+
+    asyncio keeps only weak references to tasks; a task nobody holds can vanish mid-run.
+    """
+
+    def __init__(self) -> None:
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    def spawn(self, coro: Coroutine[Any, Any, _T]) -> asyncio.Task[_T]:
+        """Run ``coro`` as a task on the running loop and hold it until it ends."""
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    def cancel_all(self) -> None:
+        """Cancel every task still running."""
+        for task in list(self._tasks):
+            task.cancel()

@@ -15,8 +15,6 @@ from vmgui.core.errors import VmguiError
 from vmgui.core.model import GuestInfo, GuestOverview, HostInfo, guest_state_from_libvirt
 from vmgui.core.validation import host_display_name
 
-_SHUTOFF = 5
-
 
 def error_from_libvirt(exc: libvirt.libvirtError, summary: str) -> VmguiError:
     """Wrap a libvirt error in the one error type the UI shows."""
@@ -61,7 +59,7 @@ def guest_info(uri: str, dom: libvirt.virDomain) -> GuestInfo:
     """Read one guest's list row (a few RPCs)."""
     state, max_mem, mem, vcpus, _cpu_time = dom.info()
     has_managed_save = False
-    if state == _SHUTOFF:
+    if state == libvirt.VIR_DOMAIN_SHUTOFF:
         try:
             has_managed_save = bool(dom.hasManagedSaveImage(0))
         except libvirt.libvirtError:

@@ -14,21 +14,17 @@ from dataclasses import dataclass
 
 import libvirt
 
-from vmgui.core.catalog import CatalogEntry, ImageFormat
+from vmgui.core.catalog import ImageFormat
 from vmgui.core.errors import VmguiError
 from vmgui.core.guestxml import host_arch, host_virt_types
 from vmgui.core.provisioning import (
     USER_NETWORK,
-    CatalogImage,
     ExistingVolume,
-    LocalImage,
-    ProvisionError,
     ProvisionPlan,
-    Step,
     VirtType,
 )
 from vmgui.core.validation import ValidationError
-from vmgui.virt.storage import delete_volume_blocking
+from vmgui.virt.storage import unless_missing
 
 KNOWN_ARCHES = frozenset(
     {"x86_64", "i686", "aarch64", "armv7l", "ppc64le", "ppc64", "s390x", "riscv64", "loongarch64"}
@@ -117,10 +113,6 @@ def host_facts_blocking(
     )
 
 
-def delete_volume_at(path: str, conn: libvirt.virConnect) -> None:
-    delete_volume_blocking(conn, path)
-
-
 def define_blocking(conn: libvirt.virConnect, xml: str, network: str) -> str:
     if network:
         net = conn.networkLookupByName(network)
@@ -131,12 +123,9 @@ def define_blocking(conn: libvirt.virConnect, xml: str, network: str) -> str:
 
 def remove_domain_blocking(conn: libvirt.virConnect, uuid: str) -> None:
     """Destroy (if running) and undefine a guest; no error if it is gone."""
-    try:
-        dom = conn.lookupByUUIDString(uuid)
-    except libvirt.libvirtError as exc:
-        if exc.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
-            return
-        raise
+    dom = unless_missing(lambda: conn.lookupByUUIDString(uuid), libvirt.VIR_ERR_NO_DOMAIN)
+    if dom is None:
+        return
     if dom.isActive():
         dom.destroy()
     flags = libvirt.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE | libvirt.VIR_DOMAIN_UNDEFINE_NVRAM
@@ -177,34 +166,5 @@ def choose_virt_type(wanted: VirtType, facts: HostFacts) -> str:
     )
 
 
-def description_for(source: object) -> str:
-    if isinstance(source, CatalogImage):
-        entry: CatalogEntry = source.entry
-        return f"Created by vmgui from {entry.name}"
-    if isinstance(source, LocalImage):
-        return f"Created by vmgui from {source.path.name}"
-    return "Created by vmgui"
-
-
 def gib(size: int) -> str:
     return f"{size / (1 << 30):.2f} GiB"
-
-
-def as_provision_error(
-    exc: BaseException, step: Step, name: str, left: tuple[str, ...]
-) -> ProvisionError:
-    if isinstance(exc, VmguiError):
-        summary, details, hint = exc.summary, exc.details, exc.hint
-    elif isinstance(exc, OSError):
-        summary, details, hint = "A local file could not be used", str(exc), ""
-    else:
-        summary, details, hint = f"Unexpected error: {type(exc).__name__}", str(exc), ""
-    if left:
-        details = f"{details}; clean-up left behind: {', '.join(left)}".lstrip("; ")
-    return ProvisionError(
-        step,
-        f"Could not create {name} (step {step.value}): {summary}",
-        details,
-        hint,
-        left_behind=left,
-    )

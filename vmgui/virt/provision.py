@@ -5,9 +5,10 @@ s in order: validate → download → pool → upload → overlay → seed → d
 call goes through the host's worker (:meth:`HostConnection.call`), so this works on remote hosts
 and never blocks the asyncio loop. Progress reports arrive on the loop's thread.
 
-Transactional: if any step fails, or the awaiting task is cancelled, every volume and domain the
-run created is removed (the base image stays: it is a cache shared by guests), then the error
-(:class:`ProvisionError`, naming the step) or the cancellation propagates.
+Transactional (:class:`~vmgui.virt.transaction.Transaction`): if any step fails, or the awaiting
+task is cancelled, every volume and domain the run created is removed (the base image stays: it
+is a cache shared by guests), then the error (:class:`ProvisionError`, naming the step) or the
+cancellation propagates.
 """
 
 from __future__ import annotations
@@ -16,33 +17,31 @@ import asyncio
 import logging
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import replace
-from functools import partial
 from pathlib import Path
-from typing import Protocol, TypeVar
 
 import libvirt
 
 from vmgui.core.catalog import ImageFormat, ImageInfo, read_image_info
 from vmgui.core.cloudinit import build_seed_iso, seed_files
 from vmgui.core.errors import VmguiError
-from vmgui.core.guestxml import DiskSpec, DomainSpec, domain_xml
+from vmgui.core.guestxml import domain_xml
 from vmgui.core.provisioning import (
     DEFAULT_POOL,
     DEFAULT_POOL_PATH,
     USER_NETWORK,
     CatalogImage,
+    DomainFacts,
     ExistingVolume,
+    GuestPaths,
     LocalImage,
-    Progress,
     ProgressCallback,
     ProvisionPlan,
     ProvisionResult,
-    SeedDevice,
     Step,
-    StepTiming,
     TransferMeter,
+    domain_spec_for,
 )
 from vmgui.core.validation import (
     validate_guest_name,
@@ -53,45 +52,27 @@ from vmgui.virt.connection import HostConnection
 from vmgui.virt.download import Downloader, TransferProgress, hash_file
 from vmgui.virt.provhost import (
     HostFacts,
-    as_provision_error,
     base_volume_name,
     check_field,
     choose_virt_type,
     define_blocking,
-    delete_volume_at,
-    description_for,
     gib,
     host_facts_blocking,
-    remove_domain_blocking,
 )
 from vmgui.virt.storage import (
     StreamUploader,
     Uploader,
-    call_keeping,
     create_volume_blocking,
     delete_volume_blocking,
     ensure_pool_blocking,
     find_volume_blocking,
 )
+from vmgui.virt.transaction import StepRunner, Transaction
 
 _log = logging.getLogger(__name__)
-_T = TypeVar("_T")
 
 _SEED_HEADROOM = 2 << 20  # seed + a fresh overlay's metadata, in bytes
 _MIN_DISK = 1 << 20
-
-
-class StepRunner(Protocol):
-    """Runs one step (e.g. to time or log it, or to inject a fault in tests)."""
-
-    async def __call__(self, step: Step, run: Callable[[], Awaitable[_T]]) -> _T:
-        """Run ``run`` for ``step`` and return its result."""
-        ...
-
-
-async def run_step(step: Step, run: Callable[[], Awaitable[_T]]) -> _T:
-    """The default :class:`StepRunner`: just run the step."""
-    return await run()
 
 
 class Provisioner:
@@ -101,7 +82,8 @@ class Provisioner:
         host: a connected host.
         downloader: fetches catalog images (default: the XDG cache, the network).
         uploader: puts images and seeds into volumes (default: libvirt stream upload).
-        step_runner: wraps every step (default :func:`run_step`).
+        step_runner: wraps every step (default
+            :func:`~vmgui.virt.transaction.run_step`).
         clock: monotonic clock for timings.
     """
 
@@ -117,7 +99,7 @@ class Provisioner:
         self.host = host
         self.downloader = downloader or Downloader()
         self.uploader: Uploader = uploader or StreamUploader()
-        self.step_runner: StepRunner = step_runner or run_step
+        self.step_runner = step_runner
         self.clock = clock
 
     async def provision(
@@ -148,19 +130,24 @@ async def provision(
 
 
 class _Run:
-    """One provisioning run: its state, its steps and its rollback."""
+    """One provisioning run: its state and its steps, on a :class:`Transaction`."""
 
     def __init__(
-        self, engine: Provisioner, plan: ProvisionPlan, progress: ProgressCallback | None
+        self, provisioner: Provisioner, plan: ProvisionPlan, progress: ProgressCallback | None
     ) -> None:
-        self.e = engine
-        self.host = engine.host
+        self.host = provisioner.host
+        self.downloader = provisioner.downloader
+        self.uploader = provisioner.uploader
+        self.clock = provisioner.clock
         self.plan = plan
-        self._progress = progress
-        self.timings: list[StepTiming] = []
+        self.txn = Transaction(
+            self.host,
+            f"Could not create {plan.name}",
+            progress,
+            clock=provisioner.clock,
+            runner=provisioner.step_runner,
+        )
         self.warnings: list[str] = []
-        self.created_volumes: list[str] = []
-        self.created_domain = ""
         self.facts: HostFacts | None = None
         self.virt_type = plan.virt_type.value
         self.image: ImageInfo | None = None
@@ -180,29 +167,19 @@ class _Run:
         self.disk_name = f"{plan.name}.qcow2"
         self.seed_name = f"{plan.name}-seed.iso"
 
-    # -- driver ---------------------------------------------------------------------------
-
     async def execute(self) -> ProvisionResult:
-        steps: list[tuple[Step, Callable[[], Awaitable[str]]]] = [
-            (Step.VALIDATE, self._validate),
-            (Step.DOWNLOAD, self._download),
-            (Step.POOL, self._pool),
-            (Step.UPLOAD, self._upload),
-            (Step.OVERLAY, self._overlay),
-            (Step.SEED, self._seed),
-            (Step.DEFINE, self._define),
-            (Step.START, self._start),
-        ]
-        step = Step.VALIDATE
-        try:
-            for step, fn in steps:
-                await self._run_step(step, fn)
-        except asyncio.CancelledError:
-            await self._rollback_shielded()
-            raise
-        except BaseException as exc:
-            left = await self._rollback_shielded()
-            raise as_provision_error(exc, step, self.plan.name, left) from exc
+        timings = await self.txn.run(
+            [
+                (Step.VALIDATE, self._validate),
+                (Step.DOWNLOAD, self._download),
+                (Step.POOL, self._pool),
+                (Step.UPLOAD, self._upload),
+                (Step.OVERLAY, self._overlay),
+                (Step.SEED, self._seed),
+                (Step.DEFINE, self._define),
+                (Step.START, self._start),
+            ]
+        )
         return ProvisionResult(
             host_uri=self.host.uri,
             name=self.plan.name,
@@ -212,56 +189,10 @@ class _Run:
             base_path=self.base_path,
             seed_path=self.seed_path,
             started=self.plan.start,
-            timings=tuple(self.timings),
+            timings=timings,
             warnings=tuple(self.warnings),
             libvirt_start_seconds=self.start_seconds,
         )
-
-    async def _run_step(self, step: Step, fn: Callable[[], Awaitable[str]]) -> None:
-        t0 = self.e.clock()
-        self.report(step, step.label, 0.0)
-        note = ""
-        try:
-            note = await self.e.step_runner(step, fn)
-        finally:
-            self.timings.append(StepTiming(step, self.e.clock() - t0, note))
-        self.report(step, f"{step.label}: done", 1.0)
-
-    def report(
-        self,
-        step: Step,
-        message: str,
-        fraction: float | None = None,
-        transfer: tuple[int, int | None, float | None, float | None] | None = None,
-    ) -> None:
-        if self._progress is None:
-            return
-        done, total, speed, eta = transfer or (0, None, None, None)
-        self._progress(Progress(step, message, fraction, done, total, speed, eta))
-
-    async def _rollback_shielded(self) -> tuple[str, ...]:
-        task = asyncio.ensure_future(self._rollback())
-        try:
-            return await asyncio.shield(task)
-        except asyncio.CancelledError:
-            return await task  # cancelled again: still finish the clean-up
-
-    async def _rollback(self) -> tuple[str, ...]:
-        left: list[str] = []
-        if self.created_domain:
-            uuid = self.created_domain
-            try:
-                await self.host.call(lambda c: remove_domain_blocking(c, uuid), "rollback")
-            except VmguiError as exc:
-                left.append(f"guest {self.plan.name} ({exc.details or exc.summary})")
-        for path in reversed(self.created_volumes):
-            try:
-                await self.host.call(partial(delete_volume_at, path), "rollback")
-            except VmguiError as exc:
-                left.append(f"volume {path} ({exc.details or exc.summary})")
-        if left:
-            _log.error("provisioning %s: rollback left %s", self.plan.name, left)
-        return tuple(left)
 
     # -- steps ----------------------------------------------------------------------------
 
@@ -330,22 +261,19 @@ class _Run:
         if self.local_path is not None:
             assert self.image is not None
             path = self.local_path
-            self.digest = await hash_file(path, "sha256", self._transfer(Step.DOWNLOAD))
+            self.digest = await hash_file(path, "sha256", self._on_transfer)
             return "local"
         if isinstance(source, CatalogImage):
-            downloaded = await self.e.downloader.fetch(source.entry, self._transfer(Step.DOWNLOAD))
+            downloaded = await self.downloader.fetch(source.entry, self._on_transfer)
             self.digest = downloaded.digest
             self.image = await asyncio.to_thread(read_image_info, downloaded.path)
             self._check_image(self.image)
             return "cached" if downloaded.cached else ""
         raise AssertionError(f"unknown source {source!r}")  # pragma: no cover
 
-    def _transfer(self, step: Step) -> Callable[[TransferProgress], None]:
-        def on_progress(p: TransferProgress) -> None:
-            what = "Verifying" if p.phase == "verify" else "Downloading"
-            self.report(step, what, p.fraction, (p.done_bytes, p.total_bytes, p.speed, p.eta))
-
-        return on_progress
+    def _on_transfer(self, p: TransferProgress) -> None:
+        what = "Verifying" if p.phase == "verify" else "Downloading"
+        self.txn.report(what, p.fraction, (p.done_bytes, p.total_bytes, p.speed, p.eta))
 
     async def _pool(self) -> str:
         plan = self.plan
@@ -361,7 +289,7 @@ class _Run:
                 lambda c: find_volume_blocking(c, plan.pool, name),
                 f"Could not look for {name}",
             )
-            if path is not None and await self.e.uploader.is_complete(self.host, path):
+            if path is not None and await self.uploader.is_complete(self.host, path):
                 self.base_path, self.base_reused = path, True
             elif path is not None:
                 _log.warning("base volume %s is incomplete; replacing it", path)
@@ -393,13 +321,13 @@ class _Run:
         if self.base_reused:
             return "reused"
         image = self.image
-        meter = TransferMeter(image.file_size, self.e.clock)
+        meter = TransferMeter(image.file_size, self.clock)
 
         def on_progress(done: int, total: int) -> None:
             speed, eta = meter.update(done)
-            self.report(Step.UPLOAD, "Uploading", done / total, (done, total, speed, eta))
+            self.txn.report("Uploading", done / total, (done, total, speed, eta))
 
-        self.base_path = await self.e.uploader.upload(
+        self.base_path = await self.uploader.upload(
             self.host,
             self.plan.pool,
             self._base_name(),
@@ -420,13 +348,11 @@ class _Run:
         backing = "" if iso else self.base_path
         backing_fmt = self.image.format.volume_format
         name = self.disk_name
-        self.disk_path = await call_keeping(
-            self.host,
+        self.disk_path = await self.txn.create_volume(
             lambda c: create_volume_blocking(
                 c, plan.pool, name, plan.disk_bytes, "qcow2", backing, backing_fmt
             ),
             f"Could not create the disk {name}",
-            self.created_volumes.append,
         )
         return "blank disk" if iso else ""
 
@@ -437,59 +363,29 @@ class _Run:
         if not config.instance_id:  # a new instance: cloud-init runs its first-boot modules
             config = replace(config, instance_id=f"iid-{self.plan.name}-{secrets.token_hex(4)}")
         data = await asyncio.to_thread(lambda: build_seed_iso(seed_files(config)))
-        self.seed_path = await self.e.uploader.upload(
+        self.seed_path = await self.uploader.upload(
             self.host, self.plan.pool, self.seed_name, data, "raw"
         )
-        self.created_volumes.append(self.seed_path)
+        self.txn.created_volume(self.seed_path)
         return ""
 
     async def _define(self) -> str:
-        plan = self.plan
-        xml = domain_xml(self._domain_spec())
+        plan, facts = self.plan, self.facts
+        assert facts is not None
+        existing = isinstance(plan.source, ExistingVolume)
+        domain = DomainFacts(
+            virt_type=self.virt_type,
+            arch=facts.arch,
+            disk_format=facts.import_format if existing else "qcow2",
+            installer=self.image is not None and self.image.format is ImageFormat.ISO,
+        )
+        paths = GuestPaths(self.disk_path, self.base_path, self.seed_path)
+        xml = domain_xml(domain_spec_for(plan, domain, paths))
         network = "" if plan.network == USER_NETWORK else plan.network
-        self.uuid = await call_keeping(
-            self.host,
-            lambda c: define_blocking(c, xml, network),
-            f"Could not define {plan.name}",
-            self._keep_domain,
+        self.uuid = await self.txn.create_domain(
+            lambda c: define_blocking(c, xml, network), f"Could not define {plan.name}", plan.name
         )
         return ""
-
-    def _domain_spec(self) -> DomainSpec:
-        plan, source, facts = self.plan, self.plan.source, self.facts
-        assert facts is not None
-        iso = self.image is not None and self.image.format is ImageFormat.ISO
-        disk_fmt = facts.import_format if isinstance(source, ExistingVolume) else "qcow2"
-        disks = [DiskSpec(self.disk_path, disk_fmt or "raw", boot_order=2 if iso else 1)]
-        if iso:
-            disks.append(
-                DiskSpec(self.base_path, "raw", "cdrom", "sda", "sata", True, boot_order=1)
-            )
-        if self.seed_path:
-            if plan.seed_device is SeedDevice.CDROM:
-                target = "sdb" if iso else "sda"
-                disks.append(DiskSpec(self.seed_path, "raw", "cdrom", target, "sata", True))
-            else:
-                disks.append(DiskSpec(self.seed_path, "raw", "disk", "vdb", "virtio", True))
-        osinfo = plan.osinfo
-        if not osinfo and isinstance(source, CatalogImage):
-            osinfo = source.entry.osinfo
-        return DomainSpec(
-            name=plan.name,
-            virt_type=self.virt_type,
-            vcpus=plan.vcpus,
-            memory_mib=plan.memory_mib,
-            disks=tuple(disks),
-            network=plan.network,
-            osinfo=osinfo,
-            arch=facts.arch or "x86_64",
-            serial_log=plan.serial_log,
-            graphics=plan.graphics,
-            description=description_for(source),
-        )
-
-    def _keep_domain(self, uuid: str) -> None:
-        self.created_domain = uuid
 
     async def _start(self) -> str:
         if not self.plan.start:

@@ -92,26 +92,38 @@ def _pool_info(pool: libvirt.virStoragePool, created: bool = False) -> PoolInfo:
     return PoolInfo(pool.name(), path, int(capacity), int(available), created)
 
 
-def find_volume_blocking(conn: libvirt.virConnect, pool: str, name: str) -> str | None:
-    """The path of volume ``name`` in ``pool``, or None if there is none."""
+def unless_missing(lookup: Callable[[], _T], missing: int) -> _T | None:
+    """``lookup()``, or None when libvirt answers that the object does not exist.
+
+    Args:
+        lookup: a blocking libvirt lookup, e.g. ``lambda: conn.lookupByUUIDString(uuid)``.
+        missing: the error code that means "no such object", e.g. ``VIR_ERR_NO_DOMAIN``.
+
+    Raises:
+        libvirt.libvirtError: any other error.
+    """
     try:
-        vol = conn.storagePoolLookupByName(pool).storageVolLookupByName(name)
+        return lookup()
     except libvirt.libvirtError as exc:
-        if exc.get_error_code() == libvirt.VIR_ERR_NO_STORAGE_VOL:
+        if exc.get_error_code() == missing:
             return None
         raise
-    return str(vol.path())
+
+
+def find_volume_blocking(conn: libvirt.virConnect, pool: str, name: str) -> str | None:
+    """The path of volume ``name`` in ``pool``, or None if there is none."""
+    vol = unless_missing(
+        lambda: conn.storagePoolLookupByName(pool).storageVolLookupByName(name),
+        libvirt.VIR_ERR_NO_STORAGE_VOL,
+    )
+    return None if vol is None else str(vol.path())
 
 
 def delete_volume_blocking(conn: libvirt.virConnect, path: str) -> None:
     """Delete the volume at ``path`` (no error if it is already gone)."""
-    try:
-        vol = conn.storageVolLookupByPath(path)
-    except libvirt.libvirtError as exc:
-        if exc.get_error_code() == libvirt.VIR_ERR_NO_STORAGE_VOL:
-            return
-        raise
-    vol.delete(0)
+    vol = unless_missing(lambda: conn.storageVolLookupByPath(path), libvirt.VIR_ERR_NO_STORAGE_VOL)
+    if vol is not None:
+        vol.delete(0)
 
 
 def create_volume_blocking(
@@ -179,10 +191,6 @@ async def call_keeping(
         with contextlib.suppress(Exception):
             await future
         raise
-
-
-def _delete_at(path: str, conn: libvirt.virConnect) -> None:
-    delete_volume_blocking(conn, path)
 
 
 def _send_at(send: Callable[[int, int], int], offset: int, count: int, _conn: object) -> int:
@@ -256,7 +264,9 @@ class StreamUploader:
         except BaseException:
             for made in created:
                 with contextlib.suppress(Exception):
-                    await host.call(partial(_delete_at, made), f"Could not delete {made}")
+                    await host.call(
+                        partial(delete_volume_blocking, path=made), f"Could not delete {made}"
+                    )
             raise
         finally:
             if handle is not None:

@@ -3,17 +3,18 @@
 A template is a shut-off guest with ``<vmgui:template/>`` in vmgui's metadata namespace. A
 clone gets a qcow2 overlay on each of the template's writable disks (O(1), the template's
 disks become read-only backing files), a new name, UUID and MAC addresses. Like provisioning,
-cloning is transactional: on failure or cancel, every overlay, seed and domain it created is
-removed.
+cloning is a :class:`~vmgui.virt.transaction.Transaction`: on failure or cancel, every overlay,
+seed and domain it created is removed (the template's disks never).
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
+from typing import NamedTuple
 
 import libvirt
 
@@ -21,21 +22,12 @@ from vmgui.core import guestxml
 from vmgui.core.cloudinit import CloudInitConfig, build_seed_iso, seed_files
 from vmgui.core.domxml import VMGUI_NS, parse_domain_xml
 from vmgui.core.errors import VmguiError
-from vmgui.core.provisioning import (
-    Progress,
-    ProgressCallback,
-    ProvisionError,
-    ProvisionResult,
-    Step,
-    StepTiming,
-)
+from vmgui.core.provisioning import ProgressCallback, ProvisionResult, Step
 from vmgui.core.validation import ValidationError, validate_guest_name
 from vmgui.virt import inspect
 from vmgui.virt.connection import HostConnection
-from vmgui.virt.provhost import remove_domain_blocking
-from vmgui.virt.storage import StreamUploader, Uploader, delete_volume_blocking
-
-_SHUTOFF = 5
+from vmgui.virt.storage import StreamUploader, Uploader, unless_missing
+from vmgui.virt.transaction import Transaction
 
 
 async def set_template(host: HostConnection, uuid: str, template: bool) -> None:
@@ -72,10 +64,28 @@ def _set_template_blocking(conn: libvirt.virConnect, uuid: str, template: bool) 
     dom.setMetadata(libvirt.VIR_DOMAIN_METADATA_ELEMENT, xml, key, VMGUI_NS, flags)
 
 
+class TemplateDisk(NamedTuple):
+    """One writable disk of a template, which a clone gets an overlay of.
+
+    Attributes:
+        target: the device name ("vda").
+        path: the template's volume, the overlay's backing file.
+        fmt: its format ("qcow2", "raw").
+        capacity: its size in bytes (the overlay's).
+        pool: the storage pool it is in (the overlay goes there too).
+    """
+
+    target: str
+    path: str
+    fmt: str
+    capacity: int
+    pool: str
+
+
 @dataclass(frozen=True, slots=True)
 class _CloneFacts:
     xml: str
-    disks: tuple[tuple[str, str, str, int, str], ...]  # target, path, fmt, capacity, pool
+    disks: tuple[TemplateDisk, ...]
 
 
 async def clone_from_template(
@@ -105,132 +115,122 @@ async def clone_from_template(
         ProvisionError: naming the step; everything created is removed first.
         asyncio.CancelledError: after the same clean-up.
     """
-    created_volumes: list[str] = []
-    created_domain: list[str] = []
-    timings: list[StepTiming] = []
-    step = Step.VALIDATE
-    start_seconds = 0.0
+    txn = Transaction(host, f"Could not clone {name}", progress, clock=clock)
+    clone = _Clone(txn, template_uuid, name, cloud_init, start, uploader or StreamUploader())
+    return await clone.run()
 
-    def report(message: str, fraction: float) -> None:
-        if progress is not None:
-            progress(Progress(step, message, fraction))
 
-    async def timed(which: Step, fn: Callable[[], Awaitable[None]]) -> None:
-        nonlocal step
-        step = which
-        report(which.label, 0.0)
-        t0 = clock()
-        await fn()
-        timings.append(StepTiming(which, clock() - t0))
-        report(f"{which.label}: done", 1.0)
+class _Clone:
+    """One linked clone: its state and its steps (run on a :class:`Transaction`)."""
 
-    facts: list[_CloneFacts] = []
-    overlays: dict[str, str] = {}
-    seed: list[str] = []
-    uuid: list[str] = []
+    def __init__(
+        self,
+        txn: Transaction,
+        template_uuid: str,
+        name: str,
+        cloud_init: CloudInitConfig | None,
+        start: bool,
+        uploader: Uploader,
+    ) -> None:
+        self.txn = txn
+        self.host = txn.host
+        self.template_uuid = template_uuid
+        self.name = name
+        self.cloud_init = cloud_init
+        self.start = start
+        self.uploader = uploader
+        self.facts = _CloneFacts("", ())
+        self.overlays: dict[str, str] = {}  # target -> the clone's overlay
+        self.seed = ""
+        self.uuid = ""
+        self.start_seconds = 0.0
 
-    async def validate() -> None:
+    async def run(self) -> ProvisionResult:
+        timings = await self.txn.run(
+            [
+                (Step.VALIDATE, self._validate),
+                (Step.OVERLAY, self._overlay),
+                (Step.SEED, self._seed),
+                (Step.DEFINE, self._define),
+                (Step.START, self._start),
+            ]
+        )
+        self.host.request_refresh(self.uuid)
+        first = self.facts.disks[0] if self.facts.disks else None
+        return ProvisionResult(
+            host_uri=self.host.uri,
+            name=self.name,
+            uuid=self.uuid,
+            virt_type=parse_domain_xml(self.facts.xml).domain_type,
+            disk_path=next(iter(self.overlays.values()), ""),
+            base_path=first.path if first else "",
+            seed_path=self.seed,
+            started=self.start,
+            timings=timings,
+            libvirt_start_seconds=self.start_seconds,
+        )
+
+    async def _validate(self) -> str:
         try:
-            validate_guest_name(name)
+            validate_guest_name(self.name)
         except ValidationError as exc:
             raise VmguiError(exc.message) from None
-        facts.append(
-            await host.call(
-                lambda c: _clone_facts(c, template_uuid, name),
-                "Could not read the template",
-            )
+        template, name = self.template_uuid, self.name
+        self.facts = await self.host.call(
+            lambda c: _clone_facts(c, template, name), "Could not read the template"
         )
+        return ""
 
-    async def overlay() -> None:
-        for target, path, fmt, capacity, pool in facts[0].disks:
-            vol_name = f"{name}-{target}.qcow2"
-            overlays[target] = await host.call(
-                partial(_create_overlay, pool, vol_name, capacity, path, fmt),
-                f"Could not create the disk {vol_name}",
+    async def _overlay(self) -> str:
+        for disk in self.facts.disks:
+            self.overlays[disk.target] = await self.txn.create_volume(
+                partial(_create_overlay, disk, f"{self.name}-{disk.target}.qcow2"),
+                f"Could not create the disk {self.name}-{disk.target}.qcow2",
             )
-            created_volumes.append(overlays[target])
+        return ""
 
-    async def make_seed() -> None:
-        if cloud_init is None:
-            return
-        data = await asyncio.to_thread(lambda: build_seed_iso(seed_files(cloud_init)))
-        pool = facts[0].disks[0][4] if facts[0].disks else "default"
-        path = await (uploader or StreamUploader()).upload(
-            host, pool, f"{name}-seed.iso", data, "raw"
+    async def _seed(self) -> str:
+        config = self.cloud_init
+        if config is None:
+            return "skipped"
+        data = await asyncio.to_thread(lambda: build_seed_iso(seed_files(config)))
+        pool = self.facts.disks[0].pool if self.facts.disks else "default"
+        self.seed = await self.uploader.upload(
+            self.host, pool, f"{self.name}-seed.iso", data, "raw"
         )
-        created_volumes.append(path)
-        seed.append(path)
+        self.txn.created_volume(self.seed)
+        return ""
 
-    async def define() -> None:
-        xml = guestxml.clone_xml(facts[0].xml, name, overlays, seed[0] if seed else "")
-        uuid.append(
-            await host.call(
-                lambda c: str(c.defineXML(xml).UUIDString()), f"Could not define {name}"
-            )
+    async def _define(self) -> str:
+        xml = guestxml.clone_xml(self.facts.xml, self.name, self.overlays, self.seed)
+        self.uuid = await self.txn.create_domain(
+            lambda c: str(c.defineXML(xml).UUIDString()), f"Could not define {self.name}", self.name
         )
-        created_domain.append(uuid[0])
+        return ""
 
-    async def run_start() -> None:
-        nonlocal start_seconds
-        if not start:
-            return
+    async def _start(self) -> str:
+        if not self.start:
+            return "skipped"
+        uuid = self.uuid
 
         def boot(conn: libvirt.virConnect) -> float:
             t0 = time.perf_counter()
-            conn.lookupByUUIDString(uuid[0]).create()
+            conn.lookupByUUIDString(uuid).create()
             return time.perf_counter() - t0
 
-        start_seconds = await host.call(boot, f"Could not start {name}")
-
-    try:
-        await timed(Step.VALIDATE, validate)
-        await timed(Step.OVERLAY, overlay)
-        await timed(Step.SEED, make_seed)
-        await timed(Step.DEFINE, define)
-        await timed(Step.START, run_start)
-    except BaseException as exc:
-        left = await asyncio.shield(_rollback(host, created_domain, created_volumes))
-        if isinstance(exc, asyncio.CancelledError):
-            raise
-        err = exc if isinstance(exc, VmguiError) else VmguiError(type(exc).__name__, str(exc))
-        details = err.details + (f"; clean-up left behind: {', '.join(left)}" if left else "")
-        raise ProvisionError(
-            step,
-            f"Could not clone {name} (step {step.value}): {err.summary}",
-            details.lstrip("; "),
-            err.hint,
-            left_behind=left,
-        ) from exc
-    host.request_refresh(uuid[0])
-    first = facts[0].disks[0] if facts[0].disks else None
-    return ProvisionResult(
-        host_uri=host.uri,
-        name=name,
-        uuid=uuid[0],
-        virt_type=parse_domain_xml(facts[0].xml).domain_type,
-        disk_path=next(iter(overlays.values()), ""),
-        base_path=first[1] if first else "",
-        seed_path=seed[0] if seed else "",
-        started=start,
-        timings=tuple(timings),
-        libvirt_start_seconds=start_seconds,
-    )
+        self.start_seconds = await self.host.call(boot, f"Could not start {self.name}")
+        return ""
 
 
 def _clone_facts(conn: libvirt.virConnect, template_uuid: str, name: str) -> _CloneFacts:
-    try:
-        conn.lookupByName(name)
-    except libvirt.libvirtError as exc:
-        if exc.get_error_code() != libvirt.VIR_ERR_NO_DOMAIN:
-            raise
-    else:
+    if unless_missing(lambda: conn.lookupByName(name), libvirt.VIR_ERR_NO_DOMAIN) is not None:
         raise VmguiError(f"A guest named {name!r} already exists", hint="Choose another name.")
     dom = inspect.lookup(conn, template_uuid)
     xml = dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE | libvirt.VIR_DOMAIN_XML_SECURE)
     details = parse_domain_xml(xml)
     if not details.vmgui_template:
         raise VmguiError(f"{details.name} is not a template", hint="Mark it as a template first.")
-    if dom.info()[0] != _SHUTOFF:
+    if dom.info()[0] != libvirt.VIR_DOMAIN_SHUTOFF:
         raise VmguiError(
             f"The template {details.name} is running",
             "a linked clone needs the template's disks to stay unchanged",
@@ -256,37 +256,14 @@ def _clone_facts(conn: libvirt.virConnect, template_uuid: str, name: str) -> _Cl
                 f"Pool {pool.name()!r} already has a volume named {vol_name}",
                 hint="Choose another name.",
             )
-        disks.append((disk.target, str(vol.path()), disk.fmt, int(vol.info()[1]), pool.name()))
+        disks.append(
+            TemplateDisk(disk.target, str(vol.path()), disk.fmt, int(vol.info()[1]), pool.name())
+        )
     return _CloneFacts(xml, tuple(disks))
 
 
-def _create_overlay(
-    pool: str, name: str, capacity: int, backing: str, fmt: str, conn: libvirt.virConnect
-) -> str:
-    xml = guestxml.volume_xml(name, capacity, "qcow2", backing_path=backing, backing_format=fmt)
-    return str(conn.storagePoolLookupByName(pool).createXML(xml, 0).path())
-
-
-async def _rollback(
-    host: HostConnection, domains: list[str], volumes: list[str]
-) -> tuple[str, ...]:
-    left: list[str] = []
-    for uuid in domains:
-        try:
-            await host.call(partial(_undefine, uuid), "rollback")
-        except VmguiError as exc:
-            left.append(f"guest {uuid} ({exc.details or exc.summary})")
-    for path in reversed(volumes):
-        try:
-            await host.call(partial(_delete, path), "rollback")
-        except VmguiError as exc:
-            left.append(f"volume {path} ({exc.details or exc.summary})")
-    return tuple(left)
-
-
-def _undefine(uuid: str, conn: libvirt.virConnect) -> None:
-    remove_domain_blocking(conn, uuid)
-
-
-def _delete(path: str, conn: libvirt.virConnect) -> None:
-    delete_volume_blocking(conn, path)
+def _create_overlay(disk: TemplateDisk, name: str, conn: libvirt.virConnect) -> str:
+    xml = guestxml.volume_xml(
+        name, disk.capacity, "qcow2", backing_path=disk.path, backing_format=disk.fmt
+    )
+    return str(conn.storagePoolLookupByName(disk.pool).createXML(xml, 0).path())

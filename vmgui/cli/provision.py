@@ -1,0 +1,146 @@
+"""``vmgui-cli provision``: a guest from an OS image, on the same engine as the wizard.
+
+Each step's time is printed as it ends (:mod:`vmgui.virt.provision`).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from vmgui.cli.common import (
+    Subparsers,
+    add_connect,
+    add_json,
+    on_host,
+    print_result,
+    step_printer,
+)
+from vmgui.core.catalog import ImageFormat, find_entry, load_catalog, read_image_info
+from vmgui.core.cloudinit import CloudInitConfig, guest_hostname, hash_password
+from vmgui.core.errors import VmguiError
+from vmgui.core.provisioning import (
+    CatalogImage,
+    ExistingVolume,
+    LocalImage,
+    ProvisionPlan,
+    SeedDevice,
+    Source,
+    VirtType,
+)
+from vmgui.core.validation import ValidationError
+from vmgui.virt.connection import HostConnection
+from vmgui.virt.provision import Provisioner
+
+HELP_ORDER = 30
+
+
+def add_parser(sub: Subparsers) -> None:
+    """Add ``provision``."""
+    prov = sub.add_parser("provision", help="create (and start) a guest from an OS image")
+    add_connect(prov)
+    src = prov.add_mutually_exclusive_group(required=True)
+    src.add_argument("--image", metavar="ID|PATH", help="catalog id, or a qcow2/raw/ISO file")
+    src.add_argument("--volume", metavar="POOL/VOLUME", help="import an existing volume")
+    prov.add_argument("--name", required=True)
+    prov.add_argument("--vcpus", type=int, help="default: the image's")
+    prov.add_argument("--memory", type=int, metavar="MiB", help="default: the image's")
+    prov.add_argument("--disk", type=float, metavar="GiB", help="default: the image's")
+    prov.add_argument("--virt-type", choices=[v.value for v in VirtType], default="auto")
+    prov.add_argument("--network", default="default", help="a libvirt network, or 'user'")
+    prov.add_argument("--pool", default="default")
+    prov.add_argument("--pool-path", default="", help="create the pool here if it is missing")
+    prov.add_argument("--user", default="", help="cloud-init: a user to create")
+    prov.add_argument("--password-file", type=Path, help="cloud-init: the user's password")
+    prov.add_argument("--ssh-key", action="append", default=[], help="a public key, or a .pub file")
+    prov.add_argument("--package", action="append", default=[], help="install on first boot")
+    prov.add_argument("--hostname", default="", help="default: from the name")
+    prov.add_argument("--seed-device", choices=[s.value for s in SeedDevice], default="disk")
+    prov.add_argument("--no-cloud-init", action="store_true", help="attach no seed")
+    prov.add_argument("--serial-log", default="", help="a host file recording the console")
+    prov.add_argument("--no-graphics", action="store_true")
+    prov.add_argument("--no-start", action="store_true", help="define the guest only")
+    add_json(prov, "print the result as JSON")
+    prov.set_defaults(run=on_host(run_provision))
+
+
+async def run_provision(args: argparse.Namespace, host: HostConnection) -> int:
+    """``vmgui-cli provision``."""
+    plan = build_plan(args)
+    result = await Provisioner(host).provision(plan, step_printer(args.json))
+    print_result(result, args.json)
+    return 0
+
+
+def build_plan(args: argparse.Namespace) -> ProvisionPlan:
+    """The plan described by ``provision``'s arguments (reads key and password files).
+
+    Raises:
+        VmguiError: an unknown image, an unreadable file or an invalid value.
+    """
+    source: Source
+    vcpus, memory, disk, cloud = 2, 2048, 20.0, True
+    if args.volume:
+        pool, _, volume = args.volume.partition("/")
+        if not pool or not volume:
+            raise VmguiError("--volume must be POOL/VOLUME", f"got {args.volume!r}")
+        source, cloud = ExistingVolume(pool, volume), False
+    elif Path(args.image).exists():
+        path = Path(args.image).resolve()
+        info = read_image_info(path)
+        source = LocalImage(path)
+        cloud = info.format is not ImageFormat.ISO
+        disk = max(disk, -(-info.virtual_size // (1 << 30)))
+    else:
+        entry = find_entry(load_catalog(), args.image)
+        source = CatalogImage(entry)
+        vcpus, memory, disk = entry.vcpus, entry.memory_mib, entry.disk_gib
+        cloud = entry.cloud_init and entry.format is not ImageFormat.ISO
+    try:
+        config = None
+        if cloud and not args.no_cloud_init:
+            config = CloudInitConfig(
+                hostname=args.hostname or guest_hostname(args.name),
+                user=args.user,
+                password_hash=_read_password(args.password_file),
+                ssh_keys=tuple(_read_key(k) for k in args.ssh_key),
+                packages=tuple(args.package),
+            )
+    except ValidationError as exc:
+        raise VmguiError(exc.message) from None
+    return ProvisionPlan(
+        name=args.name,
+        source=source,
+        vcpus=args.vcpus if args.vcpus is not None else vcpus,
+        memory_mib=args.memory if args.memory is not None else memory,
+        disk_bytes=int((args.disk if args.disk is not None else disk) * (1 << 30)),
+        virt_type=VirtType(args.virt_type),
+        network=args.network,
+        pool=args.pool,
+        pool_path=args.pool_path,
+        cloud_init=config,
+        seed_device=SeedDevice(args.seed_device),
+        start=not args.no_start,
+        serial_log=args.serial_log,
+        graphics=not args.no_graphics,
+    )
+
+
+def _read_password(path: Path | None) -> str:
+    if path is None:
+        return ""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise VmguiError(f"Could not read the password file {path}", str(exc)) from exc
+    password = text.splitlines()[0] if text else ""
+    return hash_password(password)
+
+
+def _read_key(value: str) -> str:
+    if value.split(" ", 1)[0].startswith(("ssh-", "ecdsa-", "sk-")):
+        return value.strip()
+    try:
+        return Path(value).expanduser().read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise VmguiError(f"Could not read the SSH key {value}", str(exc)) from exc
