@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from vmgui.core.domxml import GuestDetails
+    from vmgui.core.xml.domain import GuestDetails
 
 
 class GuestState(enum.Enum):

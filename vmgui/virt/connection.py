@@ -24,6 +24,7 @@ from vmgui.core.model import (
     HostStatus,
 )
 from vmgui.core.validation import host_display_name
+from vmgui.core.xml.host import read_capabilities
 from vmgui.virt import inspect
 from vmgui.virt.events import Worker, WorkerStoppedError, ensure_event_loop
 
@@ -289,7 +290,7 @@ class HostConnection:
             return
         if generation != self._generation or self._host_info is None:
             return
-        model = inspect.cpu_model_from_capabilities(caps)
+        model = read_capabilities(caps).cpu_model
         info = self._host_info
         self._set_host_info(
             HostInfo(

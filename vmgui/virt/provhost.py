@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import re
-import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -16,7 +15,6 @@ import libvirt
 
 from vmgui.core.catalog import CatalogEntry, ImageFormat
 from vmgui.core.errors import VmguiError
-from vmgui.core.guestxml import host_arch, host_virt_types
 from vmgui.core.provisioning import (
     USER_NETWORK,
     CatalogImage,
@@ -28,6 +26,7 @@ from vmgui.core.provisioning import (
     VirtType,
 )
 from vmgui.core.validation import ValidationError
+from vmgui.core.xml.host import read_capabilities, read_pool, read_volume
 from vmgui.virt.storage import delete_volume_blocking
 
 KNOWN_ARCHES = frozenset(
@@ -77,9 +76,9 @@ def host_facts_blocking(
     # getInfo's "model" is the architecture on QEMU hosts; only ask for the (possibly slow)
     # capabilities when it is not one, or when the domain type must be chosen or checked.
     if plan.virt_type is not VirtType.QEMU or arch not in KNOWN_ARCHES:
-        caps = conn.getCapabilities()
-        arch = arch if arch in KNOWN_ARCHES else host_arch(caps) or arch
-        types = host_virt_types(caps, arch)
+        caps = read_capabilities(conn.getCapabilities())
+        arch = arch if arch in KNOWN_ARCHES else caps.arch or arch
+        types = caps.virt_types(arch)
     network_active: bool | None = None
     if plan.network != USER_NETWORK:
         with contextlib.suppress(libvirt.libvirtError):
@@ -88,7 +87,7 @@ def host_facts_blocking(
     taken: list[str] = []
     with contextlib.suppress(libvirt.libvirtError):
         pool = conn.storagePoolLookupByName(plan.pool)
-        pool_path = (ET.fromstring(pool.XMLDesc(0)).findtext("target/path") or "").strip()
+        pool_path = read_pool(pool.XMLDesc(0)).target_path
         if pool.isActive():
             pool.refresh(0)
             names = set(pool.listVolumes())
@@ -99,10 +98,8 @@ def host_facts_blocking(
             plan.source.volume
         )
         import_path = str(vol.path())
-        fmt = ET.fromstring(vol.XMLDesc(0)).find("target/format")
-        import_format = fmt.get("type", "raw") if fmt is not None else "raw"
-        if import_format not in ("qcow2", "raw"):
-            import_format = "raw"
+        fmt = read_volume(vol.XMLDesc(0)).format
+        import_format = fmt if fmt in ("qcow2", "raw") else "raw"
     return HostFacts(
         cpus=int(cpus),
         memory_kib=memory_kib,

@@ -27,7 +27,6 @@ import libvirt
 from vmgui.core.catalog import ImageFormat, ImageInfo, read_image_info
 from vmgui.core.cloudinit import build_seed_iso, seed_files
 from vmgui.core.errors import VmguiError
-from vmgui.core.guestxml import DiskSpec, DomainSpec, domain_xml
 from vmgui.core.provisioning import (
     DEFAULT_POOL,
     DEFAULT_POOL_PATH,
@@ -49,6 +48,8 @@ from vmgui.core.validation import (
     validate_memory_mib,
     validate_vcpus,
 )
+from vmgui.core.xml.build import DiskSpec, DomainSpec, domain_xml
+from vmgui.core.xml.domain import seed_volume_name
 from vmgui.virt.connection import HostConnection
 from vmgui.virt.download import Downloader, TransferProgress, hash_file
 from vmgui.virt.provhost import (
@@ -178,7 +179,7 @@ class _Run:
         elif isinstance(plan.source, CatalogImage) and plan.source.entry.path:
             self.local_path = Path(plan.source.entry.path)  # a user's catalog entry for a file
         self.disk_name = f"{plan.name}.qcow2"
-        self.seed_name = f"{plan.name}-seed.iso"
+        self.seed_name = seed_volume_name(plan.name)
 
     # -- driver ---------------------------------------------------------------------------
 

@@ -17,9 +17,7 @@ from functools import partial
 
 import libvirt
 
-from vmgui.core import guestxml
 from vmgui.core.cloudinit import CloudInitConfig, build_seed_iso, seed_files
-from vmgui.core.domxml import VMGUI_NS, parse_domain_xml
 from vmgui.core.errors import VmguiError
 from vmgui.core.provisioning import (
     Progress,
@@ -30,6 +28,15 @@ from vmgui.core.provisioning import (
     StepTiming,
 )
 from vmgui.core.validation import ValidationError, validate_guest_name
+from vmgui.core.xml.base import VMGUI_NS
+from vmgui.core.xml.build import volume_xml
+from vmgui.core.xml.domain import parse_domain_xml, seed_volume_name
+from vmgui.core.xml.edit import (
+    TEMPLATE_METADATA_KEY,
+    clone_disks,
+    clone_xml,
+    template_metadata,
+)
 from vmgui.virt import inspect
 from vmgui.virt.connection import HostConnection
 from vmgui.virt.provhost import remove_domain_blocking
@@ -67,8 +74,8 @@ def _set_template_blocking(conn: libvirt.virConnect, uuid: str, template: bool) 
         if exc.get_error_code() != libvirt.VIR_ERR_NO_DOMAIN_METADATA:
             raise
         existing = None
-    xml = guestxml.template_metadata(existing, template)
-    key = guestxml.TEMPLATE_METADATA_KEY if xml is not None else None
+    xml = template_metadata(existing, template)
+    key = TEMPLATE_METADATA_KEY if xml is not None else None
     dom.setMetadata(libvirt.VIR_DOMAIN_METADATA_ELEMENT, xml, key, VMGUI_NS, flags)
 
 
@@ -156,13 +163,13 @@ async def clone_from_template(
         data = await asyncio.to_thread(lambda: build_seed_iso(seed_files(cloud_init)))
         pool = facts[0].disks[0][4] if facts[0].disks else "default"
         path = await (uploader or StreamUploader()).upload(
-            host, pool, f"{name}-seed.iso", data, "raw"
+            host, pool, seed_volume_name(name), data, "raw"
         )
         created_volumes.append(path)
         seed.append(path)
 
     async def define() -> None:
-        xml = guestxml.clone_xml(facts[0].xml, name, overlays, seed[0] if seed else "")
+        xml = clone_xml(facts[0].xml, name, overlays, seed[0] if seed else "")
         uuid.append(
             await host.call(
                 lambda c: str(c.defineXML(xml).UUIDString()), f"Could not define {name}"
@@ -237,7 +244,7 @@ def _clone_facts(conn: libvirt.virConnect, template_uuid: str, name: str) -> _Cl
             "Shut the template down first.",
         )
     disks = []
-    for disk in guestxml.clone_disks(xml):
+    for disk in clone_disks(xml):
         if disk.pool:
             vol = conn.storagePoolLookupByName(disk.pool).storageVolLookupByName(disk.volume)
         else:
@@ -263,7 +270,7 @@ def _clone_facts(conn: libvirt.virConnect, template_uuid: str, name: str) -> _Cl
 def _create_overlay(
     pool: str, name: str, capacity: int, backing: str, fmt: str, conn: libvirt.virConnect
 ) -> str:
-    xml = guestxml.volume_xml(name, capacity, "qcow2", backing_path=backing, backing_format=fmt)
+    xml = volume_xml(name, capacity, "qcow2", backing_path=backing, backing_format=fmt)
     return str(conn.storagePoolLookupByName(pool).createXML(xml, 0).path())
 
 
