@@ -8,24 +8,20 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import libvirt
 
-from vmgui.core.catalog import CatalogEntry, ImageFormat
+from vmgui.core.catalog import ImageFormat
 from vmgui.core.errors import VmguiError
 from vmgui.core.provisioning import (
     USER_NETWORK,
-    CatalogImage,
     ExistingVolume,
-    LocalImage,
     ProvisionError,
     ProvisionPlan,
     Step,
     VirtType,
 )
-from vmgui.core.validation import ValidationError
 from vmgui.core.xml.host import read_capabilities, read_pool, read_volume
 from vmgui.virt.storage import delete_volume_blocking
 
@@ -144,47 +140,6 @@ def remove_domain_blocking(conn: libvirt.virConnect, uuid: str) -> None:
 
 
 # -- small helpers ----------------------------------------------------------------------------
-
-
-def check_field(fn: Callable[[], object]) -> None:
-    try:
-        fn()
-    except ValidationError as exc:
-        raise VmguiError(exc.message) from None
-
-
-def choose_virt_type(wanted: VirtType, facts: HostFacts) -> str:
-    if wanted is VirtType.QEMU:
-        return "qemu"
-    if wanted is VirtType.KVM:
-        if "kvm" not in facts.virt_types:
-            raise VmguiError(
-                "This host offers no hardware virtualisation (KVM)",
-                f"domain types for {facts.arch}: {', '.join(facts.virt_types) or 'none'}",
-                "Choose emulation (virt type qemu), or enable KVM on the host.",
-            )
-        return "kvm"
-    for kind in ("kvm", "qemu"):
-        if kind in facts.virt_types:
-            return kind
-    raise VmguiError(
-        f"This host cannot run {facts.arch} guests",
-        f"its capabilities list no kvm or qemu domain for {facts.arch}",
-        "Install QEMU on the host (e.g. qemu-system-x86).",
-    )
-
-
-def description_for(source: object) -> str:
-    if isinstance(source, CatalogImage):
-        entry: CatalogEntry = source.entry
-        return f"Created by vmgui from {entry.name}"
-    if isinstance(source, LocalImage):
-        return f"Created by vmgui from {source.path.name}"
-    return "Created by vmgui"
-
-
-def gib(size: int) -> str:
-    return f"{size / (1 << 30):.2f} GiB"
 
 
 def as_provision_error(
