@@ -17,7 +17,7 @@ from vmgui.core.xml.host import (
 )
 
 
-def test_host_virt_types() -> None:
+def test_capabilities_virt_types_and_arch() -> None:
     caps = read_capabilities(CAPS)
     assert caps.virt_types("x86_64") == ("qemu", "kvm")
     assert caps.virt_types("i686") == ("qemu",)

@@ -11,6 +11,7 @@ they stay readable; any other namespace keeps its URI under a generated prefix.
 
 from __future__ import annotations
 
+import threading
 import xml.etree.ElementTree as ET
 
 LIBOSINFO_NS = "http://libosinfo.org/xmlns/libvirt/domain/1.0"
@@ -25,6 +26,9 @@ KNOWN_NAMESPACES = {
     "xen": "http://libvirt.org/schemas/domain/xen/1.0",
     "boxes": "https://wiki.gnome.org/Apps/Boxes",
 }
+
+_register_lock = threading.Lock()
+_registered = False
 
 
 class DomainXMLError(ValueError):
@@ -63,11 +67,16 @@ def parse_or_none(xml: str, tag: str) -> ET.Element | None:
 def register_namespaces() -> None:
     """Give the namespaces of :data:`KNOWN_NAMESPACES` their usual prefixes when written.
 
-    ElementTree's prefix map is process-wide; this sets the same prefixes every time, so
-    calling it again (from any thread) changes nothing.
+    ElementTree's prefix map is process-wide, and ``ET.register_namespace`` briefly removes
+    an entry before it sets it again; so this registers once, under a lock that every writer
+    (:func:`serialize`, on any worker thread) passes first.
     """
-    for prefix, uri in KNOWN_NAMESPACES.items():
-        ET.register_namespace(prefix, uri)
+    global _registered
+    with _register_lock:
+        if not _registered:
+            for prefix, uri in KNOWN_NAMESPACES.items():
+                ET.register_namespace(prefix, uri)
+            _registered = True
 
 
 def serialize(root: ET.Element) -> str:
