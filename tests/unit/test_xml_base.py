@@ -12,7 +12,6 @@ from tests.unit.xmldata import TEMPLATE_XML
 from vmgui.core.xml.base import (
     LIBOSINFO_NS,
     DomainXMLError,
-    append_child,
     ensure_child,
     insert_child,
     parse_root,
@@ -70,7 +69,7 @@ def test_insert_child_first_and_into_an_empty_parent() -> None:
     insert_child(root, 0, ET.Element("first"))
     devices = root.find("devices")
     assert devices is not None
-    append_child(devices, "disk")
+    insert_child(devices, len(devices), ET.Element("disk"))
     assert serialize(root) == (
         "<domain>\n  <first />\n  <name>x</name>\n  <devices>\n    <disk />\n  </devices>\n"
         "</domain>"

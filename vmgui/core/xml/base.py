@@ -105,7 +105,7 @@ def _blank(value: str | None) -> bool:
     return bool(value) and not (value or "").strip()
 
 
-def child_indent(parent: ET.Element) -> str:
+def _child_indent(parent: ET.Element) -> str:
     """The whitespace before each child of ``parent``: "" in a document without layout.
 
     A parent with children tells by the whitespace before its first one; a parent without
@@ -123,7 +123,7 @@ def insert_child(parent: ET.Element, index: int, element: ET.Element) -> ET.Elem
     The new element (and its own children) get the indentation of their siblings; a document
     written without whitespace stays without.
     """
-    indent = child_indent(parent)
+    indent = _child_indent(parent)
     if len(element) and indent:
         ET.indent(element, space="  ")
         for node in element.iter():
@@ -144,11 +144,6 @@ def insert_child(parent: ET.Element, index: int, element: ET.Element) -> ET.Elem
         previous.tail = indent or None
     parent.insert(index, element)
     return element
-
-
-def append_child(parent: ET.Element, tag: str, **attrs: str) -> ET.Element:
-    """A new ``tag`` element at the end of ``parent``'s children (layout followed)."""
-    return insert_child(parent, len(parent), ET.Element(tag, attrs))
 
 
 def ensure_child(parent: ET.Element, tag: str, after: tuple[str, ...]) -> ET.Element:
