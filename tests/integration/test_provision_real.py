@@ -226,8 +226,8 @@ def test_catalog_image_to_running_guest(
     text = wait_for_marker(LOGS / f"{plan.name}.log")
     assert plan.cloud_init is not None
     seed = _seed_block(text)
-    assert f'instance-id: "{plan.cloud_init.instance_id}"' in seed
-    assert 'local-hostname: "e2e"' in seed
+    assert f'"instance-id": "{plan.cloud_init.instance_id}"' in seed
+    assert '"local-hostname": "e2e"' in seed
 
     second = arun(
         engine.provision(_plan(f"{PREFIX}e2e2", CatalogImage(_entry(server)), start=False))
@@ -389,8 +389,8 @@ def test_cli_end_to_end(raw: libvirt.virConnect, tiny: Path, tmp_path: Path) -> 
         assert any(line.startswith(step.value) and line.endswith(("s", ")")) for line in lines)
     assert f"{name} (" in lines[-1] and "running" in lines[-1]
     seed_text = _seed_block(wait_for_marker(log))
-    assert 'local-hostname: "vmgui-pv-cli"' in seed_text
-    assert 'instance-id: "iid-vmgui-pv-cli-' in seed_text
+    assert '"local-hostname": "vmgui-pv-cli"' in seed_text
+    assert '"instance-id": "iid-vmgui-pv-cli-' in seed_text
     seed = raw.storageVolLookupByPath(str(POOL_PATH / f"{name}-seed.iso"))
     assert seed.info()[1] > 0
 

@@ -23,9 +23,9 @@ from pytestqt.qtbot import QtBot
 from tests.conftest import wait_until
 from tests.integration.helpers import Run
 from tests.ui.test_mainwindow import FakeDialogs
-from vmgui.core.domxml import parse_domain_xml
 from vmgui.core.model import GuestState
 from vmgui.core.provisioning import USER_NETWORK
+from vmgui.core.xml.domain import parse_domain_xml
 from vmgui.ui.hosts import HostController
 from vmgui.ui.mainwindow import MainWindow
 from vmgui.ui.wizard import NewGuestWizard, PageId

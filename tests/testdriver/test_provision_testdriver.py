@@ -22,7 +22,6 @@ import pytest
 from tests.conftest import fixture_uri
 from vmgui.core.catalog import CatalogEntry, Checksum
 from vmgui.core.cloudinit import CloudInitConfig, hash_password
-from vmgui.core.domxml import parse_domain_xml
 from vmgui.core.provisioning import (
     CatalogImage,
     ExistingVolume,
@@ -34,6 +33,7 @@ from vmgui.core.provisioning import (
     Step,
     VirtType,
 )
+from vmgui.core.xml.domain import parse_domain_xml
 from vmgui.virt.connection import HostConnection, NullObserver
 from vmgui.virt.download import DownloadedImage, Downloader, TransferProgress
 from vmgui.virt.provision import Provisioner

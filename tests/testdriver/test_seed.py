@@ -10,8 +10,8 @@ import pytest
 
 from tests.conftest import wait_until
 from vmgui.core.errors import VmguiError
-from vmgui.core.guestxml import without_seed_disks
 from vmgui.core.model import GuestState
+from vmgui.core.xml.edit import without_seed_disks
 from vmgui.virt.connection import HostConnection, NullObserver
 from vmgui.virt.seed import remove_seed
 

@@ -15,8 +15,9 @@ import pytest
 from tests.conftest import wait_until
 from tests.fixtures.genfixture import node_xml
 from vmgui.core.model import GuestInfo
+from vmgui.core.xml.domain import balloon_needs_period, device_names
 from vmgui.virt.connection import HostConnection
-from vmgui.virt.stats import StatsPoller, balloon_needs_period, device_names
+from vmgui.virt.stats import StatsPoller
 
 T = TypeVar("T")
 Run = Callable[[Awaitable[Any]], Any]

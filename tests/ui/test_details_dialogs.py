@@ -20,7 +20,6 @@ from PySide6.QtWidgets import (
 )
 from pytestqt.qtbot import QtBot
 
-from vmgui.core.domxml import DiskInfo, GuestDetails, NicInfo
 from vmgui.core.errors import VmguiError
 from vmgui.core.model import (
     ConnectionState,
@@ -32,6 +31,7 @@ from vmgui.core.model import (
     HostStatus,
     StorageItem,
 )
+from vmgui.core.xml.domain import DiskInfo, GuestDetails, NicInfo
 from vmgui.ui.detailparts import AMBER_COLOR, NORMAL_COLOR, RED_COLOR
 from vmgui.ui.details import GuestConfigEdit, GuestDetailsPane, HostDetailsPane
 from vmgui.ui.dialogs import AddHostDialog, DeleteGuestDialog, QtDialogs, exec_async

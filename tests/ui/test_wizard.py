@@ -28,7 +28,6 @@ from tests.conftest import fixture_uri, wait_until
 from tests.testdriver.test_provision_testdriver import CreateOnlyUploader
 from tests.ui.test_mainwindow import FakeDialogs
 from vmgui.core.catalog import load_catalog
-from vmgui.core.domxml import parse_domain_xml
 from vmgui.core.errors import VmguiError
 from vmgui.core.model import GuestState
 from vmgui.core.provisioning import (
@@ -42,6 +41,7 @@ from vmgui.core.provisioning import (
     StepTiming,
     VirtType,
 )
+from vmgui.core.xml.domain import parse_domain_xml
 from vmgui.ui.hosts import HostController
 from vmgui.ui.mainwindow import MainWindow
 from vmgui.ui.wizard import NewGuestWizard, PageId, RunState, open_new_guest_wizard

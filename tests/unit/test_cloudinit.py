@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import shutil
 import subprocess
 
@@ -21,6 +22,8 @@ from vmgui.core.cloudinit import (
     seed_files,
     sha512_crypt,
     user_data,
+    validate_ssh_key,
+    yaml_document,
 )
 from vmgui.core.validation import ValidationError
 
@@ -144,36 +147,134 @@ def _config(**kwargs: object) -> CloudInitConfig:
     return CloudInitConfig(**defaults)  # type: ignore[arg-type]
 
 
+def _cloud_config(text: str) -> object:
+    """The document after user-data's ``#cloud-config`` line.
+
+    No YAML parser is installed in vmgui's environment; the documents are JSON (a subset of
+    YAML), so ``json.loads`` reads them as cloud-init's PyYAML does.
+    """
+    header, _, body = text.partition("\n")
+    assert header == "#cloud-config"
+    return json.loads(body)
+
+
 def test_user_data_document() -> None:
+    password_hash = sha512_crypt("s3cret-Passw0rd", "fixedsalt")
     text = user_data(_config())
     assert text.startswith("#cloud-config\n")
-    assert 'hostname: "web1"' in text
-    assert '  - name: "alice"' in text
-    assert f'passwd: "{sha512_crypt("s3cret-Passw0rd", "fixedsalt")}"' in text
-    assert "lock_passwd: false" in text
-    assert '      - "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGx alice@laptop"' in text
-    assert "ssh_pwauth: true" in text
-    assert '  - "qemu-guest-agent"' in text
+    assert _cloud_config(text) == {
+        "hostname": "web1",
+        "manage_etc_hosts": True,
+        "users": [
+            "default",
+            {
+                "name": "alice",
+                "shell": "/bin/bash",
+                "sudo": "ALL=(ALL) NOPASSWD:ALL",
+                "lock_passwd": False,
+                "passwd": password_hash,
+                "ssh_authorized_keys": ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGx alice@laptop"],
+            },
+        ],
+        "ssh_pwauth": True,
+        "package_update": True,
+        "packages": ["qemu-guest-agent", "htop"],
+    }
     assert "s3cret-Passw0rd" not in text
 
 
 def test_user_data_without_user_configures_the_default_user() -> None:
     text = user_data(_config(user="", password_hash="", packages=()))
-    assert "users:" not in text
-    assert "ssh_authorized_keys:\n  - " in text
-    assert "ssh_pwauth: false" in text
+    doc = _cloud_config(text)
+    assert isinstance(doc, dict)
+    assert "users" not in doc
+    assert doc["ssh_authorized_keys"] == ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGx alice@laptop"]
+    assert doc["ssh_pwauth"] is False
     assert "packages" not in text
 
 
+def test_user_data_with_a_domain_name_sets_the_fqdn() -> None:
+    doc = _cloud_config(user_data(_config(hostname="web1.example.org")))
+    assert isinstance(doc, dict)
+    assert (doc["hostname"], doc["fqdn"]) == ("web1", "web1.example.org")
+
+
 def test_meta_and_network_config() -> None:
-    assert meta_data(_config()) == 'instance-id: "iid-web1-1"\nlocal-hostname: "web1"\n'
-    assert 'instance-id: "iid-web2"' in meta_data(_config(hostname="web2", instance_id=""))
+    assert (
+        meta_data(_config()) == '{\n  "instance-id": "iid-web1-1",\n  "local-hostname": "web1"\n}\n'
+    )
+    assert json.loads(meta_data(_config(hostname="web2", instance_id="")))["instance-id"] == (
+        "iid-web2"
+    )
     assert network_config(_config()) is None
     static = StaticNetwork("192.168.122.50/24", "192.168.122.1", ("1.1.1.1",))
     text = network_config(_config(network=static))
     assert text is not None
-    assert "version: 2" in text and '"192.168.122.50/24"' in text and '"1.1.1.1"' in text
+    assert json.loads(text) == {
+        "version": 2,
+        "ethernets": {
+            "nic0": {
+                "match": {"name": "e*"},
+                "dhcp4": False,
+                "addresses": ["192.168.122.50/24"],
+                "routes": [{"to": "default", "via": "192.168.122.1"}],
+                "nameservers": {"addresses": ["1.1.1.1"]},
+            }
+        },
+    }
     assert set(seed_files(_config(network=static))) == {"user-data", "meta-data", "network-config"}
+
+
+# What a hand-made YAML emitter gets wrong: mapping and comment syntax, quotes, line breaks,
+# list markers, YAML 1.1 booleans, and text beyond ASCII (and beyond the BMP).
+HOSTILE = [
+    "key: value",
+    "# not a comment",
+    "trailing #hash",
+    "'single' and \"double\" quotes",
+    "two\nlines\r\nand a tab\t",
+    "- a list?",
+    "yes",
+    "no",
+    "on",
+    "off",
+    "~",
+    "null",
+    "0o17",
+    "1e3",
+    "[not, a, list]",
+    "{not: a map}",
+    "&anchor *alias !tag %directive @at `tick`",
+    "back\\slash",
+    "Grüße, 日本語, emoji 😀",
+    " leading and trailing spaces ",
+    "",
+]
+
+
+def test_hostile_strings_round_trip() -> None:
+    doc = {"strings": HOSTILE, "map": {text: text for text in HOSTILE}, "nested": [{"x": HOSTILE}]}
+    text = yaml_document(doc, "#cloud-config")
+    assert _cloud_config(text) == doc
+    assert json.loads(yaml_document(doc)) == doc
+    # Written as is, not as "\\ud83d\\ude00": PyYAML reads such a pair as two lone surrogates.
+    assert "😀" in text and "\\ud83d" not in text
+
+
+def test_hostile_ssh_key_comment_round_trips_through_user_data() -> None:
+    key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGx - yes: no # 'on' \"off\" Grüße 😀"
+    for config in (_config(ssh_keys=(key,)), _config(user="", ssh_keys=(key,))):
+        doc = _cloud_config(user_data(config))
+        assert isinstance(doc, dict)
+        keys = doc["users"][1]["ssh_authorized_keys"] if config.user else doc["ssh_authorized_keys"]
+        assert keys == [key]
+
+
+@pytest.mark.parametrize("hidden", ["\x85", "\u2028", "\u2029", "\x7f", "\x1b", "\ufeff", "\r"])
+def test_ssh_keys_with_control_characters_are_refused(hidden: str) -> None:
+    with pytest.raises(ValidationError, match="printable characters only"):
+        validate_ssh_key(f"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGx bad{hidden}comment")
+    assert validate_ssh_key("ssh-ed25519\tAAAAC3Nza\tcomment ") == "ssh-ed25519\tAAAAC3Nza\tcomment"
 
 
 @pytest.mark.parametrize(

@@ -13,6 +13,7 @@ from vmgui.core.validation import (
     unit_factor,
     validate_guest_name,
     validate_memory_mib,
+    validate_title,
     validate_uri,
     validate_vcpus,
 )
@@ -260,3 +261,18 @@ def test_parse_uri_parts() -> None:
 )
 def test_host_display_name(uri: str, label: str) -> None:
     assert host_display_name(uri) == label
+
+
+# ------------------------------------------------------------------------------ titles
+
+
+def test_validate_title_strips_and_allows_empty() -> None:
+    assert validate_title("  Web server ") == "Web server"
+    assert validate_title("") == ""
+
+
+@pytest.mark.parametrize("title", ["two\nlines", "carriage\rreturn", "end\r\n"])
+def test_validate_title_refuses_line_breaks(title: str) -> None:
+    with pytest.raises(ValidationError, match="single line") as info:
+        validate_title(title)
+    assert info.value.field == "Title"

@@ -9,7 +9,6 @@ local file (``path``). Local files are qcow2, raw or ISO images, told apart by m
 from __future__ import annotations
 
 import enum
-import hashlib
 import json
 import re
 import string
@@ -290,15 +289,6 @@ def parse_checksum_file(text: str, filename: str, algorithm: str) -> str:
         f"no {algorithm} line for {filename} among {len(lines)} lines",
         "The image may have been replaced upstream; update the catalog entry.",
     )
-
-
-def file_digest(path: Path, algorithm: str, chunk: int = 1 << 20) -> str:
-    """The hex digest of a file (blocking: reads it all)."""
-    digest = hashlib.new(algorithm)
-    with path.open("rb") as handle:
-        while block := handle.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def qcow2_virtual_size(header: bytes) -> int:

@@ -16,7 +16,7 @@ import io
 import json
 import re
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pycdlib
@@ -198,7 +198,8 @@ def validate_ssh_key(key: str) -> str:
     """Check one OpenSSH public key line ("ssh-ed25519 AAAA... comment").
 
     Raises:
-        ValidationError: not a single-line public key (a private key is refused).
+        ValidationError: not a single-line public key (a private key is refused), or it
+            holds control or line-separator characters (YAML readers fold or refuse those).
     """
     if "PRIVATE KEY" in key:
         raise ValidationError("SSH key", "That is a private key: give the public key (.pub).")
@@ -206,6 +207,12 @@ def validate_ssh_key(key: str) -> str:
     if "\n" in key.strip() or len(parts) < 2 or not parts[0].startswith(_KEY_TYPES):
         raise ValidationError(
             "SSH key", "An SSH key must be one line such as 'ssh-ed25519 AAAA... comment'."
+        )
+    hidden = sorted({c for c in key.strip() if not c.isprintable() and c != "\t"})
+    if hidden:
+        shown = " ".join(repr(c) for c in hidden)
+        raise ValidationError(
+            "SSH key", f"An SSH key must hold printable characters only ({shown})."
         )
     return key.strip()
 
@@ -216,36 +223,20 @@ def guest_hostname(name: str) -> str:
     return label or "guest"
 
 
-def _yaml(value: object, indent: int = 0) -> list[str]:
-    """Block-style YAML lines for dicts/lists of str/int/bool (strings JSON-quoted)."""
-    pad = " " * indent
-    lines: list[str] = []
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if isinstance(item, dict | list) and item:
-                lines.append(f"{pad}{key}:")
-                lines.extend(_yaml(item, indent + 2))
-            else:
-                lines.append(f"{pad}{key}: {_scalar(item)}")
-    elif isinstance(value, list):
-        for item in value:
-            if isinstance(item, dict) and item:
-                sub = _yaml(item, indent + 2)
-                lines.append(f"{pad}- {sub[0].lstrip()}")
-                lines.extend(sub[1:])
-            else:
-                lines.append(f"{pad}- {_scalar(item)}")
-    return lines
+def yaml_document(doc: Mapping[str, object], header: str = "") -> str:
+    """``doc`` as a YAML document: JSON, which is YAML (1.2, and PyYAML's 1.1 reads it too).
 
+    A library serializer quotes every string the user gave (``": "``, ``#``, quotes, a leading
+    ``-``, ``yes``/``no``/``on``, line breaks) so that it reads back as the same string.
+    Non-ASCII text is written as is: JSON's ``\\u`` escapes would split characters beyond
+    the BMP into surrogate pairs, which PyYAML does not join again.
 
-def _scalar(value: object) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, dict | list):
-        return "{}" if isinstance(value, dict) else "[]"
-    return json.dumps(str(value))  # a double-quoted YAML scalar
+    Args:
+        doc: dicts, lists, strings, numbers and booleans.
+        header: a first line, e.g. "#cloud-config" (a YAML comment), or "".
+    """
+    body = json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+    return f"{header}\n{body}" if header else body
 
 
 def user_data(config: CloudInitConfig) -> str:
@@ -274,14 +265,14 @@ def user_data(config: CloudInitConfig) -> str:
     if config.packages:
         doc["package_update"] = True
         doc["packages"] = list(config.packages)
-    return "#cloud-config\n" + "\n".join(_yaml(doc)) + "\n"
+    return yaml_document(doc, "#cloud-config")
 
 
 def meta_data(config: CloudInitConfig) -> str:
     """The meta-data document (instance-id and local-hostname)."""
     instance = config.instance_id or f"iid-{guest_hostname(config.hostname)}"
     doc = {"instance-id": instance, "local-hostname": config.hostname.split(".")[0]}
-    return "\n".join(_yaml(doc)) + "\n"
+    return yaml_document(doc)
 
 
 def network_config(config: CloudInitConfig) -> str | None:
@@ -295,7 +286,7 @@ def network_config(config: CloudInitConfig) -> str | None:
     if net.nameservers:
         nic["nameservers"] = {"addresses": list(net.nameservers)}
     doc = {"version": 2, "ethernets": {"nic0": nic}}
-    return "\n".join(_yaml(doc)) + "\n"
+    return yaml_document(doc)
 
 
 def seed_files(config: CloudInitConfig) -> dict[str, bytes]:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from vmgui.core.domxml import GuestDetails
+    from vmgui.core.xml.domain import GuestDetails
 
 
 class GuestState(enum.Enum):
@@ -29,8 +29,26 @@ class GuestState(enum.Enum):
         return self.value
 
 
-# libvirt's virDomainState values (kept here so core needs no libvirt import).
-_NOSTATE, _RUNNING, _BLOCKED, _PAUSED, _SHUTDOWN, _SHUTOFF, _CRASHED, _PMSUSPENDED = range(8)
+# libvirt's virDomainState numbers (enum virDomainState in libvirt-domain.h), written out so
+# that core needs no libvirt import; tests/unit/test_model.py checks them against libvirt's.
+_NOSTATE = 0  # VIR_DOMAIN_NOSTATE
+_RUNNING = 1  # VIR_DOMAIN_RUNNING
+_BLOCKED = 2  # VIR_DOMAIN_BLOCKED
+_PAUSED = 3  # VIR_DOMAIN_PAUSED
+_SHUTDOWN = 4  # VIR_DOMAIN_SHUTDOWN (being shut down: still running)
+_SHUTOFF = 5  # VIR_DOMAIN_SHUTOFF
+_CRASHED = 6  # VIR_DOMAIN_CRASHED
+_PMSUSPENDED = 7  # VIR_DOMAIN_PMSUSPENDED
+
+_SEEN_AS = {
+    _RUNNING: GuestState.RUNNING,
+    _BLOCKED: GuestState.RUNNING,
+    _SHUTDOWN: GuestState.RUNNING,
+    _PAUSED: GuestState.PAUSED,
+    _SHUTOFF: GuestState.SHUTOFF,
+    _CRASHED: GuestState.CRASHED,
+    _PMSUSPENDED: GuestState.SUSPENDED,
+}
 
 
 def guest_state_from_libvirt(state: int, has_managed_save: bool = False) -> GuestState:
@@ -42,17 +60,13 @@ def guest_state_from_libvirt(state: int, has_managed_save: bool = False) -> Gues
 
     Returns:
         The user-facing state. A guest being shut down is still running; a shut-off
-        guest with a managed save image is "saved".
+        guest with a managed save image is "saved". A state without a meaning here
+        (``VIR_DOMAIN_NOSTATE``, or one newer than this list) reads as shut off.
     """
-    if state in (_RUNNING, _BLOCKED, _SHUTDOWN):
-        return GuestState.RUNNING
-    if state == _PAUSED:
-        return GuestState.PAUSED
-    if state == _CRASHED:
-        return GuestState.CRASHED
-    if state == _PMSUSPENDED:
-        return GuestState.SUSPENDED
-    return GuestState.SAVED if has_managed_save else GuestState.SHUTOFF
+    seen = _SEEN_AS.get(state, GuestState.SHUTOFF)
+    if seen is GuestState.SHUTOFF and has_managed_save:
+        return GuestState.SAVED
+    return seen
 
 
 class GuestAction(enum.Enum):

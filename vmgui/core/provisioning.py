@@ -15,7 +15,7 @@ from pathlib import Path
 from vmgui.core.catalog import CatalogEntry
 from vmgui.core.cloudinit import CloudInitConfig
 from vmgui.core.errors import VmguiError
-from vmgui.core.guestxml import DiskSpec, DomainSpec
+from vmgui.core.xml.build import DiskSpec, DomainSpec
 
 USER_NETWORK = "user"
 DEFAULT_POOL = "default"
@@ -301,11 +301,12 @@ def domain_spec_for(plan: ProvisionPlan, facts: DomainFacts, paths: GuestPaths) 
         arch=facts.arch or "x86_64",
         serial_log=plan.serial_log,
         graphics=plan.graphics,
-        description=_description(source),
+        description=description_for(source),
     )
 
 
-def _description(source: Source) -> str:
+def description_for(source: Source) -> str:
+    """The description a new guest's definition gets: what it was created from."""
     if isinstance(source, CatalogImage):
         return f"Created by vmgui from {source.entry.name}"
     if isinstance(source, LocalImage):

@@ -1,4 +1,4 @@
-"""Validators for what users type: guest names, vCPUs, memory, sizes, host URIs.
+"""Validators for what users type: guest names and titles, vCPUs, memory, sizes, host URIs.
 
 Every validator raises :class:`ValidationError` whose message names the field and
 the rule that was broken, so the UI can show it as is.
@@ -111,6 +111,24 @@ def validate_guest_name(name: str) -> str:
     if name[0] in "-.":
         raise ValidationError("Name", f"Name must not start with {name[0]!r}.")
     return name
+
+
+def validate_title(title: str) -> str:
+    """Check a guest's title (its one-line short description).
+
+    Args:
+        title: the title as typed; surrounding whitespace is ignored, "" clears the title.
+
+    Returns:
+        The stripped title.
+
+    Raises:
+        ValidationError: if the title holds a line break ("\\n" or "\\r"; libvirt refuses
+            those).
+    """
+    if "\n" in title or "\r" in title:
+        raise ValidationError("Title", "A guest title must be a single line.")
+    return title.strip()
 
 
 def _require_int(field: str, value: object) -> int:

@@ -23,8 +23,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from vmgui.core.domxml import DiskInfo
 from vmgui.core.model import ConnectionState, Consolidation, GuestInfo, GuestState, HostStatus
+from vmgui.core.xml.domain import DiskInfo
 from vmgui.ui.models import dot_icon, format_memory
 
 NORMAL_COLOR = "#3584e4"

@@ -26,6 +26,7 @@ from vmgui.core.model import (
     HostStatus,
 )
 from vmgui.core.validation import host_display_name
+from vmgui.core.xml.host import read_capabilities
 from vmgui.virt import inspect
 from vmgui.virt.events import TaskSet, Worker, WorkerStoppedError, ensure_event_loop
 from vmgui.virt.guestcache import GuestObserver, GuestTracker
@@ -259,7 +260,7 @@ class HostConnection:
             return
         if generation != self._generation or self._host_info is None:
             return
-        model = inspect.cpu_model_from_capabilities(caps)
+        model = read_capabilities(caps).cpu_model
         self._set_host_info(
             dataclasses.replace(self._host_info, cpu_model=model, capabilities_known=True)
         )

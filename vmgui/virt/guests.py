@@ -8,12 +8,10 @@ right even on hosts without events).
 from __future__ import annotations
 
 import contextlib
-import xml.etree.ElementTree as ET
 from collections.abc import Callable, Sequence
 
 import libvirt
 
-from vmgui.core import domxml
 from vmgui.core.errors import VmguiError
 from vmgui.core.model import (
     DeletePlan,
@@ -24,7 +22,20 @@ from vmgui.core.model import (
     GuestState,
     StorageItem,
 )
-from vmgui.core.validation import validate_memory_mib, validate_vcpus
+from vmgui.core.validation import (
+    ValidationError,
+    validate_memory_mib,
+    validate_title,
+    validate_vcpus,
+)
+from vmgui.core.xml.domain import (
+    disk_paths_in_use,
+    owned_volumes,
+    parse_domain_xml,
+    parse_volume_key,
+)
+from vmgui.core.xml.edit import set_memory_xml, set_title_xml, set_vcpus_xml
+from vmgui.core.xml.host import read_volume
 from vmgui.virt import inspect
 from vmgui.virt.connection import HostConnection
 
@@ -125,7 +136,7 @@ async def set_vcpus(host: HostConnection, guest: GuestInfo, vcpus: int) -> None:
         validate_vcpus(vcpus, host_cpus=info.cpus if info else None)
     except ValueError as exc:
         raise VmguiError(f"Could not change the vCPUs of {guest.name}", str(exc)) from exc
-    await _redefine(host, guest, "vCPUs", lambda xml: domxml.set_vcpus_xml(xml, vcpus))
+    await _redefine(host, guest, "vCPUs", lambda xml: set_vcpus_xml(xml, vcpus))
 
 
 async def set_memory(host: HostConnection, guest: GuestInfo, memory_mib: int) -> None:
@@ -135,16 +146,18 @@ async def set_memory(host: HostConnection, guest: GuestInfo, memory_mib: int) ->
         validate_memory_mib(memory_mib, host_memory_kib=info.memory_kib if info else None)
     except ValueError as exc:
         raise VmguiError(f"Could not change the memory of {guest.name}", str(exc)) from exc
-    await _redefine(
-        host, guest, "memory", lambda xml: domxml.set_memory_xml(xml, memory_mib * 1024)
-    )
+    await _redefine(host, guest, "memory", lambda xml: set_memory_xml(xml, memory_mib * 1024))
 
 
 async def set_title(host: HostConnection, guest: GuestInfo, title: str) -> None:
     """Set (or clear, with "") the guest's title in its persistent config."""
-    if "\n" in title:
-        raise VmguiError("The title must be a single line", hint="Remove the line breaks.")
-    await _redefine(host, guest, "title", lambda xml: domxml.set_title_xml(xml, title))
+    try:
+        title = validate_title(title)
+    except ValidationError as exc:
+        raise VmguiError(
+            f"Could not change the title of {guest.name}", exc.message, "Remove the line breaks."
+        ) from exc
+    await _redefine(host, guest, "title", lambda xml: set_title_xml(xml, title))
 
 
 async def set_autostart(host: HostConnection, guest: GuestInfo, autostart: bool) -> None:
@@ -185,10 +198,11 @@ def _name(host: HostConnection, uuid: str) -> str:
 
 
 def _volume_path(conn: libvirt.virConnect, ref: str) -> str:
-    """A disk reference ("/path" or "pool/volume") as a path on the host."""
-    if ref.startswith("/") or "/" not in ref:
+    """A disk reference (a path or a :func:`~vmgui.core.xml.domain.volume_key`) as a host path."""
+    key = parse_volume_key(ref)
+    if key is None:
         return ref
-    pool_name, vol_name = ref.split("/", 1)
+    pool_name, vol_name = key
     try:
         return str(conn.storagePoolLookupByName(pool_name).storageVolLookupByName(vol_name).path())
     except libvirt.libvirtError:
@@ -205,25 +219,24 @@ def _backing_paths_of_volumes(conn: libvirt.virConnect) -> set[str]:
             continue
         for vol in volumes:
             try:
-                root = ET.fromstring(vol.XMLDesc(0))
-            except (libvirt.libvirtError, ET.ParseError):
+                backing = read_volume(vol.XMLDesc(0)).backing_path
+            except libvirt.libvirtError:
                 continue
-            for node in root.iterfind("./backingStore/path"):
-                if node.text:
-                    paths.add(node.text.strip())
+            if backing:
+                paths.add(backing)
     return paths
 
 
 def _delete_plan(uri: str, conn: libvirt.virConnect, guest: GuestInfo) -> DeletePlan:
     dom = inspect.lookup(conn, guest.uuid)
-    details = domxml.parse_domain_xml(dom.XMLDesc(0))
+    details = parse_domain_xml(dom.XMLDesc(0))
     others = _other_domain_xmls(conn, guest.uuid)
-    used_elsewhere = {_volume_path(conn, ref) for ref in domxml.disk_paths_in_use(others)}
+    used_elsewhere = {_volume_path(conn, ref) for ref in disk_paths_in_use(others)}
     backing = _backing_paths_of_volumes(conn)
     own_chain = {p for disk in details.disks for p in disk.backing_paths}
-    targets = {_disk_ref(d): d.target for d in details.disks}
+    targets = {d.source_key: d.target for d in details.disks}
     items = []
-    for ref in domxml.owned_volumes(details):
+    for ref in owned_volumes(details):
         path = _volume_path(conn, ref)
         target = targets.get(ref, "")
         if path in used_elsewhere:
@@ -252,12 +265,6 @@ def _other_domain_xmls(conn: libvirt.virConnect, uuid: str) -> list[str]:
             if exc.get_error_code() != libvirt.VIR_ERR_NO_DOMAIN:
                 raise
     return xmls
-
-
-def _disk_ref(disk: domxml.DiskInfo) -> str:
-    if disk.source_type == "volume":
-        return f"{disk.pool}/{disk.volume}"
-    return disk.path
 
 
 def _is_volume(conn: libvirt.virConnect, path: str) -> bool:

@@ -8,14 +8,14 @@ worker) and returns frozen snapshots.
 from __future__ import annotations
 
 import contextlib
-import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 
 import libvirt
 
-from vmgui.core.domxml import DomainXMLError, parse_domain_xml
-from vmgui.core.guestxml import host_arch, host_virt_types
 from vmgui.core.model import GuestState, guest_state_from_libvirt
+from vmgui.core.xml.base import DomainXMLError
+from vmgui.core.xml.domain import is_writable_disk, parse_domain_xml, volume_key
+from vmgui.core.xml.host import read_capabilities, read_network, read_pool, read_volume
 from vmgui.virt import inspect
 from vmgui.virt.connection import HostConnection
 
@@ -165,26 +165,24 @@ def _networks_blocking(conn: libvirt.virConnect) -> tuple[NetworkChoice, ...]:
     result = []
     for net in conn.listAllNetworks(0):
         mode = "isolated"
-        with contextlib.suppress(libvirt.libvirtError, ET.ParseError):
-            forward = ET.fromstring(net.XMLDesc(0)).find("forward")
-            if forward is not None:
-                mode = forward.get("mode", "nat")
+        with contextlib.suppress(libvirt.libvirtError):
+            mode = read_network(net.XMLDesc(0)).forward_mode or "isolated"
         result.append(NetworkChoice(str(net.name()), bool(net.isActive()), mode))
     return tuple(sorted(result, key=lambda n: n.name))
 
 
 def _virt_types_blocking(conn: libvirt.virConnect) -> VirtTypes:
-    caps = conn.getCapabilities()
-    arch = host_arch(caps) or str(conn.getInfo()[0])
-    return VirtTypes(arch, host_virt_types(caps, arch))
+    caps = read_capabilities(conn.getCapabilities())
+    arch = caps.arch or str(conn.getInfo()[0])
+    return VirtTypes(arch, caps.virt_types(arch))
 
 
 def _pools_blocking(conn: libvirt.virConnect) -> tuple[PoolChoice, ...]:
     result = []
     for pool in conn.listAllStoragePools(0):
         path = ""
-        with contextlib.suppress(libvirt.libvirtError, ET.ParseError):
-            path = (ET.fromstring(pool.XMLDesc(0)).findtext("target/path") or "").strip()
+        with contextlib.suppress(libvirt.libvirtError):
+            path = read_pool(pool.XMLDesc(0)).target_path
         active = bool(pool.isActive())
         available = 0
         volumes: frozenset[str] = frozenset()
@@ -213,15 +211,15 @@ def _volumes_blocking(conn: libvirt.virConnect) -> tuple[VolumeChoice, ...]:
         with contextlib.suppress(libvirt.libvirtError):
             pool.refresh(0)
         for vol in pool.listAllVolumes(0):
-            with contextlib.suppress(libvirt.libvirtError, ET.ParseError):
+            with contextlib.suppress(libvirt.libvirtError):
                 path = str(vol.path())
-                fmt_el = ET.fromstring(vol.XMLDesc(0)).find("target/format")
-                fmt = fmt_el.get("type", "") if fmt_el is not None else ""
+                doc = read_volume(vol.XMLDesc(0))
                 name = str(vol.name())
-                used = users.get(path, []) + users.get(f"{pool_name}/{name}", [])
-                capacity = int(vol.info()[1])
+                used = users.get(path, []) + users.get(volume_key(pool_name, name), [])
                 used_by = tuple(sorted(set(used)))
-                result.append(VolumeChoice(pool_name, name, path, capacity, fmt, used_by))
+                result.append(
+                    VolumeChoice(pool_name, name, path, doc.capacity, doc.format, used_by)
+                )
     return tuple(sorted(result, key=lambda v: (v.pool, v.name)))
 
 
@@ -233,11 +231,7 @@ def _templates_blocking(conn: libvirt.virConnect) -> tuple[TemplateChoice, ...]:
             if not details.vmgui_template:
                 continue
             state = guest_state_from_libvirt(dom.info()[0], bool(dom.hasManagedSaveImage(0)))
-            writable = [
-                d
-                for d in details.disks
-                if d.device == "disk" and not d.readonly and not d.shareable and d.source_key
-            ]
+            writable = [d for d in details.disks if is_writable_disk(d)]
             result.append(
                 TemplateChoice(
                     uuid=details.uuid,

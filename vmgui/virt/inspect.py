@@ -6,14 +6,13 @@ Every function here makes libvirt calls and so runs on a connection's worker thr
 from __future__ import annotations
 
 import contextlib
-import xml.etree.ElementTree as ET
 
 import libvirt
 
-from vmgui.core.domxml import parse_domain_xml
 from vmgui.core.errors import VmguiError
 from vmgui.core.model import GuestInfo, GuestOverview, HostInfo, guest_state_from_libvirt
 from vmgui.core.validation import host_display_name
+from vmgui.core.xml.domain import parse_domain_xml
 
 
 def error_from_libvirt(exc: libvirt.libvirtError, summary: str) -> VmguiError:
@@ -152,17 +151,3 @@ def host_info(uri: str, conn: libvirt.virConnect, cpu_model: str = "") -> HostIn
         cpu_model=cpu_model,
         capabilities_known=bool(cpu_model),
     )
-
-
-def cpu_model_from_capabilities(caps_xml: str) -> str:
-    """The host CPU model named in a capabilities document ("" when absent)."""
-    try:
-        root = ET.fromstring(caps_xml)
-    except ET.ParseError:
-        return ""
-    model = root.find("./host/cpu/model")
-    vendor = root.find("./host/cpu/vendor")
-    text = (model.text or "").strip() if model is not None else ""
-    if vendor is not None and vendor.text and text:
-        return f"{vendor.text.strip()} {text}"
-    return text or "unknown"

@@ -8,22 +8,18 @@ from __future__ import annotations
 
 import contextlib
 import re
-import xml.etree.ElementTree as ET
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import libvirt
 
 from vmgui.core.catalog import ImageFormat
-from vmgui.core.errors import VmguiError
-from vmgui.core.guestxml import host_arch, host_virt_types
 from vmgui.core.provisioning import (
     USER_NETWORK,
     ExistingVolume,
     ProvisionPlan,
     VirtType,
 )
-from vmgui.core.validation import ValidationError
+from vmgui.core.xml.host import read_capabilities, read_pool, read_volume
 from vmgui.virt.storage import unless_missing
 
 KNOWN_ARCHES = frozenset(
@@ -73,9 +69,9 @@ def host_facts_blocking(
     # getInfo's "model" is the architecture on QEMU hosts; only ask for the (possibly slow)
     # capabilities when it is not one, or when the domain type must be chosen or checked.
     if plan.virt_type is not VirtType.QEMU or arch not in KNOWN_ARCHES:
-        caps = conn.getCapabilities()
-        arch = arch if arch in KNOWN_ARCHES else host_arch(caps) or arch
-        types = host_virt_types(caps, arch)
+        caps = read_capabilities(conn.getCapabilities())
+        arch = arch if arch in KNOWN_ARCHES else caps.arch or arch
+        types = caps.virt_types(arch)
     network_active: bool | None = None
     if plan.network != USER_NETWORK:
         with contextlib.suppress(libvirt.libvirtError):
@@ -84,7 +80,7 @@ def host_facts_blocking(
     taken: list[str] = []
     with contextlib.suppress(libvirt.libvirtError):
         pool = conn.storagePoolLookupByName(plan.pool)
-        pool_path = (ET.fromstring(pool.XMLDesc(0)).findtext("target/path") or "").strip()
+        pool_path = read_pool(pool.XMLDesc(0)).target_path
         if pool.isActive():
             pool.refresh(0)
             names = set(pool.listVolumes())
@@ -95,10 +91,8 @@ def host_facts_blocking(
             plan.source.volume
         )
         import_path = str(vol.path())
-        fmt = ET.fromstring(vol.XMLDesc(0)).find("target/format")
-        import_format = fmt.get("type", "raw") if fmt is not None else "raw"
-        if import_format not in ("qcow2", "raw"):
-            import_format = "raw"
+        fmt = read_volume(vol.XMLDesc(0)).format
+        import_format = fmt if fmt in ("qcow2", "raw") else "raw"
     return HostFacts(
         cpus=int(cpus),
         memory_kib=memory_kib,
@@ -133,38 +127,3 @@ def remove_domain_blocking(conn: libvirt.virConnect, uuid: str) -> None:
         dom.undefineFlags(flags)
     except libvirt.libvirtError:
         dom.undefine()
-
-
-# -- small helpers ----------------------------------------------------------------------------
-
-
-def check_field(fn: Callable[[], object]) -> None:
-    try:
-        fn()
-    except ValidationError as exc:
-        raise VmguiError(exc.message) from None
-
-
-def choose_virt_type(wanted: VirtType, facts: HostFacts) -> str:
-    if wanted is VirtType.QEMU:
-        return "qemu"
-    if wanted is VirtType.KVM:
-        if "kvm" not in facts.virt_types:
-            raise VmguiError(
-                "This host offers no hardware virtualisation (KVM)",
-                f"domain types for {facts.arch}: {', '.join(facts.virt_types) or 'none'}",
-                "Choose emulation (virt type qemu), or enable KVM on the host.",
-            )
-        return "kvm"
-    for kind in ("kvm", "qemu"):
-        if kind in facts.virt_types:
-            return kind
-    raise VmguiError(
-        f"This host cannot run {facts.arch} guests",
-        f"its capabilities list no kvm or qemu domain for {facts.arch}",
-        "Install QEMU on the host (e.g. qemu-system-x86).",
-    )
-
-
-def gib(size: int) -> str:
-    return f"{size / (1 << 30):.2f} GiB"

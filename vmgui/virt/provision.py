@@ -26,7 +26,6 @@ import libvirt
 from vmgui.core.catalog import ImageFormat, ImageInfo, read_image_info
 from vmgui.core.cloudinit import build_seed_iso, seed_files
 from vmgui.core.errors import VmguiError
-from vmgui.core.guestxml import domain_xml
 from vmgui.core.provisioning import (
     DEFAULT_POOL,
     DEFAULT_POOL_PATH,
@@ -43,20 +42,21 @@ from vmgui.core.provisioning import (
     TransferMeter,
     domain_spec_for,
 )
+from vmgui.core.provrules import check_field, choose_virt_type
+from vmgui.core.units import format_bytes
 from vmgui.core.validation import (
     validate_guest_name,
     validate_memory_mib,
     validate_vcpus,
 )
+from vmgui.core.xml.build import domain_xml
+from vmgui.core.xml.domain import seed_volume_name
 from vmgui.virt.connection import HostConnection
 from vmgui.virt.download import Downloader, TransferProgress, hash_file
 from vmgui.virt.provhost import (
     HostFacts,
     base_volume_name,
-    check_field,
-    choose_virt_type,
     define_blocking,
-    gib,
     host_facts_blocking,
 )
 from vmgui.virt.storage import (
@@ -165,7 +165,7 @@ class _Run:
         elif isinstance(plan.source, CatalogImage) and plan.source.entry.path:
             self.local_path = Path(plan.source.entry.path)  # a user's catalog entry for a file
         self.disk_name = f"{plan.name}.qcow2"
-        self.seed_name = f"{plan.name}-seed.iso"
+        self.seed_name = seed_volume_name(plan.name)
 
     async def execute(self) -> ProvisionResult:
         timings = await self.txn.run(
@@ -217,7 +217,7 @@ class _Run:
             )
         check_field(lambda: validate_vcpus(plan.vcpus, host_cpus=facts.cpus))
         check_field(lambda: validate_memory_mib(plan.memory_mib, host_memory_kib=facts.memory_kib))
-        self.virt_type = choose_virt_type(plan.virt_type, facts)
+        self.virt_type = choose_virt_type(plan.virt_type, facts.arch, facts.virt_types)
         if plan.network != USER_NETWORK and facts.network_active is None:
             raise VmguiError(
                 f"There is no network {plan.network!r} on {self.host.display_name}",
@@ -244,9 +244,9 @@ class _Run:
         if info.format is not ImageFormat.ISO and self.plan.disk_bytes < info.virtual_size:
             raise VmguiError(
                 "The disk is smaller than the image",
-                f"the image's disk is {gib(info.virtual_size)}, "
-                f"the guest's disk {gib(self.plan.disk_bytes)}",
-                f"Give the guest at least {gib(info.virtual_size)}.",
+                f"the image's disk is {format_bytes(info.virtual_size)}, "
+                f"the guest's disk {format_bytes(self.plan.disk_bytes)}",
+                f"Give the guest at least {format_bytes(info.virtual_size)}.",
             )
 
     def _pool_create_path(self) -> str:
@@ -299,13 +299,14 @@ class _Run:
         if info.available < need:
             raise VmguiError(
                 f"Storage pool {plan.pool!r} is full",
-                f"{gib(info.available)} free, {gib(need)} needed",
+                f"{format_bytes(info.available)} free, {format_bytes(need)} needed",
                 "Free space in the pool or choose another pool.",
             )
         if plan.disk_bytes > info.available and not isinstance(plan.source, ExistingVolume):
             self.warnings.append(
-                f"The disk ({gib(plan.disk_bytes)}) is larger than the free space in pool "
-                f"{plan.pool!r} ({gib(info.available)}); it can fill up as the guest writes."
+                f"The disk ({format_bytes(plan.disk_bytes)}) is larger than the free space in "
+                f"pool {plan.pool!r} ({format_bytes(info.available)}); it can fill up as the "
+                "guest writes."
             )
         return "created" if info.created else ""
 

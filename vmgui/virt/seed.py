@@ -12,8 +12,8 @@ from __future__ import annotations
 import libvirt
 
 from vmgui.core.errors import VmguiError
-from vmgui.core.guestxml import without_seed_disks
 from vmgui.core.model import GuestInfo
+from vmgui.core.xml.edit import without_seed_disks
 from vmgui.virt import inspect
 from vmgui.virt.connection import HostConnection
 

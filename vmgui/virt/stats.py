@@ -22,7 +22,6 @@ import contextlib
 import functools
 import logging
 import time
-import xml.etree.ElementTree as ET
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
@@ -45,6 +44,7 @@ from vmgui.core.stats import (
     host_counters_from_stats,
     host_sample,
 )
+from vmgui.core.xml.domain import balloon_needs_period, device_names
 
 _log = logging.getLogger(__name__)
 
@@ -442,40 +442,3 @@ class StatsPoller:
         return host_counters_from_stats(
             self._clock(), self._host_cpus, cpu, memory, self._host_memory_kib
         )
-
-
-def device_names(domain_xml: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """The target names of a domain's disks (not empty CD-ROMs) and interfaces."""
-    try:
-        root = ET.fromstring(domain_xml)
-    except ET.ParseError:
-        return (), ()
-    disks = []
-    for disk in root.iterfind("./devices/disk"):
-        target = disk.find("target")
-        if target is not None and target.get("dev") and disk.find("source") is not None:
-            disks.append(str(target.get("dev")))
-    nics = []
-    for nic in root.iterfind("./devices/interface"):
-        target = nic.find("target")
-        if target is not None and target.get("dev"):
-            nics.append(str(target.get("dev")))
-    return tuple(disks), tuple(nics)
-
-
-def balloon_needs_period(domain_xml: str) -> bool:
-    """Whether the domain has a balloon device whose statistics are not collected."""
-    try:
-        root = ET.fromstring(domain_xml)
-    except ET.ParseError:
-        return False
-    balloon = root.find("./devices/memballoon")
-    if balloon is None or balloon.get("model", "none") == "none":
-        return False
-    stats = balloon.find("stats")
-    if stats is None:
-        return True
-    try:
-        return int(stats.get("period", "0")) <= 0
-    except ValueError:
-        return True

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -23,7 +22,8 @@ from typing import IO, Protocol, TypeVar
 
 import libvirt
 
-from vmgui.core.guestxml import dir_pool_xml, volume_xml
+from vmgui.core.xml.build import dir_pool_xml, volume_xml
+from vmgui.core.xml.host import read_pool
 from vmgui.virt.connection import HostConnection
 
 _log = logging.getLogger(__name__)
@@ -86,9 +86,7 @@ def ensure_pool_blocking(conn: libvirt.virConnect, name: str, create_path: str) 
 
 def _pool_info(pool: libvirt.virStoragePool, created: bool = False) -> PoolInfo:
     _state, capacity, _allocation, available = pool.info()
-    path = ""
-    with contextlib.suppress(ET.ParseError):
-        path = (ET.fromstring(pool.XMLDesc(0)).findtext("target/path") or "").strip()
+    path = read_pool(pool.XMLDesc(0)).target_path
     return PoolInfo(pool.name(), path, int(capacity), int(available), created)
 
 

@@ -18,12 +18,19 @@ from typing import NamedTuple
 
 import libvirt
 
-from vmgui.core import guestxml
 from vmgui.core.cloudinit import CloudInitConfig, build_seed_iso, seed_files
-from vmgui.core.domxml import VMGUI_NS, parse_domain_xml
 from vmgui.core.errors import VmguiError
 from vmgui.core.provisioning import ProgressCallback, ProvisionResult, Step
 from vmgui.core.validation import ValidationError, validate_guest_name
+from vmgui.core.xml.base import VMGUI_NS
+from vmgui.core.xml.build import volume_xml
+from vmgui.core.xml.domain import parse_domain_xml, seed_volume_name
+from vmgui.core.xml.edit import (
+    TEMPLATE_METADATA_KEY,
+    clone_disks,
+    clone_xml,
+    template_metadata,
+)
 from vmgui.virt import inspect
 from vmgui.virt.connection import HostConnection
 from vmgui.virt.storage import StreamUploader, Uploader, unless_missing
@@ -59,8 +66,8 @@ def _set_template_blocking(conn: libvirt.virConnect, uuid: str, template: bool) 
         if exc.get_error_code() != libvirt.VIR_ERR_NO_DOMAIN_METADATA:
             raise
         existing = None
-    xml = guestxml.template_metadata(existing, template)
-    key = guestxml.TEMPLATE_METADATA_KEY if xml is not None else None
+    xml = template_metadata(existing, template)
+    key = TEMPLATE_METADATA_KEY if xml is not None else None
     dom.setMetadata(libvirt.VIR_DOMAIN_METADATA_ELEMENT, xml, key, VMGUI_NS, flags)
 
 
@@ -196,13 +203,13 @@ class _Clone:
         data = await asyncio.to_thread(lambda: build_seed_iso(seed_files(config)))
         pool = self.facts.disks[0].pool if self.facts.disks else "default"
         self.seed = await self.uploader.upload(
-            self.host, pool, f"{self.name}-seed.iso", data, "raw"
+            self.host, pool, seed_volume_name(self.name), data, "raw"
         )
         self.txn.created_volume(self.seed)
         return ""
 
     async def _define(self) -> str:
-        xml = guestxml.clone_xml(self.facts.xml, self.name, self.overlays, self.seed)
+        xml = clone_xml(self.facts.xml, self.name, self.overlays, self.seed)
         self.uuid = await self.txn.create_domain(
             lambda c: str(c.defineXML(xml).UUIDString()), f"Could not define {self.name}", self.name
         )
@@ -237,7 +244,7 @@ def _clone_facts(conn: libvirt.virConnect, template_uuid: str, name: str) -> _Cl
             "Shut the template down first.",
         )
     disks = []
-    for disk in guestxml.clone_disks(xml):
+    for disk in clone_disks(xml):
         if disk.pool:
             vol = conn.storagePoolLookupByName(disk.pool).storageVolLookupByName(disk.volume)
         else:
@@ -263,7 +270,5 @@ def _clone_facts(conn: libvirt.virConnect, template_uuid: str, name: str) -> _Cl
 
 
 def _create_overlay(disk: TemplateDisk, name: str, conn: libvirt.virConnect) -> str:
-    xml = guestxml.volume_xml(
-        name, disk.capacity, "qcow2", backing_path=disk.path, backing_format=disk.fmt
-    )
+    xml = volume_xml(name, disk.capacity, "qcow2", backing_path=disk.path, backing_format=disk.fmt)
     return str(conn.storagePoolLookupByName(disk.pool).createXML(xml, 0).path())

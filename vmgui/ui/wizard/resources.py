@@ -21,8 +21,8 @@ from PySide6.QtWidgets import (
 )
 
 from vmgui.core.catalog import local_entry
-from vmgui.core.domxml import osinfo_display_name
 from vmgui.core.errors import VmguiError
+from vmgui.core.osinfo import osinfo_display_name
 from vmgui.core.provisioning import DEFAULT_POOL, DEFAULT_POOL_PATH
 from vmgui.core.validation import (
     MAX_VCPUS,
@@ -32,6 +32,7 @@ from vmgui.core.validation import (
     validate_memory_mib,
     validate_vcpus,
 )
+from vmgui.core.xml.domain import SEED_SUFFIX, seed_volume_name
 from vmgui.ui.detailparts import muted_label, plural
 from vmgui.ui.models import format_memory
 from vmgui.ui.wizard.common import MessageLabel, WizardPage, format_bytes
@@ -203,7 +204,7 @@ class ResourcesPage(WizardPage):
         names = self.ctx.guest_names()
         for pool in self._pools or ():
             for volume in pool.volumes:
-                for suffix in (".qcow2", "-seed.iso"):
+                for suffix in (".qcow2", SEED_SUFFIX):
                     if volume.endswith(suffix):
                         names.add(volume[: -len(suffix)])
         return names
@@ -262,7 +263,7 @@ class ResourcesPage(WizardPage):
             errors["name"] = exc.message
         pool = self._pool()
         if "name" not in errors and pool is not None and self.state.kind is not SourceKind.TEMPLATE:
-            for volume in (f"{name}.qcow2", f"{name}-seed.iso"):
+            for volume in (f"{name}.qcow2", seed_volume_name(name)):
                 if volume in pool.volumes:
                     errors["name"] = (
                         f"Pool {pool.name!r} already has a volume named {volume}. "

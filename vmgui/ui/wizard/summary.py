@@ -5,7 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox, QFormLayout, QLabel, QVBoxLayout, QWizard
 
-from vmgui.core.domxml import osinfo_display_name
+from vmgui.core.osinfo import osinfo_display_name
 from vmgui.core.provisioning import USER_NETWORK, VirtType
 from vmgui.ui.detailparts import muted_label, plural
 from vmgui.ui.models import format_memory
