@@ -29,13 +29,19 @@ class UiState:
 
     def value(self, key: str, default: _T) -> _T:
         """The stored value of ``key`` as ``default``'s type, or ``default`` when missing or
-        not of that type."""
-        kind = type(default)
+        not of that type (INI files keep numbers and flags as text)."""
+        raw = self._settings.value(key)
+        if raw is None:
+            return default
+        if isinstance(default, QByteArray) or isinstance(raw, QByteArray):
+            return raw if isinstance(raw, type(default)) else default
+        if isinstance(default, bool):
+            text = str(raw).lower()
+            return (text == "true") if text in ("true", "false") else default
         try:
-            raw = self._settings.value(key, default, type=kind)
+            return type(default)(raw)
         except (TypeError, ValueError):
             return default
-        return raw if isinstance(raw, kind) else default
 
     def set_value(self, key: str, value: bool | int | float | str | QByteArray) -> None:
         """Store ``value`` under ``key`` (written at :meth:`sync` or when Qt sees fit)."""
