@@ -178,6 +178,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--domains", type=int, default=1000, help="test-driver domains")
     args = parser.parse_args(argv)
     t_start = time.monotonic()
+    from vmgui.app import use_unix_event_dispatcher
+
+    use_unix_event_dispatcher()  # before the QApplication, as app.main does
     import libvirt  # noqa: F401  (counted in the baseline, as in the app)
     import PySide6.QtWidgets  # noqa: F401
 

@@ -1,6 +1,6 @@
 """Live usage for the UI: one stats poller per connected host, and the history of every series.
 
-:class:`StatsController` follows the :class:`~vmgui.ui.hosts.HostController` (connects,
+:class:`StatsController` follows the :class:`~vmgui.ui.controller.HostController` (connects,
 disconnects, guest lists and lifecycle changes), ticks each connected host's
 :class:`~vmgui.virt.stats.StatsPoller` every ``interval`` seconds with asyncio tasks on the
 (qasync) loop, keeps a bounded :class:`~vmgui.core.stats.History` per guest and per host, and

@@ -102,7 +102,7 @@ class NewGuestWizard(QWizard):
         parent: the parent widget (the main window).
     """
 
-    guestCreated = Signal(object)
+    guestCreated = Signal(ProvisionResult)
 
     def __init__(
         self,
