@@ -8,7 +8,15 @@ from PySide6.QtCore import QByteArray, Qt
 from pytestqt.qtbot import QtBot
 
 from tests.conftest import fixture_uri, wait_until
-from tests.ui.helpers import FakeDialogs, Run, WindowFixture, names_in, select, state_shown
+from tests.ui.helpers import (
+    FakeDialogs,
+    Run,
+    WindowFixture,
+    names_in,
+    row_of,
+    select,
+    state_shown,
+)
 from vmgui.core.model import GuestAction, GuestState
 from vmgui.ui.controller import HostController
 from vmgui.ui.guests.model import GuestColumn, GuestRole
@@ -167,3 +175,15 @@ def test_no_host_no_details_panes_before_they_are_needed(qtbot: QtBot, qloop: Ru
     win.controller.add_host(fixture_uri(), save=False)
     assert win.details.currentWidget() is win.host_details, "the first host is in focus"
     qloop(win.controller.close_all())
+
+
+def test_double_click_starts_a_shut_off_guest(window: WindowFixture) -> None:
+    win, dialogs, run = window
+    running, off = names_in(win, GuestState.RUNNING)[0], names_in(win, GuestState.SHUTOFF)[0]
+    proxy = win.guest_list.proxy
+    win.guest_list.view.doubleClicked.emit(proxy.index(row_of(win, running), 0))
+    assert win.tasks.running == 0, "a running guest: nothing to start"
+    win.guest_list.view.doubleClicked.emit(proxy.index(row_of(win, off), 0))
+    assert win.tasks.running == 1
+    run(wait_until(lambda: state_shown(win, off) == "running", 5.0))
+    assert not dialogs.errors
