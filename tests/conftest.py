@@ -11,8 +11,10 @@ from typing import TypeVar
 
 import pytest
 
-# Before anything imports Qt or reads XDG paths.
+# Before anything imports Qt or reads XDG paths. Qt must not use GLib's dispatcher (see
+# vmgui.app.use_unix_event_dispatcher, which app.main calls).
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ["QT_NO_GLIB"] = "1"
 _XDG = Path(tempfile.mkdtemp(prefix="vmgui-tests-xdg-"))
 for _name in ("XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME"):
     os.environ[_name] = str(_XDG / _name.lower())

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 import threading
 import time
@@ -41,6 +42,20 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def demo_fixture() -> Path:
     """The bundled node description behind the demo host."""
     return Path(__file__).resolve().parent / "data" / "demo-host.xml"
+
+
+def use_unix_event_dispatcher() -> None:
+    """Make Qt use its own UNIX event dispatcher instead of GLib's (``QT_NO_GLIB=1``).
+
+    Call it before any QApplication exists (the tests' conftest does too). libvirt's default
+    event implementation (:mod:`vmgui.virt.events`) iterates GLib's *global default* main
+    context on the libvirt event thread; Qt's GLib dispatcher uses that same context on the
+    Qt thread. Two threads dispatching one context run Qt's sources on libvirt's thread:
+    measured here as ``g_main_context_pop_thread_default: assertion 'stack != NULL' failed``
+    followed by a segfault in ``virEventRunDefaultImpl`` (tests/ui/test_event_loop_design.py
+    guards it).
+    """
+    os.environ["QT_NO_GLIB"] = "1"
 
 
 def setup_logging(debug: bool) -> None:
@@ -94,6 +109,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the GUI."""
     args = parse_args(argv)
     setup_logging(args.debug)
+    use_unix_event_dispatcher()
 
     import qasync
     from PySide6.QtCore import QAbstractEventDispatcher, QTimer
@@ -103,10 +119,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     from vmgui import __version__
     from vmgui.core.errors import VmguiError
     from vmgui.core.settings import demo_host_uri, load_hosts
+    from vmgui.ui.controller import HostController
     from vmgui.ui.dialogs import QtDialogs
-    from vmgui.ui.hosts import HostController
-    from vmgui.ui.mainwindow import MainWindow
-    from vmgui.ui.startup import open_initial_hosts, save_in_background
+    from vmgui.ui.main.startup import open_initial_hosts, save_in_background
+    from vmgui.ui.main.window import MainWindow
+    from vmgui.ui.uistate import UiState
     from vmgui.virt.events import ensure_event_loop
 
     ensure_event_loop()  # before any libvirt.open, once per process
@@ -139,6 +156,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         controller,
         QtDialogs(),
         demo_uri=demo_host_uri(fixture) if fixture.exists() else "",
+        ui_state=UiState(),
     )
     window.show()
     _log.info("window shown after %.3f s", time.perf_counter() - _START)

@@ -55,11 +55,11 @@ def make_probe(window: Any) -> Any:
     from PySide6.QtCore import QEvent, QModelIndex, QObject, QPersistentModelIndex
     from PySide6.QtGui import QPaintEvent
 
-    from vmgui.ui.models import GuestColumn
+    from vmgui.ui.guests.model import GuestColumn
 
-    model = window.guest_model
-    proxy = window.guest_proxy
-    view = window.guest_view
+    model = window.guest_list.model
+    proxy = window.guest_list.proxy
+    view = window.guest_list.view
 
     class Probe(QObject):
         def __init__(self) -> None:
@@ -299,7 +299,7 @@ async def scenario(
         controller.add_host(node, save=False)
         await controller.connect_host(node)
         running = sorted(
-            (g for g in window.guest_model.guests(node) if g.state.value == "running"),
+            (g for g in window.guest_list.model.guests(node) if g.state.value == "running"),
             key=lambda g: g.name,
         )
         guest = running[len(running) // 2]
@@ -338,8 +338,11 @@ def main(argv: list[str] | None = None) -> int:
             import qasync
             from PySide6.QtWidgets import QApplication
 
-            from vmgui.ui.hosts import HostController
-            from vmgui.ui.mainwindow import MainWindow
+            from vmgui.app import use_unix_event_dispatcher
+            from vmgui.ui.controller import HostController
+            from vmgui.ui.main.window import MainWindow
+
+            use_unix_event_dispatcher()  # before the QApplication
 
             app = QApplication([sys.argv[0]])
             loop = qasync.QEventLoop(app)

@@ -113,7 +113,7 @@ def qt_costs(uri: str, guests: list[GuestInfo]) -> list[list[str]]:
     """Time the model updates the main window makes, with a sorting proxy attached."""
     from PySide6.QtCore import Qt
 
-    from vmgui.ui.models import GuestColumn, GuestFilterProxy, GuestModel
+    from vmgui.ui.guests.model import GuestColumn, GuestFilterProxy, GuestModel
 
     rows: list[list[str]] = []
     n = len(guests)
@@ -178,10 +178,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--domains", type=int, default=1000, help="test-driver domains")
     args = parser.parse_args(argv)
     t_start = time.monotonic()
+    from vmgui.app import use_unix_event_dispatcher
+
+    use_unix_event_dispatcher()  # before the QApplication, as app.main does
     import libvirt  # noqa: F401  (counted in the baseline, as in the app)
     import PySide6.QtWidgets  # noqa: F401
 
-    import vmgui.ui.models  # noqa: F401
+    import vmgui.ui.guests.model  # noqa: F401
 
     refs = benchlib.RefcountWatch(ballast=20_000)
     rss_base, _ = benchlib.rss_mib()
@@ -232,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
     ]
     virt_rows += [[f"context, bare libvirt: {k}", fmt_ms(v), "-"] for k, v in raw.items()]
     mem_rows = [
-        ["RSS after imports (libvirt, PySide6, vmgui.ui.models)", f"{rss_base:.1f} MiB", "-"],
+        ["RSS after imports (libvirt, PySide6, vmgui.ui.guests.model)", f"{rss_base:.1f} MiB", "-"],
         [
             f"RSS after the first connect + listing ({len(guests)} guests)",
             f"{rss_first:.1f} MiB (peak {hwm_first:.1f})",

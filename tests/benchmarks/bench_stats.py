@@ -186,16 +186,18 @@ def child(uri: str, select: str, settle: float, seconds: float) -> None:
     """Run vmgui's window on ``uri`` and print one JSON line of figures, then exit."""
     import asyncio
 
-    import vmgui.ui  # noqa: F401  (QT_NO_GLIB before Qt starts)
+    from vmgui.app import use_unix_event_dispatcher
+
+    use_unix_event_dispatcher()  # before Qt starts
 
     guard = _pyside_refcount_guard()
     import qasync
     from PySide6.QtCore import QItemSelectionModel
     from PySide6.QtWidgets import QApplication, QTabWidget, QWidget
 
+    from vmgui.ui.controller import HostController
     from vmgui.ui.dialogs import QtDialogs
-    from vmgui.ui.hosts import HostController
-    from vmgui.ui.mainwindow import MainWindow
+    from vmgui.ui.main.window import MainWindow
     from vmgui.ui.statscontroller import install_usage
     from vmgui.virt.events import ensure_event_loop
 
@@ -221,7 +223,7 @@ def child(uri: str, select: str, settle: float, seconds: float) -> None:
             applies.append(time.perf_counter() - t0)
 
         stats._apply = timed  # type: ignore[method-assign]
-        proxy = window.guest_proxy
+        proxy = window.guest_list.proxy
         rows = [r for r in range(proxy.rowCount()) if proxy.index(r, 0).data() == select]
         if not rows:  # the first running guest
             rows = [
@@ -229,7 +231,7 @@ def child(uri: str, select: str, settle: float, seconds: float) -> None:
             ][:1]
         flags = QItemSelectionModel.SelectionFlag.ClearAndSelect
         flags |= QItemSelectionModel.SelectionFlag.Rows
-        window.guest_view.selectionModel().select(proxy.index(rows[0], 0), flags)
+        window.guest_list.view.selectionModel().select(proxy.index(rows[0], 0), flags)
         charts = window.findChild(QWidget, "usageCharts")
         tabs = charts.parentWidget() if charts is not None else None
         while tabs is not None and not isinstance(tabs, QTabWidget):
@@ -248,8 +250,8 @@ def child(uri: str, select: str, settle: float, seconds: float) -> None:
         ticks = (poller.ticks - ticks0) if poller else 0
         series = len(stats.guest_keys(uri))
         sparklines = any(
-            window.guest_view.itemDelegateForColumn(c) is not None
-            for c in range(window.guest_model.columnCount())
+            window.guest_list.view.itemDelegateForColumn(c) is not None
+            for c in range(window.guest_list.model.columnCount())
         )
         return {
             "elapsed": t1 - t0,

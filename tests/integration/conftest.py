@@ -15,8 +15,8 @@ import pytest
 
 from tests.integration.helpers import OpenHost, Recorder, Run, connect
 from tests.integration.lab import Lab, LabUnavailableError
-from tests.ui import conftest as ui_conftest
-from tests.ui.conftest import qloop as qloop  # the one qasync loop of the session
+from tests.qtloop import close_loop
+from tests.qtloop import qloop as qloop  # the one qasync loop of the session
 from vmgui.virt.connection import HostConnection
 
 T = TypeVar("T")
@@ -38,17 +38,9 @@ def lab() -> Iterator[Lab]:
 
 @pytest.fixture(scope="session", autouse=True)
 def _close_the_qasync_loop() -> Iterator[None]:
-    """Close the session's qasync loop at the end, which stops its executor's QThreads.
-
-    ``asyncio.to_thread`` on that loop (the wizard does it) starts QThreads; one still running
-    when the interpreter exits makes Qt abort the process ("QThread: Destroyed while thread
-    is still running"), after every test passed.
-    """
+    """Close the session's qasync loop at the end (see :func:`tests.qtloop.close_loop`)."""
     yield
-    loop = ui_conftest._loop
-    if loop is not None and not loop.is_closed():
-        loop.close()
-    ui_conftest._loop = None
+    close_loop()
 
 
 @pytest.fixture(autouse=True)

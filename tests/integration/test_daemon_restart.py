@@ -16,11 +16,12 @@ from tests.conftest import wait_until
 from tests.integration.daemon import DaemonCommand, ensure_libvirtd, start_libvirtd, stop_libvirtd
 from tests.integration.helpers import OpenHost, Run
 from tests.integration.lab import Lab, TinyGuest
-from tests.ui.test_mainwindow import FakeDialogs
+from tests.ui.helpers import FakeDialogs
 from vmgui.core.model import ConnectionState, GuestState
-from vmgui.ui.hosts import HostController
-from vmgui.ui.mainwindow import MainWindow
-from vmgui.ui.models import GuestColumn, HostColumn
+from vmgui.ui.controller import HostController
+from vmgui.ui.guests.model import GuestColumn
+from vmgui.ui.hosts.model import HostColumn
+from vmgui.ui.main.window import MainWindow
 from vmgui.virt.connection import HostConnection, HostObserver
 
 pytestmark = pytest.mark.integration
@@ -108,7 +109,7 @@ def test_window_follows_a_daemon_restart(
             return str(win.host_model.index(0, HostColumn.STATE).data())
 
         def listed() -> bool:
-            proxy = win.guest_proxy
+            proxy = win.guest_list.proxy
             names = {proxy.index(r, GuestColumn.NAME).data() for r in range(proxy.rowCount())}
             return running.name in names
 

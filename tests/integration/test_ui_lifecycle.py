@@ -11,11 +11,11 @@ from pytestqt.qtbot import QtBot
 from tests.conftest import wait_until
 from tests.integration.helpers import LATE_TIMEOUT, Recorder, Run, promptly
 from tests.integration.lab import GUEST_TIMEOUT, Lab, TinyGuest
-from tests.ui.test_mainwindow import FakeDialogs
+from tests.ui.helpers import FakeDialogs
 from vmgui.core.model import DeletePlan, GuestAction
-from vmgui.ui.hosts import HostController
-from vmgui.ui.mainwindow import MainWindow
-from vmgui.ui.models import GuestColumn
+from vmgui.ui.controller import HostController
+from vmgui.ui.guests.model import GuestColumn
+from vmgui.ui.main.window import MainWindow
 
 pytestmark = pytest.mark.integration
 
@@ -34,11 +34,11 @@ class Driver:
         self.dialogs = dialogs
         self.qloop = qloop
         self.rec = Recorder()  # what the controller relayed, to spot other guests' activity
-        win._controller.guestChanged.connect(self.rec.guest_changed)
-        win._controller.guestRemoved.connect(self.rec.guest_removed)
+        win.controller.guestChanged.connect(self.rec.guest_changed)
+        win.controller.guestRemoved.connect(self.rec.guest_removed)
 
     def row_of(self, name: str) -> int | None:
-        proxy = self.win.guest_proxy
+        proxy = self.win.guest_list.proxy
         for row in range(proxy.rowCount()):
             if proxy.index(row, GuestColumn.NAME).data() == name:
                 return row
@@ -46,7 +46,7 @@ class Driver:
 
     def state_shown(self, name: str) -> str:
         """The text of the State column (the column whose header is "State")."""
-        model = self.win.guest_view.model()
+        model = self.win.guest_list.view.model()
         column = next(
             c
             for c in range(model.columnCount())
@@ -58,12 +58,16 @@ class Driver:
     def select(self, name: str) -> None:
         row = self.row_of(name)
         assert row is not None, f"{name} is not listed"
-        view = self.win.guest_view
+        view = self.win.guest_list.view
         view.clearSelection()
         view.selectionModel().select(
-            self.win.guest_proxy.index(row, 0),
+            self.win.guest_list.proxy.index(row, 0),
             QItemSelectionModel.SelectionFlag.Select | QItemSelectionModel.SelectionFlag.Rows,
         )
+
+    async def idle(self) -> None:
+        """Wait until every task the window started has ended."""
+        await wait_until(lambda: not self.win.tasks.running, ACTION_TIMEOUT)
 
     def promptly(
         self, what: str, predicate: Callable[[], bool], guest: TinyGuest, timeout: float = PROMPT
@@ -81,12 +85,12 @@ class Driver:
         name = qaction.objectName()
         assert qaction.isEnabled(), f"{name} is disabled for {self.state_shown(guest.name)}"
         qaction.trigger()
-        assert self.win._tasks, f"{name} started nothing"
-        self.qloop(wait_until(lambda: not self.win._tasks, ACTION_TIMEOUT), ACTION_TIMEOUT + 30)
+        assert self.win.tasks.running, f"{name} started nothing"
+        self.qloop(self.idle(), ACTION_TIMEOUT + 30)
         assert not self.dialogs.errors, [str(e) for e in self.dialogs.errors]
 
         def describe() -> str:
-            known = self.win._controller.host(self.lab.uri).guests.get(guest.uuid)
+            known = self.win.controller.host(self.lab.uri).guests.get(guest.uuid)
             return (
                 f": the row showed {self.state_shown(guest.name)!r}, its connection knew "
                 f"{known.state.label if known else 'nothing'}, libvirt said state "
@@ -151,7 +155,8 @@ def test_every_action_through_the_window(lab: Lab, driver: Driver, qloop: Run) -
     ui.dialogs.delete_answer = _all_removable
     ui.select(guest.name)
     ui.win.lifecycle_actions[GuestAction.DELETE].trigger()
-    qloop(wait_until(lambda: not ui.win._tasks, ACTION_TIMEOUT), ACTION_TIMEOUT + 30)
+    assert ui.win.tasks.running, "actionDelete started nothing"
+    qloop(ui.idle(), ACTION_TIMEOUT + 30)
     assert not ui.dialogs.errors, [str(e) for e in ui.dialogs.errors]
     ui.promptly("the deleted guest's row going", lambda: ui.row_of(guest.name) is None, guest)
     (plan,) = ui.dialogs.plans[-1]

@@ -22,12 +22,12 @@ from pytestqt.qtbot import QtBot
 
 from tests.conftest import wait_until
 from tests.integration.helpers import Run
-from tests.ui.test_mainwindow import FakeDialogs
+from tests.ui.helpers import FakeDialogs
 from vmgui.core.model import GuestState
 from vmgui.core.provisioning import USER_NETWORK
 from vmgui.core.xml.domain import parse_domain_xml
-from vmgui.ui.hosts import HostController
-from vmgui.ui.mainwindow import MainWindow
+from vmgui.ui.controller import HostController
+from vmgui.ui.main.window import MainWindow
 from vmgui.ui.wizard import NewGuestWizard, PageId
 from vmgui.ui.wizard.state import SourceKind
 from vmgui.virt.events import ensure_event_loop
@@ -112,15 +112,16 @@ def wz_pool() -> Iterator[str]:
 
 
 @pytest.fixture
-def window(qtbot: QtBot, qloop: Run, wz_pool: str) -> Iterator[MainWindow]:
+def window(qtbot: QtBot, qloop: Run, wz_pool: str) -> Iterator[tuple[MainWindow, FakeDialogs]]:
     controller = HostController()
-    win = MainWindow(controller, FakeDialogs())
+    dialogs = FakeDialogs()
+    win = MainWindow(controller, dialogs)
     qtbot.addWidget(win)
     win.show()
     controller.add_host(URI, save=False)
     try:
         qloop(controller.connect_host(URI))
-        yield win
+        yield win, dialogs
     finally:
         wizard = win.findChild(NewGuestWizard)
         if wizard is not None and shiboken6.isValid(wizard) and wizard.isVisible():
@@ -140,10 +141,10 @@ def _next(run: Run, wizard: NewGuestWizard, expected: PageId) -> None:
     assert wizard.currentId() == expected, (wizard.currentId(), expected)
 
 
-def test_wizard_end_to_end_on_the_real_daemon(window: MainWindow, qloop: Run) -> None:
-    win = window
-    dialogs = win._dialogs
-    assert isinstance(dialogs, FakeDialogs)
+def test_wizard_end_to_end_on_the_real_daemon(
+    window: tuple[MainWindow, FakeDialogs], qloop: Run
+) -> None:
+    win, dialogs = window
     name = f"{PREFIX}{secrets.token_hex(3)}"
     win.host_view.setCurrentIndex(win.host_model.index(0, 0))
     win.action_new_guest.trigger()
@@ -193,10 +194,10 @@ def test_wizard_end_to_end_on_the_real_daemon(window: MainWindow, qloop: Run) ->
             f"the wizard did not finish: {wizard.run_state}; {page.status_label.text()}; "
             f"{page.result_label.text()}; {page.details_edit.toPlainText()}"
         ) from None
-    qloop(wait_until(lambda: [g.name for g in win.selected_guests()] == [name], 30.0), 60.0)
+    qloop(wait_until(lambda: [g.name for g in win.selection.guests()] == [name], 30.0), 60.0)
     # Selected when first listed (its define event); the start event follows.
     qloop(
-        wait_until(lambda: [g.state for g in win.selected_guests()] == [GuestState.RUNNING], 30),
+        wait_until(lambda: [g.state for g in win.selection.guests()] == [GuestState.RUNNING], 30),
         60.0,
     )
     assert not dialogs.errors, [str(e) for e in dialogs.errors]

@@ -1,38 +1,25 @@
-"""UI test set-up: one qasync loop for the session, driven by run_until_complete."""
+"""UI test set-up: the session's qasync loop, and a main window on a 60-guest host."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from collections.abc import Iterator
 
 import pytest
-import qasync
-from PySide6.QtWidgets import QApplication
+from pytestqt.qtbot import QtBot
 
-T = TypeVar("T")
-
-_loop: Any = None
+from tests.qtloop import close_loop
+from tests.qtloop import qloop as qloop  # the one qasync loop of the session
+from tests.ui.helpers import Run, WindowFixture, open_window
 
 
 @pytest.fixture
-def qloop(qapp: QApplication) -> Callable[[Awaitable[T]], T]:
-    """Run coroutines on the qasync loop (Qt events are processed meanwhile)."""
-    global _loop
-    if _loop is None:
-        _loop = qasync.QEventLoop(qapp)
-    asyncio.set_event_loop(_loop)
-
-    def run(awaitable: Awaitable[T], timeout: float = 30.0) -> T:
-        result: T = _loop.run_until_complete(asyncio.wait_for(awaitable, timeout))
-        return result
-
-    return run
+def window(qtbot: QtBot, qloop: Run) -> Iterator[WindowFixture]:
+    """A shown main window with node50.xml's 60 guests listed, and its fake dialogs."""
+    with open_window(qtbot, qloop) as opened:
+        assert opened[0].guest_list.proxy.rowCount() == 60
+        yield opened
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """Close the shared qasync loop (and its executor threads) before Qt goes away."""
-    global _loop
-    if _loop is not None:
-        _loop.close()
-        _loop = None
+    """Close the shared qasync loop before Qt goes away."""
+    close_loop()

@@ -20,10 +20,10 @@ from tests.conftest import fixture_uri, wait_until
 from vmgui.core.model import GuestInfo, GuestState
 from vmgui.core.stats import GuestChannel, GuestSample, History
 from vmgui.ui.charts import NO_BALLOON_TEXT, UsageCharts, format_bytes, pick_unit
+from vmgui.ui.controller import HostController
 from vmgui.ui.dialogs import QtDialogs
-from vmgui.ui.hosts import HostController
-from vmgui.ui.mainwindow import MainWindow
-from vmgui.ui.models import GuestRole
+from vmgui.ui.guests.model import GuestColumn, GuestRole
+from vmgui.ui.main.window import MainWindow
 from vmgui.ui.sparkline import SparkKind, SparklineDelegate, install_sparklines, usage_columns
 from vmgui.ui.statscontroller import GuestSeries, StatsController, install_usage
 
@@ -320,14 +320,17 @@ def test_install_usage_on_the_main_window(qtbot: QtBot, qloop: Run) -> None:
         # With nothing selected the charts show the first host, like the details do.
         assert charts.title.text() == controller.label(URI)
         # Sparklines go where the guest model has usage columns (none: nothing breaks).
-        columns = usage_columns(window.guest_model)
+        guests = window.guest_list
+        columns = usage_columns(guests.model)
         for kind, column in columns.items():
-            delegate = window.guest_view.itemDelegateForColumn(column)
+            delegate = guests.view.itemDelegateForColumn(column)
             assert isinstance(delegate, SparklineDelegate) and delegate.kind is kind
         if columns:
-            assert getattr(window.guest_model, "usage_value", None) == st.usage_value
+            key = guests.model.guest_at(0).key
+            assert guests.model.sort_key(0, GuestColumn.CPU_USE) == st.usage_value(key, "cpu")
+            assert guests.model.usage_source is not None
         else:
-            assert install_sparklines(window.guest_view, window.guest_model, None, st) == []
+            assert install_sparklines(guests.view, guests.model, None, st) == []
     finally:
         st.close()
         qloop(controller.close_all())
@@ -355,5 +358,5 @@ def _imported(modules: str) -> set[str]:
 def test_numpy_and_pyqtgraph_wait_for_the_first_paint() -> None:
     """Start-up (app, main window) imports neither (DESIGN: window <= 0.4 s); the charts
     module defers pyqtgraph until the charts are first shown."""
-    assert _imported("vmgui.app, vmgui.ui.mainwindow, vmgui.ui.hosts") == set()
+    assert _imported("vmgui.app, vmgui.ui.main.window, vmgui.ui.controller") == set()
     assert _imported("vmgui.ui.statscontroller, vmgui.ui.charts") == {"numpy"}

@@ -24,6 +24,7 @@ from vmgui.core.errors import VmguiError
 from vmgui.core.model import (
     ConnectionState,
     DeletePlan,
+    GuestConfigEdit,
     GuestInfo,
     GuestOverview,
     GuestState,
@@ -32,9 +33,10 @@ from vmgui.core.model import (
     StorageItem,
 )
 from vmgui.core.xml.domain import DiskInfo, GuestDetails, NicInfo
-from vmgui.ui.detailparts import AMBER_COLOR, NORMAL_COLOR, RED_COLOR
-from vmgui.ui.details import GuestConfigEdit, GuestDetailsPane, HostDetailsPane
 from vmgui.ui.dialogs import AddHostDialog, DeleteGuestDialog, QtDialogs, exec_async
+from vmgui.ui.guests.details import GuestDetailsPane
+from vmgui.ui.hosts.details import HostDetailsPane
+from vmgui.ui.widgets import AMBER_COLOR, NORMAL_COLOR, RED_COLOR
 
 URI = "test:///default"
 GIB_KIB = 1024 * 1024

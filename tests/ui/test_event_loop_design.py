@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 from collections.abc import Callable
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QAbstractEventDispatcher
@@ -67,3 +71,36 @@ def test_connections_churn_while_qt_processes_events(qloop: Run) -> None:
             await asyncio.sleep(0)
 
     qloop(cycle(), 120.0)
+
+
+def _fresh_python(code: str) -> str:
+    """Run ``code`` in a new interpreter whose environment has no QT_NO_GLIB."""
+    env = {k: v for k, v in os.environ.items() if k != "QT_NO_GLIB"}
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=Path(__file__).resolve().parents[2],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    return out.stdout.strip().splitlines()[-1]
+
+
+def test_app_main_keeps_qt_off_glib_and_importing_the_ui_changes_nothing() -> None:
+    """``QT_NO_GLIB`` comes from app.main, before its QApplication; no import sets it."""
+    imported = _fresh_python(
+        "import os, vmgui.ui, vmgui.ui.main.window, vmgui.app\nprint('QT_NO_GLIB' in os.environ)\n"
+    )
+    assert imported == "False"
+    dispatcher = _fresh_python(
+        "import sys, vmgui.app as app\n"
+        "def stop(loop):\n"
+        "    from PySide6.QtCore import QAbstractEventDispatcher\n"
+        "    print(QAbstractEventDispatcher.instance().metaObject().className())\n"
+        "    sys.exit(0)\n"
+        "app.install_hooks = stop  # runs once the QApplication and its loop exist\n"
+        "app.main(['--connect', 'test:///default'])\n"
+    )
+    assert dispatcher and "Glib" not in dispatcher, dispatcher

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -124,3 +125,34 @@ def test_task_owner_without_sink_only_logs(
     task = owner.spawn(fail())
     qloop(asyncio.gather(task, return_exceptions=True))
     assert "unexpected failure in a wizard task" in caplog.text
+
+
+def test_selection_changes_when_a_selected_guest_changes_or_hosts_come_and_go(qapp: Any) -> None:
+    guests, hosts = _models()
+    guest_sel, host_sel = QItemSelectionModel(guests), QItemSelectionModel(hosts)
+    sel = Selection(guest_sel, host_sel, list, guest_role=GUEST_ROLE, host_role=HOST_ROLE)
+    changes: list[None] = []
+    sel.changed.connect(lambda: changes.append(None))
+    rows = QItemSelectionModel.SelectionFlag.Select | QItemSelectionModel.SelectionFlag.Rows
+    guest_sel.select(guests.index(0, 0), rows)
+    assert len(changes) == 1
+
+    guests.item(1).setText("b2")  # not selected: nothing to say
+    assert len(changes) == 1
+    paused = dataclasses.replace(_guest("a", "test:///one"), state=GuestState.PAUSED)
+    guests.item(0).setData(paused, GUEST_ROLE)  # the selected guest changed
+    assert len(changes) == 2
+    assert sel.guests()[0].state is GuestState.PAUSED
+
+    hosts.appendRow(QStandardItem("test:///three"))  # the focused host may follow
+    assert len(changes) == 3
+    hosts.removeRow(2)
+    assert len(changes) == 4
+    guests.beginResetModel()  # a reset clears the selection without a selectionChanged
+    guests.endResetModel()
+    assert len(changes) == 5 and sel.guests() == []
+
+    host_sel.select(hosts.index(0, 0), rows)
+    assert sel.hosts() == ["test:///one"]
+    sel.clear_hosts()
+    assert sel.hosts() == []

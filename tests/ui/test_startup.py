@@ -9,21 +9,24 @@ from typing import Any
 from pytestqt.qtbot import QtBot
 
 from tests.conftest import fixture_uri, wait_until
-from tests.ui.test_mainwindow import FakeDialogs
+from tests.ui.helpers import FakeDialogs
 from vmgui.app import demo_fixture
 from vmgui.core.model import ConnectionState
 from vmgui.core.settings import HostEntry, demo_host_uri
-from vmgui.ui.hosts import HostController
-from vmgui.ui.mainwindow import MainWindow
-from vmgui.ui.startup import DEMO_LABEL, open_initial_hosts
+from vmgui.ui.controller import HostController
+from vmgui.ui.main.startup import DEMO_LABEL, open_initial_hosts
+from vmgui.ui.main.window import MainWindow
 
 Run = Callable[..., Any]
 
 
-def _window(qtbot: QtBot, saved: list[list[HostEntry]] | None = None) -> MainWindow:
+def _window(
+    qtbot: QtBot, saved: list[list[HostEntry]] | None = None, dialogs: FakeDialogs | None = None
+) -> MainWindow:
     save = (lambda entries: saved.append(list(entries))) if saved is not None else None
     controller = HostController(save=save)
-    win = MainWindow(controller, FakeDialogs(), demo_uri=demo_host_uri(demo_fixture()))
+    fake = dialogs or FakeDialogs()
+    win = MainWindow(controller, fake, demo_uri=demo_host_uri(demo_fixture()))
     qtbot.addWidget(win)
     return win
 
@@ -31,15 +34,15 @@ def _window(qtbot: QtBot, saved: list[list[HostEntry]] | None = None) -> MainWin
 def test_first_run_without_hypervisor_offers_demo_host(qtbot: QtBot, qloop: Run) -> None:
     saved: list[list[HostEntry]] = []
     win = _window(qtbot, saved)
-    controller = win._controller
+    controller = win.controller
     missing = "test:///nonexistent/vmgui-no-hypervisor.xml"
     open_initial_hosts(win, controller, [], None, local_uri=missing)
     qloop(wait_until(lambda: win.demo_uri in controller.uris(), 5.0))
-    qloop(wait_until(lambda: win.guest_proxy.rowCount() == 12, 5.0))
+    qloop(wait_until(lambda: win.guest_list.proxy.rowCount() == 12, 5.0))
     assert controller.label(win.demo_uri) == DEMO_LABEL
-    assert not win.banner.isHidden()
-    assert "Demo host" in win.banner.text()
-    assert "nonexistent" in win.banner.text()  # says why
+    assert not win.guest_list.banner.isHidden()
+    assert "Demo host" in win.guest_list.banner.text()
+    assert "nonexistent" in win.guest_list.banner.text()  # says why
     assert controller.host(missing).state is ConnectionState.FAILED
     assert saved[-1] == [HostEntry(missing)]  # the demo host is never saved
     qloop(controller.close_all())
@@ -47,10 +50,10 @@ def test_first_run_without_hypervisor_offers_demo_host(qtbot: QtBot, qloop: Run)
 
 def test_first_run_opens_local_host(qtbot: QtBot, qloop: Run) -> None:
     win = _window(qtbot)
-    controller = win._controller
+    controller = win.controller
     open_initial_hosts(win, controller, [], None, local_uri=fixture_uri())
-    qloop(wait_until(lambda: win.guest_proxy.rowCount() == 60, 5.0))
-    assert win.banner.isHidden()
+    qloop(wait_until(lambda: win.guest_list.proxy.rowCount() == 60, 5.0))
+    assert win.guest_list.banner.isHidden()
     assert controller.uris() == [fixture_uri()]
     qloop(controller.close_all())
 
@@ -60,10 +63,10 @@ def test_connect_option_opens_exactly_those_hosts_and_saves_nothing(
 ) -> None:
     saved: list[list[HostEntry]] = []
     win = _window(qtbot, saved)
-    controller = win._controller
+    controller = win.controller
     uris = [fixture_uri(), demo_host_uri(demo_fixture())]
     open_initial_hosts(win, controller, uris, [HostEntry("qemu:///session")])
-    qloop(wait_until(lambda: win.guest_proxy.rowCount() == 72, 5.0))
+    qloop(wait_until(lambda: win.guest_list.proxy.rowCount() == 72, 5.0))
     assert controller.uris() == uris
     assert controller.label(uris[1]) == DEMO_LABEL
     assert saved == []
@@ -72,29 +75,28 @@ def test_connect_option_opens_exactly_those_hosts_and_saves_nothing(
 
 def test_saved_hosts_respect_autoconnect(qtbot: QtBot, qloop: Run, tmp_path: Path) -> None:
     win = _window(qtbot)
-    controller = win._controller
+    controller = win.controller
     entries = [HostEntry(fixture_uri()), HostEntry(demo_host_uri(demo_fixture()), False)]
     open_initial_hosts(win, controller, [], entries)
-    qloop(wait_until(lambda: win.guest_proxy.rowCount() == 60, 5.0))
+    qloop(wait_until(lambda: win.guest_list.proxy.rowCount() == 60, 5.0))
     assert controller.host(entries[1].uri).state is ConnectionState.DISCONNECTED
     qloop(controller.close_all())
 
 
 def test_bad_saved_uri_is_reported_not_fatal(qtbot: QtBot, qloop: Run) -> None:
-    win = _window(qtbot)
-    dialogs = win._dialogs
-    assert isinstance(dialogs, FakeDialogs)
-    open_initial_hosts(win, win._controller, [], [HostEntry("bogus uri"), HostEntry(fixture_uri())])
-    qloop(wait_until(lambda: win.guest_proxy.rowCount() == 60, 5.0))
+    dialogs = FakeDialogs()
+    win = _window(qtbot, dialogs=dialogs)
+    open_initial_hosts(win, win.controller, [], [HostEntry("bogus uri"), HostEntry(fixture_uri())])
+    qloop(wait_until(lambda: win.guest_list.proxy.rowCount() == 60, 5.0))
     assert dialogs.errors
     assert "bogus uri" in str(dialogs.errors[0])
-    qloop(win._controller.close_all())
+    qloop(win.controller.close_all())
 
 
 def test_autoconnect_toggle_is_saved(qtbot: QtBot, qloop: Run) -> None:
     saved: list[list[HostEntry]] = []
     win = _window(qtbot, saved)
-    controller = win._controller
+    controller = win.controller
     controller.add_host(fixture_uri())
     win.host_view.setCurrentIndex(win.host_model.index(0, 0))
     assert win.action_autoconnect.isEnabled()

@@ -26,7 +26,7 @@ from pytestqt.qtbot import QtBot
 
 from tests.conftest import fixture_uri, wait_until
 from tests.testdriver.test_provision_testdriver import CreateOnlyUploader
-from tests.ui.test_mainwindow import FakeDialogs
+from tests.ui.helpers import FakeDialogs, WindowFixture, select, selected_names
 from vmgui.core.catalog import load_catalog
 from vmgui.core.errors import VmguiError
 from vmgui.core.model import GuestState
@@ -42,8 +42,8 @@ from vmgui.core.provisioning import (
     VirtType,
 )
 from vmgui.core.xml.domain import parse_domain_xml
-from vmgui.ui.hosts import HostController
-from vmgui.ui.mainwindow import MainWindow
+from vmgui.ui.controller import HostController
+from vmgui.ui.main.window import MainWindow
 from vmgui.ui.wizard import NewGuestWizard, PageId, RunState, open_new_guest_wizard
 from vmgui.ui.wizard.networkpage import default_network
 from vmgui.ui.wizard.progress import StepState
@@ -168,23 +168,19 @@ def _real_engine(uploader: CreateOnlyUploader) -> Callable[[HostConnection], Gue
 # -- fixtures and helpers ---------------------------------------------------------------------
 
 
-@pytest.fixture
-def window(qtbot: QtBot, qloop: Run) -> Iterator[tuple[MainWindow, FakeDialogs, Run]]:
+@pytest.fixture(autouse=True)
+def _fresh_engine_records() -> None:
     FakeEngine.plans = []
     FakeEngine.cancelled = []
-    controller = HostController()
-    dialogs = FakeDialogs()
-    win = MainWindow(controller, dialogs)
-    qtbot.addWidget(win)
-    win.show()
-    uri = fixture_uri()
-    controller.add_host(uri, save=False)
-    qloop(controller.connect_host(uri))
-    yield win, dialogs, qloop
-    wizard = win.findChild(NewGuestWizard)
+
+
+@pytest.fixture
+def wizard_window(window: WindowFixture) -> Iterator[WindowFixture]:
+    """The main window (see tests/ui/conftest.py); a wizard left open is rejected after."""
+    yield window
+    wizard = window[0].findChild(NewGuestWizard)
     if wizard is not None and wizard.isVisible():
         wizard.reject()
-    qloop(controller.close_all())
 
 
 @pytest.fixture
@@ -202,7 +198,13 @@ def image(tmp_path: Path) -> Path:
 def _open(
     win: MainWindow, run: Run, factory: Callable[[HostConnection], GuestEngine]
 ) -> NewGuestWizard:
-    open_new_guest_wizard(win, win._controller, provisioner_factory=factory)
+    open_new_guest_wizard(
+        win,
+        win.selection,
+        win.controller,
+        on_created=win.guest_list.reveal,
+        provisioner_factory=factory,
+    )
     wizard = win.findChild(NewGuestWizard, "newGuestWizard")
     assert wizard is not None
     run(wait_until(wizard.isVisible))
@@ -228,10 +230,6 @@ def _to_resources(run: Run, wizard: NewGuestWizard, image: Path | None = None) -
     run(wait_until(wizard.resources_page.isComplete))
 
 
-def _selected_names(win: MainWindow) -> list[str]:
-    return [g.name for g in win.selected_guests()]
-
-
 def _closed(wizard: NewGuestWizard) -> bool:
     return not shiboken6.isValid(wizard) or not wizard.isVisible()
 
@@ -255,9 +253,9 @@ def _fields(config: object) -> list[object]:
 
 
 def test_action_opens_the_wizard_on_the_selected_host(
-    window: tuple[MainWindow, FakeDialogs, Run],
+    wizard_window: WindowFixture,
 ) -> None:
-    win, _dialogs, run = window
+    win, _dialogs, run = wizard_window
     action = win.action_new_guest
     assert action.isEnabled()
     assert action.toolTip() == "Create a guest from an OS image (Ctrl+N)"
@@ -275,10 +273,10 @@ def test_action_opens_the_wizard_on_the_selected_host(
 
 
 def test_full_run_selects_the_new_guest_and_hashes_the_password(
-    window: tuple[MainWindow, FakeDialogs, Run], caplog: pytest.LogCaptureFixture
+    wizard_window: WindowFixture, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    win, dialogs, run = window
+    win, dialogs, run = wizard_window
     wizard = _open(win, run, FakeEngine)
     _to_resources(run, wizard)
     resources = wizard.resources_page
@@ -312,8 +310,8 @@ def test_full_run_selects_the_new_guest_and_hashes_the_password(
     _next(run, wizard, PageId.PROGRESS)
 
     run(wait_until(lambda: _closed(wizard), 10))
-    run(wait_until(lambda: _selected_names(win) == ["web-01"], 10))
-    assert win.guest_view.currentIndex().data() == "web-01"
+    run(wait_until(lambda: selected_names(win) == ["web-01"], 10))
+    assert win.guest_list.view.currentIndex().data() == "web-01"
     assert not dialogs.errors
 
     plan = FakeEngine.plans[-1]
@@ -330,10 +328,8 @@ def test_full_run_selects_the_new_guest_and_hashes_the_password(
     assert SECRET not in caplog.text
 
 
-def test_real_engine_from_a_local_image(
-    window: tuple[MainWindow, FakeDialogs, Run], image: Path
-) -> None:
-    win, dialogs, run = window
+def test_real_engine_from_a_local_image(wizard_window: WindowFixture, image: Path) -> None:
+    win, dialogs, run = wizard_window
     uploader = CreateOnlyUploader()
     wizard = _open(win, run, _real_engine(uploader))
     _to_resources(run, wizard, image)
@@ -350,17 +346,15 @@ def test_real_engine_from_a_local_image(
     _next(run, wizard, PageId.SUMMARY)
     _next(run, wizard, PageId.PROGRESS)
     run(wait_until(lambda: _closed(wizard), 15))
-    run(wait_until(lambda: _selected_names(win) == ["tiny"], 10))
+    run(wait_until(lambda: selected_names(win) == ["tiny"], 10))
     assert not dialogs.errors
     (base, _size), *seeds = uploader.uploads
     assert base.startswith("vmgui-base-tiny-") and not seeds  # no cloud-init: no seed
-    run(wait_until(lambda: [g.state for g in win.selected_guests()] == [GuestState.RUNNING]))
+    run(wait_until(lambda: [g.state for g in win.selection.guests()] == [GuestState.RUNNING]))
 
 
-def test_installer_iso_with_the_real_engine(
-    window: tuple[MainWindow, FakeDialogs, Run], tmp_path: Path
-) -> None:
-    win, dialogs, run = window
+def test_installer_iso_with_the_real_engine(wizard_window: WindowFixture, tmp_path: Path) -> None:
+    win, dialogs, run = wizard_window
     iso = tmp_path / "installer.iso"
     data = bytearray(128 * 1024)
     data[0x8001 : 0x8001 + 5] = b"CD001"
@@ -377,17 +371,17 @@ def test_installer_iso_with_the_real_engine(
     _next(run, wizard, PageId.SUMMARY)
     assert "installer from the ISO" in _summary_texts(wizard)
     _next(run, wizard, PageId.PROGRESS)
-    run(wait_until(lambda: _selected_names(win) == ["installer"], 15))
+    run(wait_until(lambda: selected_names(win) == ["installer"], 15))
     assert not dialogs.errors
-    host = win._controller.host(fixture_uri())
+    host = win.controller.host(fixture_uri())
     xml = run(host.call(lambda c: c.lookupByName("installer").XMLDesc(0), "xml"))
     details = parse_domain_xml(xml)
     assert [(d.device, d.target) for d in details.disks] == [("disk", "vda"), ("cdrom", "sda")]
 
 
-def test_import_an_existing_volume(window: tuple[MainWindow, FakeDialogs, Run]) -> None:
-    win, dialogs, run = window
-    host = win._controller.host(fixture_uri())
+def test_import_an_existing_volume(wizard_window: WindowFixture) -> None:
+    win, dialogs, run = wizard_window
+    host = win.controller.host(fixture_uri())
     run(
         host.call(
             lambda c: create_volume_blocking(c, POOL, "old-disk.qcow2", 3 << 30, "qcow2"), "mk"
@@ -413,7 +407,7 @@ def test_import_an_existing_volume(window: tuple[MainWindow, FakeDialogs, Run]) 
     _next(run, wizard, PageId.NETWORK)
     _next(run, wizard, PageId.SUMMARY)
     _next(run, wizard, PageId.PROGRESS)
-    run(wait_until(lambda: _selected_names(win) == ["old-disk-2"], 15))
+    run(wait_until(lambda: selected_names(win) == ["old-disk-2"], 15))
     assert not dialogs.errors
     xml = run(host.call(lambda c: c.lookupByName("old-disk-2").XMLDesc(0), "xml"))
     assert [d.path for d in parse_domain_xml(xml).disks] == [
@@ -421,10 +415,8 @@ def test_import_an_existing_volume(window: tuple[MainWindow, FakeDialogs, Run]) 
     ]
 
 
-def test_validation_blocks_next_with_a_message(
-    window: tuple[MainWindow, FakeDialogs, Run], image: Path
-) -> None:
-    win, _dialogs, run = window
+def test_validation_blocks_next_with_a_message(wizard_window: WindowFixture, image: Path) -> None:
+    win, _dialogs, run = wizard_window
     wizard = _open(win, run, FakeEngine)
     _to_resources(run, wizard, image)
     page = wizard.resources_page
@@ -453,9 +445,9 @@ def test_validation_blocks_next_with_a_message(
 
 
 def test_a_file_that_is_not_a_disk_image_is_refused(
-    window: tuple[MainWindow, FakeDialogs, Run], tmp_path: Path, image: Path
+    wizard_window: WindowFixture, tmp_path: Path, image: Path
 ) -> None:
-    win, _dialogs, run = window
+    win, _dialogs, run = wizard_window
     wizard = _open(win, run, FakeEngine)
     _next(run, wizard, PageId.SOURCE)
     source = wizard.source_page
@@ -475,8 +467,8 @@ def test_a_file_that_is_not_a_disk_image_is_refused(
     assert not wizard.button(NEXT).isEnabled()
 
 
-def test_catalog_marks_downloaded_images(window: tuple[MainWindow, FakeDialogs, Run]) -> None:
-    win, _dialogs, run = window
+def test_catalog_marks_downloaded_images(wizard_window: WindowFixture) -> None:
+    win, _dialogs, run = wizard_window
     entry = next(e for e in load_catalog() if e.id == "debian-12")
     cached = Downloader().cached_path(entry)
     cached.parent.mkdir(parents=True, exist_ok=True)
@@ -501,10 +493,8 @@ def test_catalog_marks_downloaded_images(window: tuple[MainWindow, FakeDialogs, 
         cached.unlink()
 
 
-def test_cancel_during_progress_rolls_back(
-    window: tuple[MainWindow, FakeDialogs, Run], image: Path
-) -> None:
-    win, _dialogs, run = window
+def test_cancel_during_progress_rolls_back(wizard_window: WindowFixture, image: Path) -> None:
+    win, _dialogs, run = wizard_window
     uploader = BlockingSeedUploader()
     wizard = _open(win, run, _real_engine(uploader))
     _to_resources(run, wizard, image)
@@ -517,7 +507,7 @@ def test_cancel_during_progress_rolls_back(
     progress = wizard.progress_page
     assert progress.step_state(Step.OVERLAY) is StepState.DONE
     assert progress.step_state(Step.SEED) is StepState.RUNNING
-    host = win._controller.host(fixture_uri())
+    host = win.controller.host(fixture_uri())
 
     def volumes(conn: libvirt.virConnect) -> set[str]:
         pool = conn.storagePoolLookupByName(POOL)
@@ -537,8 +527,8 @@ def test_cancel_during_progress_rolls_back(
     run(wait_until(lambda: _closed(wizard)))
 
 
-def test_failure_names_the_step_and_why(window: tuple[MainWindow, FakeDialogs, Run]) -> None:
-    win, dialogs, run = window
+def test_failure_names_the_step_and_why(wizard_window: WindowFixture) -> None:
+    win, dialogs, run = wizard_window
     attempts: list[int] = []
 
     def fail_once(host: HostConnection) -> GuestEngine:
@@ -574,12 +564,12 @@ def test_failure_names_the_step_and_why(window: tuple[MainWindow, FakeDialogs, R
     _next(run, wizard, PageId.SUMMARY)
     _next(run, wizard, PageId.PROGRESS)  # the second attempt succeeds
     run(wait_until(lambda: _closed(wizard), 10))
-    run(wait_until(lambda: _selected_names(win) == ["debian-13"], 10))
+    run(wait_until(lambda: selected_names(win) == ["debian-13"], 10))
 
 
-def test_template_mark_and_linked_clone(window: tuple[MainWindow, FakeDialogs, Run]) -> None:
-    win, dialogs, run = window
-    host = win._controller.host(fixture_uri())
+def test_template_mark_and_linked_clone(wizard_window: WindowFixture) -> None:
+    win, dialogs, run = wizard_window
+    host = win.controller.host(fixture_uri())
     template = next(
         g
         for g in sorted(host.guests.values(), key=lambda g: g.name)
@@ -589,9 +579,7 @@ def test_template_mark_and_linked_clone(window: tuple[MainWindow, FakeDialogs, R
     new_from = win.window_actions.new_from_template
     assert mark.objectName() == "actionMarkTemplate"
     assert new_from.objectName() == "actionNewFromTemplate"
-    from tests.ui.test_mainwindow import _select
-
-    _select(win, [template.name])
+    select(win, [template.name])
     run(wait_until(mark.isEnabled))
     assert mark.text() == "Mark as &Template" and not new_from.isEnabled()
     mark.trigger()
@@ -613,11 +601,11 @@ def test_template_mark_and_linked_clone(window: tuple[MainWindow, FakeDialogs, R
     wizard.summary_page.start_check.setChecked(False)
     _next(run, wizard, PageId.PROGRESS)
     run(wait_until(lambda: _closed(wizard), 10))
-    run(wait_until(lambda: _selected_names(win) == [name], 10))
+    run(wait_until(lambda: selected_names(win) == [name], 10))
     assert not dialogs.errors
-    assert win.selected_guests()[0].state is GuestState.SHUTOFF
+    assert win.selection.guests()[0].state is GuestState.SHUTOFF
 
-    _select(win, [template.name])
+    select(win, [template.name])
     run(wait_until(lambda: mark.text() == "Unmark &Template"))
     mark.trigger()
     run(wait_until(lambda: mark.text() == "Mark as &Template" and not new_from.isEnabled()))
@@ -651,8 +639,8 @@ def test_wizard_is_not_imported_before_it_is_used() -> None:
         "import sys\n"
         "from PySide6.QtWidgets import QApplication\n"
         "from vmgui.ui.dialogs import QtDialogs\n"
-        "from vmgui.ui.hosts import HostController\n"
-        "from vmgui.ui.mainwindow import MainWindow\n"
+        "from vmgui.ui.controller import HostController\n"
+        "from vmgui.ui.main.window import MainWindow\n"
         "app = QApplication([])\n"
         "win = MainWindow(HostController(), QtDialogs())\n"
         "win.show()\n"
@@ -673,9 +661,9 @@ def test_wizard_is_not_imported_before_it_is_used() -> None:
 
 
 def test_engine_errors_other_than_provision_errors_are_shown(
-    window: tuple[MainWindow, FakeDialogs, Run],
+    wizard_window: WindowFixture,
 ) -> None:
-    win, _dialogs, run = window
+    win, _dialogs, run = wizard_window
 
     class Broken(FakeEngine):
         async def provision(

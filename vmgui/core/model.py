@@ -296,6 +296,30 @@ class GuestOverview:
 
 
 @dataclass(frozen=True, slots=True)
+class GuestConfigEdit:
+    """What the user changed in a guest's settings; each field is None when unchanged.
+
+    Attributes:
+        guest: the guest the edit is for.
+        vcpus: the new vCPU count.
+        memory_mib: the new memory in MiB.
+        title: the new title ("" removes it).
+        autostart: whether the guest should start with the host.
+    """
+
+    guest: GuestInfo
+    vcpus: int | None = None
+    memory_mib: int | None = None
+    title: str | None = None
+    autostart: bool | None = None
+
+    @property
+    def is_empty(self) -> bool:
+        """Whether nothing was changed."""
+        return (self.vcpus, self.memory_mib, self.title, self.autostart) == (None,) * 4
+
+
+@dataclass(frozen=True, slots=True)
 class StorageItem:
     """One disk of a guest being deleted, and whether vmgui may remove it.
 

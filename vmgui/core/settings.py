@@ -16,6 +16,9 @@ import platformdirs
 from vmgui.core.errors import VmguiError
 
 APP_NAME = "vmgui"
+#: The local hypervisor URIs: the system daemon and this user's session daemon.
+SYSTEM_URI = "qemu:///system"
+SESSION_URI = "qemu:///session"
 _VERSION = 1
 
 
@@ -101,10 +104,15 @@ def local_default_uri(system_socket: Path = Path("/run/libvirt/libvirt-sock")) -
     writable, e.g. as a member of the libvirt group), else ``qemu:///session``.
     """
     if os.geteuid() == 0:
-        return "qemu:///system"
+        return SYSTEM_URI
     if system_socket.exists() and os.access(system_socket, os.R_OK | os.W_OK):
-        return "qemu:///system"
-    return "qemu:///session"
+        return SYSTEM_URI
+    return SESSION_URI
+
+
+def ui_state_file() -> Path:
+    """Where the window's geometry and other UI state live (an INI file Qt writes)."""
+    return config_dir() / "ui.ini"
 
 
 def demo_host_uri(fixture: Path) -> str:

@@ -32,13 +32,11 @@ from PySide6.QtWidgets import (
 
 from vmgui.core.errors import VmguiError
 from vmgui.core.model import DeletePlan
+from vmgui.core.settings import SESSION_URI, SYSTEM_URI
 from vmgui.core.validation import ValidationError, host_display_name, validate_uri
-from vmgui.ui.detailparts import MUTED_STYLE, RED_COLOR, muted_label, scroll_area, title_font
+from vmgui.ui.widgets import MUTED_STYLE, RED_COLOR, muted_label, scroll_area, title_font
 
 _log = logging.getLogger("vmgui.ui")
-
-SYSTEM_URI = "qemu:///system"
-SESSION_URI = "qemu:///session"
 
 
 async def exec_async(dialog: QDialog) -> int:

@@ -72,7 +72,8 @@ class Selection(QObject):
     :class:`GuestInfo` and host URI.
 
     Signals:
-        changed(): the selected guests or hosts changed.
+        changed(): what the queries answer may have changed: the selection changed, a selected
+            guest changed or went away, or a host came or went (the focused host follows).
     """
 
     changed = Signal()
@@ -95,6 +96,14 @@ class Selection(QObject):
         self._host_role = host_role
         guest_selection.selectionChanged.connect(self._on_selection_changed)
         host_selection.selectionChanged.connect(self._on_selection_changed)
+        guests = guest_selection.model()
+        guests.dataChanged.connect(self._on_guests_data_changed)
+        guests.modelReset.connect(self._on_model_reset)  # (removing selected rows is a
+        # selection change; a reset clears the selection without saying so)
+        hosts = host_selection.model()
+        hosts.rowsInserted.connect(self._on_rows_changed)
+        hosts.rowsRemoved.connect(self._on_rows_changed)
+        hosts.modelReset.connect(self._on_model_reset)
 
     def guests(self) -> list[GuestInfo]:
         """The selected guests, in view order."""
@@ -117,5 +126,23 @@ class Selection(QObject):
         uris = uris or list(self._known_hosts())[:1]
         return uris[0] if uris else ""
 
+    def clear_hosts(self) -> None:
+        """Select no host (so that every host's guests are listed)."""
+        self._host_selection.clearSelection()
+
     def _on_selection_changed(self, _selected: QItemSelection, _deselected: QItemSelection) -> None:
+        self.changed.emit()
+
+    def _on_guests_data_changed(
+        self, top_left: QModelIndex, bottom_right: QModelIndex, _roles: list[int]
+    ) -> None:
+        selection, parent = self._guest_selection, top_left.parent()
+        rows = range(top_left.row(), bottom_right.row() + 1)
+        if selection.hasSelection() and any(selection.isRowSelected(r, parent) for r in rows):
+            self.changed.emit()
+
+    def _on_rows_changed(self, _parent: QModelIndex, _first: int, _last: int) -> None:
+        self.changed.emit()
+
+    def _on_model_reset(self) -> None:
         self.changed.emit()

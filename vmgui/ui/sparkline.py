@@ -43,7 +43,7 @@ from PySide6.QtWidgets import (
 
 from vmgui.core.model import GuestInfo
 from vmgui.core.stats import GuestChannel
-from vmgui.ui.models import GuestRole
+from vmgui.ui.guests.model import GuestRole
 
 if TYPE_CHECKING:
     from vmgui.ui.statscontroller import GuestSeries, StatsController
@@ -314,9 +314,7 @@ def install_sparklines(
 
     The columns are shown right after the one headed ``after`` (a visual move: the model's
     column numbers do not change) and ``width`` pixels wide. ``model`` is the guest model
-    (its columns are the view's: the proxy only filters and sorts); if it has a
-    ``usage_value`` attribute, it is set to :meth:`StatsController.usage_value` so the model
-    can sort by current CPU or memory use.
+    (its columns are the view's: the proxy only filters and sorts).
     """
     columns = usage_columns(model)
     if not columns:
@@ -341,8 +339,6 @@ def install_sparklines(
         if anchor is not None:
             header.moveSection(header.visualIndex(column), header.visualIndex(anchor) + 1)
         header.resizeSection(column, width)
-    if hasattr(model, "usage_value"):
-        model.usage_value = stats.usage_value
     repainter = _Repainter(view, proxy, columns)
     stats.ticked.connect(repainter.on_ticked)
     return delegates

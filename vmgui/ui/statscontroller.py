@@ -1,6 +1,6 @@
 """Live usage for the UI: one stats poller per connected host, and the history of every series.
 
-:class:`StatsController` follows the :class:`~vmgui.ui.hosts.HostController` (connects,
+:class:`StatsController` follows the :class:`~vmgui.ui.controller.HostController` (connects,
 disconnects, guest lists and lifecycle changes), ticks each connected host's
 :class:`~vmgui.virt.stats.StatsPoller` every ``interval`` seconds with asyncio tasks on the
 (qasync) loop, keeps a bounded :class:`~vmgui.core.stats.History` per guest and per host, and
@@ -26,7 +26,8 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QSplitter, QTabWidget, QWidget
 
 from vmgui.core.model import ConnectionState, GuestInfo, HostStatus
-from vmgui.ui.hosts import HostController
+from vmgui.ui.controller import HostController
+from vmgui.ui.shell import UsageKind
 from vmgui.virt.connection import HostConnection
 
 
@@ -65,7 +66,7 @@ with without_source_scan():
     from vmgui.virt.stats import StatsPoller, TickResult
 
 if TYPE_CHECKING:
-    from vmgui.ui.mainwindow import MainWindow
+    from vmgui.ui.main.window import MainWindow
 
 _log = logging.getLogger(__name__)
 
@@ -491,29 +492,41 @@ def install_usage(window: MainWindow, controller: HostController) -> StatsContro
     stats = StatsController(controller, parent=window)
     charts = UsageCharts(stats)
     _tab_widget_for(window.details).addTab(charts, "Usage")
+    selection = window.selection
 
     def follow_selection(*_args: object) -> None:
-        guests = window.selected_guests()
+        guests = selection.guests()
         if len(guests) == 1:
             charts.show_guest(guests[0].key)
             return
-        uris = window.selected_hosts() or [g.host_uri for g in guests[:1]]
-        uris = uris or controller.uris()[:1]
-        if uris:
-            charts.show_host(uris[0])
+        uri = selection.focused_host()
+        if uri:
+            charts.show_host(uri)
         else:
             charts.show_nothing()
 
-    window.guest_view.selectionModel().selectionChanged.connect(follow_selection)
-    window.host_view.selectionModel().selectionChanged.connect(follow_selection)
+    selection.changed.connect(follow_selection)
     controller.hostAdded.connect(follow_selection)
     controller.hostRemoved.connect(follow_selection)
     follow_selection()
-    install_sparklines(window.guest_view, window.guest_model, window.guest_proxy, stats)
+    guests = window.guest_list
+    install_sparklines(guests.view, guests.model, guests.proxy, stats)
+    guests.model.set_usage_source(_SortBy(stats))
     app = QApplication.instance()
     if app is not None:
         app.aboutToQuit.connect(stats.close)
     return stats
+
+
+class _SortBy:
+    """The stats controller as the guest model's usage source."""
+
+    def __init__(self, stats: StatsController) -> None:
+        self._stats = stats
+
+    def usage_value(self, key: GuestKey, kind: UsageKind) -> float:
+        """The stats controller's current figure of ``kind`` for ``key``."""
+        return self._stats.usage_value(key, kind.value)
 
 
 def _tab_widget_for(details: QWidget) -> QTabWidget:

@@ -8,7 +8,8 @@ right even on hosts without events).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any
 
 import libvirt
 
@@ -17,6 +18,7 @@ from vmgui.core.model import (
     DeletePlan,
     DeleteResult,
     GuestAction,
+    GuestConfigEdit,
     GuestInfo,
     GuestOverview,
     GuestState,
@@ -167,6 +169,42 @@ async def set_autostart(host: HostConnection, guest: GuestInfo, autostart: bool)
         inspect.lookup(conn, guest.uuid).setAutostart(1 if autostart else 0)
 
     await host.call(apply, f"Could not change autostart of {guest.name}")
+
+
+async def apply_edit(host: HostConnection, edit: GuestConfigEdit) -> None:
+    """Apply a settings edit to the guest's persistent configuration, field by field.
+
+    The changes run one after the other (each redefines the same domain); a failed one does
+    not stop the others.
+
+    Raises:
+        VmguiError: a change failed (one error naming every failed change).
+    """
+    guest = edit.guest
+    steps: list[Coroutine[Any, Any, None]] = []
+    if edit.vcpus is not None:
+        steps.append(set_vcpus(host, guest, edit.vcpus))
+    if edit.memory_mib is not None:
+        steps.append(set_memory(host, guest, edit.memory_mib))
+    if edit.title is not None:
+        steps.append(set_title(host, guest, edit.title))
+    if edit.autostart is not None:
+        steps.append(set_autostart(host, guest, edit.autostart))
+    errors: list[VmguiError] = []
+    for step in steps:
+        try:
+            await step
+        except VmguiError as exc:
+            errors.append(exc)
+    if len(errors) == 1:
+        raise errors[0]
+    if errors:
+        raise VmguiError(
+            f"{len(errors)} changes to {guest.name} failed",
+            "\n".join(
+                f"• {e.summary}: {e.details}" if e.details else f"• {e.summary}" for e in errors
+            ),
+        )
 
 
 async def _redefine(

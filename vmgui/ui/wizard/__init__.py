@@ -1,84 +1,94 @@
 """The new-guest wizard (``newGuestWizard``), opened from the main window.
 
-Imported on first use (File → New Guest…), never before the window's first paint.
+Imported on first use (File → New Guest…), never before the window's first paint. It gets
+the window as a :class:`~vmgui.ui.shell.Shell`, the :class:`~vmgui.ui.shell.Selection` (for the
+preselected host) and a callback that shows the created guest in the guest list.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 
-from PySide6.QtCore import QItemSelectionModel
 from PySide6.QtWidgets import QDialog
 
 from vmgui.core.model import GuestInfo
 from vmgui.core.provisioning import ProvisionResult
+from vmgui.ui.controller import HostController
 from vmgui.ui.dialogs import exec_async
-from vmgui.ui.hosts import HostController
+from vmgui.ui.shell import Selection, Shell
 from vmgui.ui.wizard.state import DefaultEngine, EngineFactory
 from vmgui.ui.wizard.wizard import NewGuestWizard, PageId, RunState
-
-if TYPE_CHECKING:
-    from vmgui.ui.mainwindow import MainWindow
 
 __all__ = [
     "NewGuestWizard",
     "PageId",
     "RunState",
     "open_new_guest_wizard",
-    "select_guest",
-    "select_guest_when_listed",
+    "reveal_when_listed",
 ]
 
 #: How long to wait for a new guest to show up in the list (its define event, or a refresh).
 LIST_TIMEOUT = 30.0
+#: How long the "Created ..." notice stays (ms).
+CREATED_NOTICE_MSECS = 15000
+#: How long the "not listed yet" notice stays (ms).
+NOT_LISTED_NOTICE_MSECS = 10000
+
+#: Shows a guest (host URI, UUID) in the guest list; False when it is not listed.
+Reveal = Callable[[str, str], bool]
 
 
 def open_new_guest_wizard(
-    window: MainWindow,
+    shell: Shell,
+    selection: Selection,
     controller: HostController,
     *,
+    on_created: Reveal,
     template: GuestInfo | None = None,
     provisioner_factory: EngineFactory = DefaultEngine,
 ) -> None:
-    """Open the wizard window-modal over ``window`` (or raise the one already open).
+    """Open the wizard window-modal over the window (or raise the one already open).
 
-    The host selected in the window (or the selected guest's host) is preselected. With a
-    ``template``, the wizard starts on the source page with that template chosen. When the
-    wizard creates a guest, it closes and the guest is selected in the window's guest list.
+    The selected host (or the selected guest's host) is preselected. With a ``template``,
+    the wizard starts on the source page with that template chosen. When the wizard creates
+    a guest, it closes and ``on_created`` shows the guest once it is listed.
 
     Args:
-        window: the main window (owns the wizard's task).
+        shell: the window (dialog parent, notices, owner of the wizard's task).
+        selection: what is selected in the window.
         controller: the hosts.
+        on_created: shows the new guest (the guest list's ``reveal``).
         template: a guest marked as a template, for "New Guest from Template".
         provisioner_factory: makes the engine for a host (tests pass a fake).
     """
-    existing = window.findChild(NewGuestWizard, "newGuestWizard")
+    parent = shell.dialog_parent
+    existing = parent.findChild(NewGuestWizard, "newGuestWizard")
     if existing is not None and existing.isVisible():
         existing.activateWindow()  # window-modal: only reachable programmatically
         return
-    uri = template.host_uri if template is not None else _preselected_host(window)
+    uri = template.host_uri if template is not None else _preselected_host(selection)
     wizard = NewGuestWizard(
         controller,
         initial_uri=uri,
         template_uuid=template.uuid if template is not None else "",
         provisioner_factory=provisioner_factory,
-        parent=window,
+        parent=parent,
     )
-    window.spawn(_run_wizard(window, controller, wizard))
+    shell.spawn(_run_wizard(shell, controller, wizard, on_created))
 
 
-def _preselected_host(window: MainWindow) -> str:
-    hosts = window.selected_hosts()
+def _preselected_host(selection: Selection) -> str:
+    hosts = selection.hosts()
     if hosts:
         return hosts[0]
-    guests = window.selected_guests()
+    guests = selection.guests()
     return guests[0].host_uri if guests else ""
 
 
 async def _run_wizard(
-    window: MainWindow, controller: HostController, wizard: NewGuestWizard
+    shell: Shell, controller: HostController, wizard: NewGuestWizard, on_created: Reveal
 ) -> None:
     try:
         accepted = await exec_async(wizard) == QDialog.DialogCode.Accepted.value
@@ -92,27 +102,28 @@ async def _run_wizard(
     text = f"Created {result.name} ({state}) in {result.total_seconds:.1f} s"
     if result.warnings:
         text += " — " + " ".join(result.warnings)
-    window.statusBar().showMessage(text, 15000)
-    await select_guest_when_listed(window, controller, result)
+    shell.notify(text, CREATED_NOTICE_MSECS)
+    await reveal_when_listed(shell, controller, result, on_created)
 
 
-async def select_guest_when_listed(
-    window: MainWindow,
+async def reveal_when_listed(
+    shell: Shell,
     controller: HostController,
     result: ProvisionResult,
+    reveal: Reveal,
     timeout: float = LIST_TIMEOUT,
 ) -> bool:
-    """Select the new guest in the guest list once it is there (waits for guestChanged).
+    """Reveal the new guest once it is listed (waits for the host to report it).
 
     Returns:
-        Whether the guest was listed (and selected) within ``timeout`` seconds.
+        Whether the guest was listed (and revealed) within ``timeout`` seconds.
     """
     uri, uuid = result.host_uri, result.uuid
     loop = asyncio.get_running_loop()
     listed: asyncio.Future[None] = loop.create_future()
 
-    def on_guest_changed(guest: object) -> None:
-        if isinstance(guest, GuestInfo) and guest.key == (uri, uuid) and not listed.done():
+    def on_guest_changed(guest: GuestInfo) -> None:
+        if guest.key == (uri, uuid) and not listed.done():
             listed.set_result(None)
 
     def on_guests_reset(reset_uri: str, guests: list[GuestInfo]) -> None:
@@ -122,41 +133,22 @@ async def select_guest_when_listed(
     controller.guestChanged.connect(on_guest_changed)
     controller.guestsReset.connect(on_guests_reset)
     try:
-        if window.guest_model.row_of(uri, uuid) < 0:
+        if not _known(controller, uri, uuid):
             with contextlib.suppress(KeyError):
                 controller.host(uri).request_refresh(uuid)
             await asyncio.wait_for(listed, timeout)
     except TimeoutError:
-        window.statusBar().showMessage(f"{result.name} was created but is not listed yet", 10000)
+        shell.notify(f"{result.name} was created but is not listed yet", NOT_LISTED_NOTICE_MSECS)
         return False
     finally:
         controller.guestChanged.disconnect(on_guest_changed)
         controller.guestsReset.disconnect(on_guests_reset)
-    return select_guest(window, uri, uuid)
+    return reveal(uri, uuid)
 
 
-def select_guest(window: MainWindow, uri: str, uuid: str) -> bool:
-    """Select (and scroll to) a listed guest, clearing filters that hide it."""
-    row = window.guest_model.row_of(uri, uuid)
-    if row < 0:
+def _known(controller: HostController, uri: str, uuid: str) -> bool:
+    """Whether the host already reported the guest (then the guest list has it too)."""
+    try:
+        return uuid in controller.host(uri).guests
+    except KeyError:
         return False
-    source = window.guest_model.index(row, 0)
-    index = window.guest_proxy.mapFromSource(source)
-    if not index.isValid():
-        window.filter_edit.clear()
-        window.state_filter.setCurrentIndex(0)
-        index = window.guest_proxy.mapFromSource(source)
-    if not index.isValid():
-        window.host_view.clearSelection()
-        index = window.guest_proxy.mapFromSource(source)
-    if not index.isValid():
-        return False
-    view = window.guest_view
-    flags = (
-        QItemSelectionModel.SelectionFlag.ClearAndSelect
-        | QItemSelectionModel.SelectionFlag.Rows
-        | QItemSelectionModel.SelectionFlag.Current
-    )
-    view.selectionModel().setCurrentIndex(index, flags)
-    view.scrollTo(index)
-    return True

@@ -32,7 +32,7 @@ from vmgui.core.cloudinit import (
     validate_ssh_key,
 )
 from vmgui.core.validation import ValidationError
-from vmgui.ui.detailparts import muted_label
+from vmgui.ui.widgets import muted_label
 from vmgui.ui.wizard.common import MessageLabel, WizardPage
 from vmgui.ui.wizard.context import WizardContext
 

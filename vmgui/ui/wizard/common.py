@@ -15,37 +15,13 @@ from PySide6.QtWidgets import (
     QWizardPage,
 )
 
-from vmgui.ui.detailparts import AMBER_COLOR, MUTED_STYLE, RED_COLOR
+from vmgui.ui.widgets import AMBER_COLOR, MUTED_STYLE, RED_COLOR
 from vmgui.ui.wizard.context import WizardContext
 from vmgui.ui.wizard.state import WizardState
 
 _T = TypeVar("_T")
 
 PAGE_MIN_WIDTH = 640
-
-
-def format_bytes(size: float) -> str:
-    """A size for people: "512 KiB", "15.3 MiB", "2.0 GiB"."""
-    value = float(size)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(value) < 1024 or unit == "TiB":
-            if unit == "B":
-                return f"{int(value)} B"
-            return f"{value:.1f} {unit}" if value < 100 else f"{value:.0f} {unit}"
-        value /= 1024
-    return f"{value:.0f} TiB"  # pragma: no cover - the loop always returns
-
-
-def format_seconds(seconds: float) -> str:
-    """A duration for people: "4 s", "2 min 05 s", "1 h 03 min"."""
-    total = max(0, round(seconds))
-    if total < 60:
-        return f"{total} s"
-    minutes, secs = divmod(total, 60)
-    if minutes < 60:
-        return f"{minutes} min {secs:02d} s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min"
 
 
 class MessageLabel(QLabel):

@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from vmgui.core.catalog import CatalogEntry, load_catalog
-from vmgui.ui.hosts import HostController
+from vmgui.ui.controller import HostController
+from vmgui.ui.tasks import TaskOwner
 from vmgui.ui.wizard.state import EngineFactory, WizardState
 from vmgui.virt import hostchoices
 from vmgui.virt.connection import HostConnection
@@ -48,7 +49,7 @@ class WizardContext:
         self.engine_factory = engine_factory
         self.catalog_loader = catalog_loader
         self.downloader = downloader or Downloader()
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks = TaskOwner(None, name="wizard task")
         self._fetches: dict[tuple[str, str], asyncio.Task[Any]] = {}
 
     # -- hosts ------------------------------------------------------------------------------
@@ -74,20 +75,14 @@ class WizardContext:
     # -- tasks ------------------------------------------------------------------------------
 
     def spawn(self, coro: Coroutine[Any, Any, _T]) -> asyncio.Task[_T]:
-        """Run ``coro`` owned by the wizard (cancelled by :meth:`cancel_all`)."""
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._on_task_done)
-        return task
-
-    def _on_task_done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            _log.error("wizard task failed", exc_info=task.exception())
+        """Run ``coro`` owned by the wizard (cancelled by :meth:`cancel_all`; failures are
+        logged: the pages show their own errors)."""
+        return self._tasks.spawn(coro)
 
     def cancel_all(self) -> None:
         """Cancel every task and fetch the wizard started."""
-        for task in list(self._tasks) + list(self._fetches.values()):
+        self._tasks.cancel_all()
+        for task in self._fetches.values():
             task.cancel()
         self._fetches.clear()
 

@@ -14,8 +14,8 @@ from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QLineEdit, QPush
 
 from vmgui.core.catalog import ImageFormat, ImageInfo, read_image_info
 from vmgui.core.errors import VmguiError
-from vmgui.ui.detailparts import muted_label
-from vmgui.ui.wizard.common import format_bytes
+from vmgui.core.units import format_bytes
+from vmgui.ui.widgets import muted_label
 from vmgui.ui.wizard.context import WizardContext
 from vmgui.ui.wizard.sourcepanels import SourcePanel
 from vmgui.ui.wizard.state import SourceKind, WizardState

@@ -6,8 +6,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QTreeWidgetItem, QVBoxLayout
 
 from vmgui.core.model import ConnectionState
-from vmgui.ui.detailparts import muted_label
-from vmgui.ui.models import format_memory
+from vmgui.core.units import format_kib
+from vmgui.ui.widgets import muted_label
 from vmgui.ui.wizard.common import MessageLabel, WizardPage, make_tree
 from vmgui.ui.wizard.context import WizardContext
 
@@ -53,7 +53,7 @@ class HostPage(WizardPage):
             info = host.host_info
             cells = [controller.label(uri), host.state.label, "", "", ""]
             if info is not None:
-                cells[2:4] = [str(info.cpus), format_memory(info.memory_kib)]
+                cells[2:4] = [str(info.cpus), format_kib(info.memory_kib)]
             if connected:
                 cells[4] = str(len(host.guests))
             item = QTreeWidgetItem(cells)

@@ -14,10 +14,10 @@ from PySide6.QtWidgets import (
 
 from vmgui.core.errors import VmguiError
 from vmgui.core.provisioning import USER_NETWORK, VirtType
-from vmgui.ui.detailparts import muted_label
+from vmgui.core.settings import SESSION_URI
+from vmgui.ui.widgets import muted_label
 from vmgui.ui.wizard.common import MessageLabel, WizardPage
 from vmgui.ui.wizard.context import WizardContext
-from vmgui.ui.wizard.state import SESSION_URI
 from vmgui.virt.hostchoices import NetworkChoice
 
 USER_LABEL = "User-mode networking (no host set-up; the guest can reach out, nothing reaches in)"

@@ -25,8 +25,9 @@ from PySide6.QtWidgets import (
 
 from vmgui.core.errors import VmguiError
 from vmgui.core.provisioning import Progress, ProvisionError, ProvisionResult, Step
-from vmgui.ui.detailparts import RED_COLOR
-from vmgui.ui.wizard.common import WizardPage, format_bytes, format_seconds
+from vmgui.core.units import format_bytes, format_rate, format_seconds
+from vmgui.ui.widgets import RED_COLOR
+from vmgui.ui.wizard.common import WizardPage
 from vmgui.ui.wizard.context import WizardContext
 from vmgui.ui.wizard.state import SourceKind
 
@@ -60,7 +61,7 @@ def transfer_text(p: Progress) -> str:
     if p.total_bytes:
         text += f" of {format_bytes(p.total_bytes)}"
     if p.speed:
-        text += f" · {format_bytes(p.speed)}/s"
+        text += f" · {format_rate(p.speed)}"
     if p.eta is not None and p.total_bytes and p.done_bytes < p.total_bytes:
         text += f" · {format_seconds(p.eta)} left"
     return text

@@ -24,6 +24,7 @@ from vmgui.core.catalog import local_entry
 from vmgui.core.errors import VmguiError
 from vmgui.core.osinfo import osinfo_display_name
 from vmgui.core.provisioning import DEFAULT_POOL, DEFAULT_POOL_PATH
+from vmgui.core.units import format_bytes, format_kib, plural
 from vmgui.core.validation import (
     MAX_VCPUS,
     MIN_MEMORY_MIB,
@@ -33,9 +34,8 @@ from vmgui.core.validation import (
     validate_vcpus,
 )
 from vmgui.core.xml.domain import SEED_SUFFIX, seed_volume_name
-from vmgui.ui.detailparts import muted_label, plural
-from vmgui.ui.models import format_memory
-from vmgui.ui.wizard.common import MessageLabel, WizardPage, format_bytes
+from vmgui.ui.widgets import muted_label
+from vmgui.ui.wizard.common import MessageLabel, WizardPage
 from vmgui.ui.wizard.context import WizardContext
 from vmgui.ui.wizard.state import GIB, SourceKind, unique_name
 from vmgui.virt.hostchoices import PoolChoice
@@ -175,7 +175,7 @@ class ResourcesPage(WizardPage):
             self.memory_note.setText("as the template")
         elif info is not None:
             self.vcpus_note.setText(f"the host has {plural(info.cpus, 'CPU')}")
-            self.memory_note.setText(f"the host has {format_memory(info.memory_kib)}")
+            self.memory_note.setText(f"the host has {format_kib(info.memory_kib)}")
         else:
             self.vcpus_note.setText("the host's size is not known yet")
             self.memory_note.setText("")

@@ -17,9 +17,9 @@ from PySide6.QtWidgets import (
 from vmgui.core.catalog import CatalogEntry
 from vmgui.core.errors import VmguiError
 from vmgui.core.model import GuestState
-from vmgui.ui.detailparts import muted_label, plural
-from vmgui.ui.models import format_memory
-from vmgui.ui.wizard.common import MessageLabel, format_bytes, make_tree
+from vmgui.core.units import format_bytes, format_kib, plural
+from vmgui.ui.widgets import muted_label
+from vmgui.ui.wizard.common import MessageLabel, make_tree
 from vmgui.ui.wizard.context import WizardContext
 from vmgui.ui.wizard.state import SourceKind, WizardState
 from vmgui.virt.hostchoices import TemplateChoice, VolumeChoice
@@ -173,7 +173,7 @@ class CatalogPanel(_TreePanel):
 
 
 def _defaults_text(vcpus: int, memory_mib: int, disk_gib: int) -> str:
-    memory = format_memory(memory_mib * 1024)
+    memory = format_kib(memory_mib * 1024)
     return f"{plural(vcpus, 'vCPU')} · {memory} RAM · {disk_gib} GiB disk"
 
 
@@ -265,7 +265,7 @@ class TemplatePanel(_TreePanel):
                 reason = f"{tpl.name} is {tpl.state.label}: shut it down to clone it"
             elif not tpl.disks:
                 reason = f"{tpl.name} has no writable disk to clone"
-            size = f"{plural(tpl.vcpus, 'vCPU')} · {format_memory(tpl.memory_kib)}"
+            size = f"{plural(tpl.vcpus, 'vCPU')} · {format_kib(tpl.memory_kib)}"
             self._add([tpl.name, tpl.state.label, size, tpl.os_name or "—"], tpl, reason)
         if templates:
             self.message.clear_message()

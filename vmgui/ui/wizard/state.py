@@ -33,7 +33,6 @@ from vmgui.virt.provision import Provisioner
 from vmgui.virt.templates import clone_from_template
 
 GIB = 1 << 30
-SESSION_URI = "qemu:///session"
 
 
 class SourceKind(enum.Enum):

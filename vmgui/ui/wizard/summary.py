@@ -7,9 +7,9 @@ from PySide6.QtWidgets import QCheckBox, QFormLayout, QLabel, QVBoxLayout, QWiza
 
 from vmgui.core.osinfo import osinfo_display_name
 from vmgui.core.provisioning import USER_NETWORK, VirtType
-from vmgui.ui.detailparts import muted_label, plural
-from vmgui.ui.models import format_memory
-from vmgui.ui.wizard.common import WizardPage, format_bytes
+from vmgui.core.units import format_bytes, format_kib, plural
+from vmgui.ui.widgets import muted_label
+from vmgui.ui.wizard.common import WizardPage
 from vmgui.ui.wizard.context import WizardContext
 from vmgui.ui.wizard.state import SourceKind, WizardState
 
@@ -37,7 +37,7 @@ def summary_rows(state: WizardState, host_label: str) -> list[tuple[str, str]]:
         rows.append(
             (
                 "Resources",
-                f"{plural(state.vcpus, 'vCPU')} · {format_memory(state.memory_mib * 1024)} "
+                f"{plural(state.vcpus, 'vCPU')} · {format_kib(state.memory_mib * 1024)} "
                 f"memory · {disk}",
             )
         )

@@ -21,7 +21,7 @@ from PySide6.QtWidgets import QWidget, QWizard
 from vmgui.core.catalog import load_catalog
 from vmgui.core.errors import VmguiError
 from vmgui.core.provisioning import ProvisionError, ProvisionResult
-from vmgui.ui.hosts import HostController
+from vmgui.ui.controller import HostController
 from vmgui.ui.wizard.cloudinitpage import CloudInitPage
 from vmgui.ui.wizard.context import CatalogLoader, WizardContext
 from vmgui.ui.wizard.hostpage import HostPage
@@ -102,7 +102,7 @@ class NewGuestWizard(QWizard):
         parent: the parent widget (the main window).
     """
 
-    guestCreated = Signal(object)
+    guestCreated = Signal(ProvisionResult)
 
     def __init__(
         self,

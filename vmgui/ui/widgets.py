@@ -1,11 +1,14 @@
-"""Small widgets and helpers shared by the details panes (no libvirt, no blocking calls)."""
+"""Small widgets and helpers shared by the panes, lists and dialogs (no libvirt, no blocking calls).
+
+Part of the shared bottom layer of ``vmgui.ui``: imports nothing from the feature packages.
+"""
 
 from __future__ import annotations
 
 import math
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QFont, QResizeEvent, QWheelEvent
+from PySide6.QtGui import QColor, QFont, QIcon, QPainter, QPixmap, QResizeEvent, QWheelEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFormLayout,
@@ -24,14 +27,49 @@ from PySide6.QtWidgets import (
 )
 
 from vmgui.core.model import ConnectionState, Consolidation, GuestInfo, GuestState, HostStatus
+from vmgui.core.units import format_kib, plural
 from vmgui.core.xml.domain import DiskInfo
-from vmgui.ui.models import dot_icon, format_memory
+
+STATE_COLORS = {
+    GuestState.RUNNING: "#2e9d4f",
+    GuestState.PAUSED: "#d9a21b",
+    GuestState.SHUTOFF: "#8a8f98",
+    GuestState.CRASHED: "#d0312d",
+    GuestState.SUSPENDED: "#4f7fd9",
+    GuestState.SAVED: "#7a5cc7",
+}
+
+HOST_COLORS = {
+    ConnectionState.CONNECTED: "#2e9d4f",
+    ConnectionState.CONNECTING: "#d9a21b",
+    ConnectionState.DISCONNECTED: "#8a8f98",
+    ConnectionState.FAILED: "#d0312d",
+}
 
 NORMAL_COLOR = "#3584e4"
 AMBER_COLOR = "#d9a21b"
 RED_COLOR = "#d0312d"
 MUTED_STYLE = "color: palette(placeholder-text);"
 TIMES = "\N{MULTIPLICATION SIGN}"
+
+_icons: dict[str, QIcon] = {}
+
+
+def dot_icon(color: str) -> QIcon:
+    """A small filled circle (cached; needs a QGuiApplication)."""
+    icon = _icons.get(color)
+    if icon is None:
+        pixmap = QPixmap(12, 12)
+        pixmap.fill(Qt.GlobalColor.transparent)
+        painter = QPainter(pixmap)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setBrush(QColor(color))
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.drawEllipse(1, 1, 10, 10)
+        painter.end()
+        icon = QIcon(pixmap)
+        _icons[color] = icon
+    return icon
 
 
 class NoWheelSpinBox(QSpinBox):
@@ -138,6 +176,30 @@ class ConsolidationBar(QWidget):
     def fraction(self) -> float:
         """How full the bar is drawn (0..1)."""
         return self._bar.value() / 1000
+
+
+class PaneHeader(QWidget):
+    """A details pane's header: a large title over a state badge and a secondary line.
+
+    Both panes (a guest's, a host's) start with one.
+    """
+
+    def __init__(self, secondary: QLabel, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.title = QLabel()
+        title_font(self.title)
+        self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.badge = StateBadge()
+        self.secondary = secondary
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(4)
+        layout.addWidget(self.title)
+        state_row = QHBoxLayout()
+        state_row.setSpacing(12)
+        state_row.addWidget(self.badge, 0, Qt.AlignmentFlag.AlignLeft)
+        state_row.addWidget(secondary, 1)
+        layout.addLayout(state_row)
 
 
 def section(title: str) -> tuple[QWidget, QFormLayout]:
@@ -268,11 +330,6 @@ def memory_color(ratio: float) -> str:
     return RED_COLOR if ratio > 1.0 else NORMAL_COLOR
 
 
-def plural(count: int, word: str) -> str:
-    """ "1 guest", "2 guests"."""
-    return f"{count} {word}" if count == 1 else f"{count} {word}s"
-
-
 def consolidation_texts(cons: Consolidation) -> tuple[str, str, str]:
     """Captions for committed vCPUs, committed memory and the "if all ran" totals.
 
@@ -284,14 +341,14 @@ def consolidation_texts(cons: Consolidation) -> tuple[str, str, str]:
         vcpu_text = f"{vcpus} on {plural(cons.host_cpus, 'CPU')} ({cons.vcpu_ratio:.2f}{TIMES})"
     else:
         vcpu_text = f"{vcpus} (host CPUs unknown)"
-    memory = format_memory(cons.committed_memory_kib)
+    memory = format_kib(cons.committed_memory_kib)
     if cons.host_memory_kib:
-        host_memory = format_memory(cons.host_memory_kib)
+        host_memory = format_kib(cons.host_memory_kib)
         memory_text = f"{memory} of {host_memory} ({cons.memory_ratio:.0%})"
     else:
         memory_text = f"{memory} (host memory unknown)"
     defined_vcpus = plural(cons.defined_vcpus, "vCPU")
-    defined_memory = format_memory(cons.defined_memory_kib)
+    defined_memory = format_kib(cons.defined_memory_kib)
     if cons.host_cpus:
         defined_vcpus += f" ({cons.defined_vcpus / cons.host_cpus:.2f}{TIMES})"
     if cons.host_memory_kib:

@@ -2,49 +2,76 @@
 
 Whether a guest is a template lives in its libvirt metadata, which the guest list does not
 carry: it is read on the host's worker shortly after a single guest is selected (and again
-when that guest changes), and the actions follow. "New Guest from Template…" opens the
-new-guest wizard (imported on first use) with the template chosen.
+when that guest changes), and the actions follow. "New Guest from Template…" asks for the
+new-guest wizard with the template chosen (the window opens it).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from PySide6.QtCore import QItemSelection, QObject, QTimer
+from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtGui import QAction
 
 from vmgui.core.errors import VmguiError
 from vmgui.core.model import GuestInfo, GuestState
-from vmgui.ui.actions import WindowActions
-from vmgui.ui.hosts import HostController
+from vmgui.ui.controller import HostController
+from vmgui.ui.shell import Selection, Shell
 from vmgui.virt.hostchoices import fetch_is_template
 from vmgui.virt.templates import set_template
-
-if TYPE_CHECKING:
-    from vmgui.ui.mainwindow import MainWindow
 
 _log = logging.getLogger(__name__)
 
 MARK_TEXT = "Mark as &Template"
 UNMARK_TEXT = "Unmark &Template"
 _DELAY_MS = 150
+#: How long a template notice stays (ms).
+TEMPLATE_NOTICE_MSECS = 8000
+
+
+class TemplateActionSet(Protocol):
+    """The two actions :class:`TemplateActions` drives (the window's actions have them)."""
+
+    @property
+    def mark_template(self) -> QAction:
+        """Guest → Mark as Template / Unmark Template."""
+        ...
+
+    @property
+    def new_from_template(self) -> QAction:
+        """Guest → New Guest from Template…"""
+        ...
 
 
 class TemplateActions(QObject):
     """Keeps actionMarkTemplate and actionNewFromTemplate right for the selected guest.
 
+    Signals:
+        newFromTemplateRequested(GuestInfo): the user asked for a linked clone of this
+            template (open the new-guest wizard on it).
+
     Args:
-        window: the main window (its guest view, status bar and task owner).
+        selection: the window's selection.
+        shell: the window (notices, task owner).
         controller: the hosts.
         actions: the window's actions (``mark_template``, ``new_from_template``).
     """
 
+    newFromTemplateRequested = Signal(GuestInfo)
+
     def __init__(
-        self, window: MainWindow, controller: HostController, actions: WindowActions
+        self,
+        selection: Selection,
+        shell: Shell,
+        controller: HostController,
+        actions: TemplateActionSet,
+        parent: QObject | None = None,
     ) -> None:
-        super().__init__(window)
-        self._window = window
+        super().__init__(parent)
+        self._selection = selection
+        self._shell = shell
         self._controller = controller
         self.mark_action = actions.mark_template
         self.new_action = actions.new_from_template
@@ -55,30 +82,24 @@ class TemplateActions(QObject):
         self._timer.setSingleShot(True)
         self._timer.setInterval(_DELAY_MS)
         self._timer.timeout.connect(self._on_timer_timeout)
-        window.guest_view.selectionModel().selectionChanged.connect(
-            self._on_guest_selection_changed
-        )
-        controller.guestChanged.connect(self._on_controller_guest_changed)
+        selection.changed.connect(self._on_selection_changed)
         self.mark_action.triggered.connect(self._on_mark_action_triggered)
         self.new_action.triggered.connect(self._on_new_action_triggered)
         self._update_actions()
 
     # -- following the selection ----------------------------------------------------------
 
-    def _on_guest_selection_changed(self, _sel: QItemSelection, _desel: QItemSelection) -> None:
-        guests = self._window.selected_guests()
+    def _on_selection_changed(self) -> None:
+        # Also when the selected guest changed (a template flag may follow a redefine).
+        guests = self._selection.guests()
         guest = guests[0] if len(guests) == 1 else None
         if guest is None or self.guest is None or guest.key != self.guest.key:
             self.is_template = None
+        elif guest == self.guest:
+            return  # nothing new about it
         self.guest = guest
         self._update_actions()
         if guest is not None:
-            self._timer.start()
-
-    def _on_controller_guest_changed(self, guest: object) -> None:
-        if isinstance(guest, GuestInfo) and self.guest is not None and guest.key == self.guest.key:
-            self.guest = guest
-            self._update_actions()
             self._timer.start()
 
     def _on_timer_timeout(self) -> None:
@@ -86,7 +107,7 @@ class TemplateActions(QObject):
             return
         if self._fetch_task is not None:
             self._fetch_task.cancel()
-        self._fetch_task = self._window.spawn(self._fetch(self.guest))  # cancelled on close
+        self._fetch_task = self._shell.spawn(self._fetch(self.guest))  # cancelled on close
 
     async def _fetch(self, guest: GuestInfo) -> None:
         try:
@@ -112,7 +133,7 @@ class TemplateActions(QObject):
 
     def _on_mark_action_triggered(self) -> None:
         if self.guest is not None and self.is_template is not None:
-            self._window.spawn(self.set_template(self.guest, not self.is_template))
+            self._shell.spawn(self.set_template(self.guest, not self.is_template))
 
     async def set_template(self, guest: GuestInfo, mark: bool) -> None:
         """Mark or unmark ``guest`` as a template and say so in the status bar."""
@@ -126,11 +147,8 @@ class TemplateActions(QObject):
             text = f"{guest.name} is a template: Guest → New Guest from Template… clones it"
         else:
             text = f"{guest.name} is a template; shut it down to make linked clones of it"
-        self._window.statusBar().showMessage(text, 8000)
+        self._shell.notify(text, TEMPLATE_NOTICE_MSECS)
 
     def _on_new_action_triggered(self) -> None:
-        if self.guest is None or not self.is_template:
-            return
-        from vmgui.ui.wizard import open_new_guest_wizard  # loaded on first use
-
-        open_new_guest_wizard(self._window, self._controller, template=self.guest)
+        if self.guest is not None and self.is_template:
+            self.newFromTemplateRequested.emit(self.guest)

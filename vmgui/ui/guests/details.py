@@ -1,15 +1,17 @@
-"""Details panes: what one guest or one host is, from snapshots; edits go out as signals.
+"""The guest details pane: one guest's configuration, with a few settings editable.
 
-Neither pane talks to libvirt: the main window fetches a :class:`GuestOverview` or hands
-over a host's latest :class:`HostInfo`, and applies the edits the guest pane requests.
+* :class:`GuestDetailsPane` shows a :class:`GuestOverview` snapshot and emits the edits the
+  user applies; it never talks to libvirt. Its edit state is a pure
+  :class:`~vmgui.ui.guests.configform.GuestConfigForm`.
+* :class:`DetailsPresenter` fetches the overview of the guest to show (shortly after it is
+  chosen, and again when it changes) and applies the pane's edits.
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
+import asyncio
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import (
     QBoxLayout,
@@ -24,74 +26,35 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from vmgui.core.model import (
-    ConnectionState,
-    GuestInfo,
-    GuestOverview,
-    HostInfo,
-    HostStatus,
-    consolidation,
-)
+from vmgui.core.errors import VmguiError
+from vmgui.core.model import GuestConfigEdit, GuestInfo, GuestOverview
+from vmgui.core.units import format_kib, plural
 from vmgui.core.validation import MAX_VCPUS, MIN_MEMORY_MIB, host_display_name
-from vmgui.ui.detailparts import (
+from vmgui.ui.controller import HostController
+from vmgui.ui.guests import commands
+from vmgui.ui.guests.configform import MAX_MEMORY_MIB, ConfigValues, GuestConfigForm
+from vmgui.ui.shell import Shell
+from vmgui.ui.widgets import (
     MUTED_STYLE,
     RED_COLOR,
-    ConsolidationBar,
+    STATE_COLORS,
     ElidedLabel,
     NoWheelSpinBox,
-    StateBadge,
+    PaneHeader,
     align_forms,
-    connection_reason,
-    consolidation_texts,
     disk_row,
     fill_table,
-    guest_state_summary,
     make_table,
-    memory_color,
     muted_label,
-    plural,
     scroll_area,
     section,
-    title_font,
     value_label,
-    vcpu_color,
 )
-from vmgui.ui.models import HOST_COLORS, STATE_COLORS, format_memory
+from vmgui.virt import guests as guest_service
 
-MAX_MEMORY_MIB = 16 * 1024 * 1024  # 16 TiB
 NARROW_WIDTH = 560
-
-
-@dataclass(frozen=True, slots=True)
-class GuestConfigEdit:
-    """What the user changed in the guest pane; each field is None when unchanged.
-
-    Attributes:
-        guest: the guest the edit is for.
-        vcpus: the new vCPU count.
-        memory_mib: the new memory in MiB.
-        title: the new title ("" removes it).
-        autostart: whether the guest should start with the host.
-    """
-
-    guest: GuestInfo
-    vcpus: int | None = None
-    memory_mib: int | None = None
-    title: str | None = None
-    autostart: bool | None = None
-
-    @property
-    def is_empty(self) -> bool:
-        """Whether nothing was changed."""
-        return (self.vcpus, self.memory_mib, self.title, self.autostart) == (None,) * 4
-
-
-@dataclass(frozen=True, slots=True)
-class _Values:
-    vcpus: int
-    memory_mib: int
-    title: str
-    autostart: bool
+#: How long after a guest is chosen (or changes) its details are fetched (ms).
+FETCH_DELAY_MS = 150
 
 
 class GuestDetailsPane(QWidget):
@@ -101,30 +64,17 @@ class GuestDetailsPane(QWidget):
         configEditRequested(GuestConfigEdit): the user applied edits; unchanged fields are None.
     """
 
-    configEditRequested = Signal(object)
+    configEditRequested = Signal(GuestConfigEdit)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("guestDetails")
-        self._overview: GuestOverview | None = None
-        self._baseline = _Values(1, MIN_MEMORY_MIB, "", False)
-        self._applied = False
-
-        self.name_label = QLabel()
-        title_font(self.name_label)
-        self.name_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.state_badge = StateBadge()
+        self._form = GuestConfigForm()
         self.host_label = muted_label()
-        self._header = QWidget()
-        header = QVBoxLayout(self._header)
-        header.setContentsMargins(16, 12, 16, 4)
-        header.setSpacing(4)
-        header.addWidget(self.name_label)
-        state_row = QHBoxLayout()
-        state_row.setSpacing(12)
-        state_row.addWidget(self.state_badge, 0, Qt.AlignmentFlag.AlignLeft)
-        state_row.addWidget(self.host_label, 1)
-        header.addLayout(state_row)
+        self._header = PaneHeader(self.host_label)
+        self._header.setContentsMargins(16, 12, 16, 4)
+        self.name_label = self._header.title
+        self.state_badge = self._header.badge
 
         self.message_label = QLabel()
         self.message_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -239,7 +189,7 @@ class GuestDetailsPane(QWidget):
     @property
     def overview(self) -> GuestOverview | None:
         """The overview shown, or None."""
-        return self._overview
+        return self._form.overview
 
     def show_overview(self, overview: GuestOverview | None) -> None:
         """Show ``overview`` (None: nothing selected).
@@ -247,11 +197,8 @@ class GuestDetailsPane(QWidget):
         Showing a fresh overview of the same guest keeps the edits not yet applied; after
         an apply, the fresh overview's values are shown.
         """
-        previous, edited = self._overview, self._current_values()
-        old, applied = self._baseline, self._applied
-        self._overview = overview
-        self._applied = False
-        if overview is None:
+        values = self._form.load(overview, self._current_values())
+        if overview is None or values is None:
             self._header.setVisible(False)
             self.message_label.setText("Select a guest to see its details.")
             self.message_label.setStyleSheet(MUTED_STYLE)
@@ -259,17 +206,17 @@ class GuestDetailsPane(QWidget):
             return
         self._show_header(overview.guest)
         self._fill(overview)
-        if not applied and previous is not None and previous.guest.key == overview.guest.key:
-            self._keep_edits(old, edited)
+        self._set_values(values)
         self._stack.setCurrentIndex(1)
         self._update_buttons()
 
     def show_loading(self, guest: GuestInfo) -> None:
         """Show that ``guest``'s details are being fetched."""
-        if self._overview is not None and self._overview.guest.key == guest.key:
+        shown = self._form.overview
+        if shown is not None and shown.guest.key == guest.key:
             self._show_header(guest)
             return  # keep showing the old overview (and edits) until the new one arrives
-        self._overview = None
+        self._form.forget()
         self._show_header(guest)
         self.message_label.setText(f"Loading details of {guest.name}…")
         self.message_label.setStyleSheet(MUTED_STYLE)
@@ -277,24 +224,14 @@ class GuestDetailsPane(QWidget):
 
     def show_error(self, text: str) -> None:
         """Show why the details could not be fetched."""
-        self._overview = None
+        self._form.forget()
         self.message_label.setText(text)
         self.message_label.setStyleSheet(f"color: {RED_COLOR};")
         self._stack.setCurrentIndex(0)
 
     def pending_edit(self) -> GuestConfigEdit | None:
         """The edits made and not applied, or None."""
-        if self._overview is None:
-            return None
-        now, old = self._current_values(), self._baseline
-        edit = GuestConfigEdit(
-            guest=self._overview.guest,
-            vcpus=now.vcpus if now.vcpus != old.vcpus else None,
-            memory_mib=now.memory_mib if now.memory_mib != old.memory_mib else None,
-            title=now.title if now.title != old.title else None,
-            autostart=now.autostart if now.autostart != old.autostart else None,
-        )
-        return None if edit.is_empty else edit
+        return self._form.pending(self._current_values())
 
     def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802
         super().resizeEvent(event)
@@ -321,11 +258,11 @@ class GuestDetailsPane(QWidget):
     def _on_apply_button_clicked(self) -> None:
         edit = self.pending_edit()
         if edit is not None:
-            self._applied = True
+            self._form.mark_applied()
             self.configEditRequested.emit(edit)
 
     def _on_revert_button_clicked(self) -> None:
-        self._set_values(self._baseline)
+        self._set_values(self._form.baseline)
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -352,7 +289,7 @@ class GuestDetailsPane(QWidget):
         if details.cpu_model:
             cpu = f"{details.cpu_model} ({cpu})" if details.cpu_mode else details.cpu_model
         self.cpu_model_label.setText(cpu)
-        self.max_memory_label.setText(format_memory(details.max_memory_kib or details.memory_kib))
+        self.max_memory_label.setText(format_kib(details.max_memory_kib or details.memory_kib))
         self.balloon_label.setText("Present" if details.has_balloon else "None")
         fill_table(self.disk_table, [disk_row(disk) for disk in details.disks])
         self.no_disks_label.setVisible(not details.disks)
@@ -364,16 +301,6 @@ class GuestDetailsPane(QWidget):
         self.no_nics_label.setVisible(not details.nics)
 
         config = overview.editable
-        memory_kib = config.memory_kib or guest.memory_kib
-        self._set_values(
-            _Values(
-                vcpus=config.vcpus or guest.vcpus,
-                memory_mib=max(MIN_MEMORY_MIB, math.ceil(memory_kib / 1024)),
-                title=config.title,
-                autostart=overview.autostart,
-            )
-        )
-        self._baseline = self._current_values()
         editable = guest.persistent
         for widget in (self.title_edit, self.vcpus_spin, self.memory_spin, self.autostart_check):
             widget.setEnabled(editable)
@@ -384,35 +311,25 @@ class GuestDetailsPane(QWidget):
             if (config.vcpus, config.memory_kib) != (details.vcpus, details.memory_kib):
                 note += (
                     f" Running now with {plural(details.vcpus, 'vCPU')} and "
-                    f"{format_memory(details.memory_kib)}."
+                    f"{format_kib(details.memory_kib)}."
                 )
             self.note_label.setText(note)
         else:
             self.note_label.setText("")
 
-    def _current_values(self) -> _Values:
-        return _Values(
+    def _current_values(self) -> ConfigValues:
+        return ConfigValues(
             vcpus=self.vcpus_spin.value(),
             memory_mib=self.memory_spin.value(),
             title=self.title_edit.text().strip(),
             autostart=self.autostart_check.isChecked(),
         )
 
-    def _set_values(self, values: _Values) -> None:
+    def _set_values(self, values: ConfigValues) -> None:
         self.vcpus_spin.setValue(values.vcpus)
         self.memory_spin.setValue(values.memory_mib)
         self.title_edit.setText(values.title)
         self.autostart_check.setChecked(values.autostart)
-
-    def _keep_edits(self, old: _Values, edited: _Values) -> None:
-        if edited.vcpus != old.vcpus:
-            self.vcpus_spin.setValue(edited.vcpus)
-        if edited.memory_mib != old.memory_mib:
-            self.memory_spin.setValue(edited.memory_mib)
-        if edited.title != old.title:
-            self.title_edit.setText(edited.title)
-        if edited.autostart != old.autostart:
-            self.autostart_check.setChecked(edited.autostart)
 
     def _update_buttons(self) -> None:
         changed = self.pending_edit() is not None
@@ -420,119 +337,87 @@ class GuestDetailsPane(QWidget):
         self.revert_button.setEnabled(changed)
 
 
-class HostDetailsPane(QWidget):
-    """One host: its connection, identity, guests and what they commit."""
+class DetailsPresenter(QObject):
+    """Keeps a :class:`GuestDetailsPane` showing one guest and applies its edits.
 
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setObjectName("hostDetails")
-        self.label = QLabel()
-        title_font(self.label)
-        self.state_badge = StateBadge()
-        self.reason_label = value_label(selectable=True)
-        self.uri_label = value_label(selectable=True)
-        self.hostname_label = value_label(selectable=True)
-        self.hypervisor_label = value_label()
-        self.libvirt_label = value_label()
-        self.arch_label = value_label()
-        self.cpu_model_label = value_label()
-        self.cpus_label = value_label()
-        self.memory_label = value_label()
-        self.guests_total_label = value_label()
-        self.guest_states_label = value_label()
-        self.consolidation_caption = muted_label()
-        self.vcpu_bar = ConsolidationBar()
-        self.memory_bar = ConsolidationBar()
-        self.defined_label = value_label()
+    The guest's overview is fetched :data:`FETCH_DELAY_MS` after it is chosen (so that
+    running through the list does not fetch every guest) and again after it changes or an
+    edit was applied. A late answer about a guest no longer shown is dropped.
 
-        header = QVBoxLayout()
-        header.setSpacing(4)
-        header.addWidget(self.label)
-        state_row = QHBoxLayout()
-        state_row.setSpacing(12)
-        state_row.addWidget(self.state_badge, 0, Qt.AlignmentFlag.AlignLeft)
-        state_row.addWidget(self.reason_label, 1)
-        header.addLayout(state_row)
-        identity, form = section("Host")
-        form.addRow("URI", self.uri_label)
-        form.addRow("Hostname", self.hostname_label)
-        form.addRow("Hypervisor", self.hypervisor_label)
-        form.addRow("libvirt", self.libvirt_label)
-        form.addRow("Architecture", self.arch_label)
-        form.addRow("CPU model", self.cpu_model_label)
-        form.addRow("Logical CPUs", self.cpus_label)
-        form.addRow("Memory", self.memory_label)
-        guests, guests_form = section("Guests")
-        guests_form.addRow("Total", self.guests_total_label)
-        guests_form.addRow("States", self.guest_states_label)
-        self._consolidation, cons_form = section("Consolidation")
-        cons_form.addRow(self.consolidation_caption)
-        for text, bar in (("vCPUs", self.vcpu_bar), ("Memory", self.memory_bar)):
-            bar_label = QLabel(text)
-            bar_label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
-            cons_form.addRow(bar_label, bar)
-        cons_form.addRow("If all ran", self.defined_label)
-        align_forms(form, guests_form, cons_form)
+    Args:
+        pane: the pane.
+        shell: the window (owns the fetch and edit tasks; shows the edits' failures).
+        controller: the hosts.
+    """
 
-        body = QWidget()
-        body_layout = QVBoxLayout(body)
-        body_layout.setContentsMargins(16, 12, 16, 16)
-        body_layout.setSpacing(18)
-        body_layout.addLayout(header)
-        body_layout.addWidget(identity)
-        body_layout.addWidget(guests)
-        body_layout.addWidget(self._consolidation)
-        body_layout.addStretch(1)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(scroll_area(body))
-
-    def show_host(
-        self, label: str, status: HostStatus, info: HostInfo | None, guests: list[GuestInfo]
+    def __init__(
+        self,
+        pane: GuestDetailsPane,
+        shell: Shell,
+        controller: HostController,
+        parent: QObject | None = None,
     ) -> None:
-        """Show a host's connection state, identity, guests and consolidation."""
-        self.label.setText(label)
-        self.state_badge.set_state(status.state.label, HOST_COLORS[status.state])
-        reason = connection_reason(status)
-        self.reason_label.setText(reason)
-        self.reason_label.setStyleSheet(
-            f"color: {RED_COLOR};" if status.state == ConnectionState.FAILED else MUTED_STYLE
-        )
-        self.reason_label.setVisible(bool(reason))
+        super().__init__(parent)
+        self._pane = pane
+        self._shell = shell
+        self._controller = controller
+        self._guest: GuestInfo | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(FETCH_DELAY_MS)
+        self._timer.timeout.connect(self._on_timer_timeout)
+        pane.configEditRequested.connect(self._on_pane_config_edit_requested)
+        controller.guestChanged.connect(self._on_controller_guest_changed)
 
-        self.uri_label.setText(info.uri if info else status.uri)
-        unknown = "—" if info is None else "unknown"
-        self.hostname_label.setText(info.hostname if info and info.hostname else unknown)
-        if info is not None and info.hypervisor:
-            self.hypervisor_label.setText(f"{info.hypervisor} {info.hypervisor_version}".strip())
-        else:
-            self.hypervisor_label.setText(unknown)
-        self.libvirt_label.setText(
-            info.libvirt_version if info and info.libvirt_version else unknown
-        )
-        if info is not None and not info.capabilities_known:
-            self.arch_label.setText(info.arch or "probing…")
-            self.cpu_model_label.setText("probing…")
-        else:
-            self.arch_label.setText(info.arch if info and info.arch else unknown)
-            self.cpu_model_label.setText(info.cpu_model if info and info.cpu_model else unknown)
-        self.cpus_label.setText(str(info.cpus) if info and info.cpus else unknown)
-        self.memory_label.setText(format_memory(info.memory_kib) if info else unknown)
+    @property
+    def guest(self) -> GuestInfo | None:
+        """The guest shown, or None."""
+        return self._guest
 
-        self.guests_total_label.setText(plural(len(guests), "guest"))
-        self.guest_states_label.setText(guest_state_summary(guests))
+    def show(self, guest: GuestInfo | None) -> None:
+        """Show ``guest`` from now on (None: stop following any)."""
+        if guest is None:
+            self._guest = None
+            self._timer.stop()
+            return
+        if self._guest is None or self._guest.key != guest.key:
+            self._guest = guest
+            self._pane.show_loading(guest)
+            self._timer.start(0)
 
-        self._consolidation.setVisible(info is not None)
-        if info is not None:
-            self._show_consolidation(info, guests)
+    def _is_shown(self, key: tuple[str, str]) -> bool:
+        return self._guest is not None and self._guest.key == key
 
-    def _show_consolidation(self, info: HostInfo, guests: list[GuestInfo]) -> None:
-        cons = consolidation(info, guests)
-        self.consolidation_caption.setText(
-            f"What the {plural(cons.active_guests, 'active guest')} commit on this host "
-            "(running, paused or suspended)."
-        )
-        vcpu_text, memory_text, defined_text = consolidation_texts(cons)
-        self.vcpu_bar.set_value(vcpu_text, cons.vcpu_ratio, vcpu_color(cons.vcpu_ratio))
-        self.memory_bar.set_value(memory_text, cons.memory_ratio, memory_color(cons.memory_ratio))
-        self.defined_label.setText(defined_text)
+    def _on_controller_guest_changed(self, guest: GuestInfo) -> None:
+        if self._is_shown(guest.key):
+            self._guest = guest
+            self._timer.start(FETCH_DELAY_MS)
+
+    def _on_timer_timeout(self) -> None:
+        if self._guest is None:
+            return
+        if self._task is not None:
+            self._task.cancel()
+        self._task = self._shell.spawn(self._load(self._guest))
+
+    async def _load(self, guest: GuestInfo) -> None:
+        try:
+            host = self._controller.host(guest.host_uri)
+            overview = await guest_service.fetch_overview(host, guest.uuid)
+        except VmguiError as exc:
+            if self._is_shown(guest.key):
+                self._pane.show_error(f"{exc.summary}: {exc.details}")
+            return
+        except KeyError:
+            return  # the host was removed meanwhile
+        if self._is_shown(guest.key):
+            self._pane.show_overview(overview)
+
+    def _on_pane_config_edit_requested(self, edit: GuestConfigEdit) -> None:
+        self._shell.spawn(self._apply(edit))
+
+    async def _apply(self, edit: GuestConfigEdit) -> None:
+        await commands.apply_edit(self._shell, self._controller, edit)
+        if self._is_shown(edit.guest.key):
+            self._timer.start(0)

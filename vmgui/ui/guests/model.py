@@ -1,91 +1,28 @@
-"""Item models for hosts and guests, updated by diff from the host controller's signals."""
+"""The guest list's model: every guest of every host, one row each, updated by diff.
+
+:class:`GuestModel` is fed by :class:`~vmgui.ui.guests.binder.GuestListBinder` from the host
+controller's signals; :class:`GuestFilterProxy` filters it by name, state and host and sorts
+it. Usage columns sort by the figures of a :class:`~vmgui.ui.shell.UsageSource` (the live-usage
+feature sets one with :meth:`GuestModel.set_usage_source`).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from enum import IntEnum
-from typing import Any
+from typing import Any, ClassVar
 
-from PySide6.QtCore import (
-    QAbstractTableModel,
-    QModelIndex,
-    QObject,
-    QPersistentModelIndex,
-    QSortFilterProxyModel,
-    Qt,
-)
-from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap
+from PySide6.QtCore import QModelIndex, QObject, QSortFilterProxyModel, Qt
 
-from vmgui.core.model import (
-    ConnectionState,
-    GuestInfo,
-    GuestState,
-    HostInfo,
-    HostStatus,
-)
-
-AnyIndex = QModelIndex | QPersistentModelIndex
+from vmgui.core.model import GuestInfo, GuestState
+from vmgui.core.units import format_kib
+from vmgui.ui.shell import UsageKind, UsageSource
+from vmgui.ui.tablemodel import AnyIndex, HostUriRole, TableModel
+from vmgui.ui.widgets import STATE_COLORS, dot_icon
 
 SortRole = Qt.ItemDataRole.UserRole + 1
 GuestRole = Qt.ItemDataRole.UserRole + 2
-HostUriRole = Qt.ItemDataRole.UserRole + 3
 StateRole = Qt.ItemDataRole.UserRole + 4
-
-STATE_COLORS = {
-    GuestState.RUNNING: "#2e9d4f",
-    GuestState.PAUSED: "#d9a21b",
-    GuestState.SHUTOFF: "#8a8f98",
-    GuestState.CRASHED: "#d0312d",
-    GuestState.SUSPENDED: "#4f7fd9",
-    GuestState.SAVED: "#7a5cc7",
-}
-
-HOST_COLORS = {
-    ConnectionState.CONNECTED: "#2e9d4f",
-    ConnectionState.CONNECTING: "#d9a21b",
-    ConnectionState.DISCONNECTED: "#8a8f98",
-    ConnectionState.FAILED: "#d0312d",
-}
-
-_icons: dict[str, QIcon] = {}
-
-
-def dot_icon(color: str) -> QIcon:
-    """A small filled circle (cached; needs a QGuiApplication)."""
-    icon = _icons.get(color)
-    if icon is None:
-        pixmap = QPixmap(12, 12)
-        pixmap.fill(Qt.GlobalColor.transparent)
-        painter = QPainter(pixmap)
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        painter.setBrush(QColor(color))
-        painter.setPen(Qt.PenStyle.NoPen)
-        painter.drawEllipse(1, 1, 10, 10)
-        painter.end()
-        icon = QIcon(pixmap)
-        _icons[color] = icon
-    return icon
-
-
-def format_memory(kib: int) -> str:
-    """Memory for people: "512 MiB", "2.0 GiB"."""
-    mib = kib / 1024
-    if mib < 1024:
-        return f"{mib:.0f} MiB"
-    return f"{mib / 1024:.1f} GiB"
-
-
-def _header_text(
-    headers: list[str], section: int, orientation: Qt.Orientation, role: int
-) -> str | None:
-    """A horizontal header's text, or None for anything else."""
-    if (
-        orientation == Qt.Orientation.Horizontal
-        and role == Qt.ItemDataRole.DisplayRole
-        and 0 <= section < len(headers)
-    ):
-        return headers[section]
-    return None
 
 
 class GuestColumn(IntEnum):
@@ -106,12 +43,14 @@ _GUEST_HEADERS = {
     GuestColumn.VCPUS: "vCPUs",
     GuestColumn.MEMORY: "Memory",
     GuestColumn.HOST: "Host",
-    # Painted as sparklines by vmgui.ui.sparkline once live usage is installed.
+    # Painted as sparklines once live usage is installed.
     GuestColumn.CPU_USE: "CPU",
     GuestColumn.MEMORY_USE: "Memory use",
 }
 
-_USAGE_KINDS = {GuestColumn.CPU_USE.value: "cpu", GuestColumn.MEMORY_USE.value: "memory"}
+#: The usage figure each usage column sorts by.
+USAGE_COLUMNS = {GuestColumn.CPU_USE: UsageKind.CPU, GuestColumn.MEMORY_USE: UsageKind.MEMORY}
+_USAGE_KINDS = {column.value: kind for column, kind in USAGE_COLUMNS.items()}
 
 
 _DISPLAY = Qt.ItemDataRole.DisplayRole.value
@@ -123,12 +62,14 @@ _STATE_COLUMN = GuestColumn.STATE.value
 _NUMERIC_COLUMNS = (GuestColumn.VCPUS.value, GuestColumn.MEMORY.value)
 
 
-class GuestModel(QAbstractTableModel):
+class GuestModel(TableModel):
     """All guests of all hosts, one row each, keyed by (host URI, UUID).
 
     Display texts and sort keys are computed once per change, not per paint or comparison:
     with a thousand guests, sorting asks for tens of thousands of keys.
     """
+
+    HEADERS: ClassVar[tuple[str, ...]] = tuple(_GUEST_HEADERS.values())
 
     def __init__(self, host_label: Callable[[str], str], parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -137,25 +78,21 @@ class GuestModel(QAbstractTableModel):
         self._texts: list[tuple[str, ...]] = []
         self._keys: list[tuple[Any, ...]] = []
         self._index: dict[tuple[str, str], int] = {}
-        #: Current usage for sorting the usage columns: (guest key, "cpu"|"memory") -> value
-        #: (-1 unknown). Set by the live-usage controller.
-        self.usage_value: Callable[[tuple[str, str], str], float] | None = None
+        self._usage: UsageSource | None = None
+
+    def set_usage_source(self, source: UsageSource | None) -> None:
+        """Sort the usage columns by ``source``'s current figures (None: they sort as -1)."""
+        self._usage = source
+
+    @property
+    def usage_source(self) -> UsageSource | None:
+        """What the usage columns sort by, or None."""
+        return self._usage
 
     # -- Qt model API ---------------------------------------------------------------------
 
-    def rowCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: N802, B008
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: N802, B008
-        return 0 if parent.isValid() else len(GuestColumn)
-
-    def headerData(  # noqa: N802
-        self,
-        section: int,
-        orientation: Qt.Orientation,
-        role: int = Qt.ItemDataRole.DisplayRole,
-    ) -> Any:
-        return _header_text(list(_GUEST_HEADERS.values()), section, orientation, role)
+    def _row_count(self) -> int:
+        return len(self._rows)
 
     def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         row = index.row()
@@ -186,8 +123,8 @@ class GuestModel(QAbstractTableModel):
         the usage columns, which sort by the latest figures."""
         kind = _USAGE_KINDS.get(column)
         if kind is not None:
-            usage = self.usage_value
-            return usage(self._rows[row].key, kind) if usage is not None else -1.0
+            usage = self._usage
+            return usage.usage_value(self._rows[row].key, kind) if usage is not None else -1.0
         return self._keys[row][column]
 
     def _texts_of(self, guest: GuestInfo) -> tuple[str, ...]:
@@ -195,7 +132,7 @@ class GuestModel(QAbstractTableModel):
             guest.name,
             guest.state.label,
             str(guest.vcpus),
-            format_memory(guest.memory_kib),
+            format_kib(guest.memory_kib),
             self._host_label(guest.host_uri),
             "",
             "",
@@ -298,16 +235,6 @@ class GuestModel(QAbstractTableModel):
         self._index = {g.key: r for r, g in enumerate(self._rows)}
         self.endRemoveRows()
 
-    def refresh_host_labels(self, uri: str) -> None:
-        """Repaint the Host column of one host's guests (its label changed)."""
-        rows = [r for r, g in enumerate(self._rows) if g.host_uri == uri]
-        for row in rows:
-            self._store(row, self._rows[row])
-        if rows:
-            self.dataChanged.emit(
-                self.index(min(rows), GuestColumn.HOST), self.index(max(rows), GuestColumn.HOST)
-            )
-
 
 class GuestFilterProxy(QSortFilterProxyModel):
     """Filters guests by name text, state and host; sorts by :data:`SortRole`."""
@@ -332,6 +259,8 @@ class GuestFilterProxy(QSortFilterProxyModel):
     def set_hosts(self, uris: Iterable[str] | None) -> None:
         """Show only guests of these hosts (None: all)."""
         value = None if uris is None else frozenset(uris)
+        if value == self._hosts:
+            return
         self._refilter(lambda: setattr(self, "_hosts", value))
 
     def _refilter(self, change: Callable[[], None]) -> None:
@@ -362,127 +291,3 @@ class GuestFilterProxy(QSortFilterProxyModel):
         if self._states is not None and guest.state.value not in self._states:
             return False
         return self._hosts is None or guest.host_uri in self._hosts
-
-
-class HostColumn(IntEnum):
-    """The host list's columns."""
-
-    NAME = 0
-    STATE = 1
-    GUESTS = 2
-
-
-_HOST_HEADERS = {HostColumn.NAME: "Host", HostColumn.STATE: "State", HostColumn.GUESTS: "Guests"}
-
-
-class HostModel(QAbstractTableModel):
-    """The managed hosts with their connection state and guest counts."""
-
-    def __init__(
-        self,
-        host_label: Callable[[str], str],
-        guest_counts: Callable[[str], tuple[int, int]],
-        parent: QObject | None = None,
-    ) -> None:
-        super().__init__(parent)
-        self._label = host_label
-        self._counts = guest_counts
-        self._uris: list[str] = []
-        self._status: dict[str, HostStatus] = {}
-        self._info: dict[str, HostInfo] = {}
-
-    def rowCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: N802, B008
-        return 0 if parent.isValid() else len(self._uris)
-
-    def columnCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: N802, B008
-        return 0 if parent.isValid() else len(HostColumn)
-
-    def headerData(  # noqa: N802
-        self,
-        section: int,
-        orientation: Qt.Orientation,
-        role: int = Qt.ItemDataRole.DisplayRole,
-    ) -> Any:
-        return _header_text(list(_HOST_HEADERS.values()), section, orientation, role)
-
-    def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or index.row() >= len(self._uris):
-            return None
-        uri = self._uris[index.row()]
-        status = self._status.get(uri, HostStatus(uri, ConnectionState.DISCONNECTED))
-        column = HostColumn(index.column())
-        if role == Qt.ItemDataRole.DisplayRole:
-            if column == HostColumn.NAME:
-                return self._label(uri)
-            if column == HostColumn.STATE:
-                return _status_text(status)
-            running, total = self._counts(uri)
-            return f"{running}/{total}"
-        if role == HostUriRole:
-            return uri
-        if role == Qt.ItemDataRole.DecorationRole and column == HostColumn.NAME:
-            return dot_icon(HOST_COLORS[status.state])
-        if role == Qt.ItemDataRole.ToolTipRole:
-            lines = [uri, _status_text(status)]
-            if status.reason:
-                lines.append(status.reason)
-            return "\n".join(lines)
-        return None
-
-    def uri_at(self, row: int) -> str:
-        """The URI in ``row``."""
-        return self._uris[row]
-
-    def status(self, uri: str) -> HostStatus:
-        """The last known status of a host."""
-        return self._status.get(uri, HostStatus(uri, ConnectionState.DISCONNECTED))
-
-    def add_host(self, uri: str) -> None:
-        """Append a host row."""
-        if uri in self._uris:
-            return
-        row = len(self._uris)
-        self.beginInsertRows(QModelIndex(), row, row)
-        self._uris.append(uri)
-        self.endInsertRows()
-
-    def remove_host(self, uri: str) -> None:
-        """Remove a host row."""
-        if uri not in self._uris:
-            return
-        row = self._uris.index(uri)
-        self.beginRemoveRows(QModelIndex(), row, row)
-        del self._uris[row]
-        self._status.pop(uri, None)
-        self._info.pop(uri, None)
-        self.endRemoveRows()
-
-    def set_status(self, status: HostStatus) -> None:
-        """Record a status change and repaint the row."""
-        self._status[status.uri] = status
-        self._changed(status.uri)
-
-    def set_info(self, info: HostInfo) -> None:
-        """Record host info (repaints the row)."""
-        self._info[info.uri] = info
-        self._changed(info.uri)
-
-    def refresh_counts(self, uri: str) -> None:
-        """Repaint the guest count of a host."""
-        if uri in self._uris:
-            row = self._uris.index(uri)
-            self.dataChanged.emit(
-                self.index(row, HostColumn.GUESTS), self.index(row, HostColumn.GUESTS)
-            )
-
-    def _changed(self, uri: str) -> None:
-        if uri in self._uris:
-            row = self._uris.index(uri)
-            self.dataChanged.emit(self.index(row, 0), self.index(row, len(HostColumn) - 1))
-
-
-def _status_text(status: HostStatus) -> str:
-    text = status.state.label
-    if status.state is ConnectionState.DISCONNECTED and status.retry_in is not None:
-        text = f"disconnected — retrying in {status.retry_in:.0f} s"
-    return text

@@ -1,25 +1,29 @@
-"""Async slots behind the window's actions: gather input, await the service, report.
+"""Guest commands behind the window's actions: gather input, await the service, report.
 
-Each function takes the window (for the status bar and dialog parent), the host controller
-and, where it asks the user, the dialogs. Failures are shown through the one error path.
+Each function takes the :class:`~vmgui.ui.shell.Shell` (notices, dialog parent, the one error
+path), the host controller and, where it asks the user, the dialogs.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from vmgui.core.errors import VmguiError
-from vmgui.core.model import DeletePlan, DeleteResult, GuestAction, GuestInfo
-from vmgui.ui.hosts import HostController
+from vmgui.core.model import DeletePlan, DeleteResult, GuestAction, GuestConfigEdit, GuestInfo
+from vmgui.core.units import plural
+from vmgui.ui.controller import HostController
+from vmgui.ui.dialogs import Dialogs
+from vmgui.ui.shell import Shell
 from vmgui.virt import guests as guest_service
 from vmgui.virt import seed as seed_service
 
-if TYPE_CHECKING:
-    from vmgui.ui.details import GuestConfigEdit
-    from vmgui.ui.dialogs import Dialogs
-    from vmgui.ui.mainwindow import MainWindow
+#: How long a finished action's notice stays (ms).
+ACTION_NOTICE_MSECS = 6000
+#: How long a delete's or a seed removal's notice stays (ms).
+REMOVAL_NOTICE_MSECS = 8000
+#: How long "Delete cancelled" stays (ms).
+CANCELLED_NOTICE_MSECS = 4000
 
 _DONE = {
     GuestAction.START: "Started",
@@ -49,7 +53,7 @@ def combine_errors(errors: list[VmguiError], total: int, what: str) -> VmguiErro
 
 
 async def run_lifecycle(
-    window: MainWindow,
+    shell: Shell,
     controller: HostController,
     dialogs: Dialogs,
     action: GuestAction,
@@ -57,10 +61,10 @@ async def run_lifecycle(
 ) -> None:
     """Run one lifecycle action on every selected guest, concurrently across hosts."""
     if action is GuestAction.DELETE:
-        await delete_guests(window, controller, dialogs, guests)
+        await delete_guests(shell, controller, dialogs, guests)
         return
     if action is GuestAction.FORCE_OFF and not await dialogs.confirm(
-        window,
+        shell.dialog_parent,
         "Force off",
         f"Force off {_names(guests)}? This cuts the power: unsaved data inside the guest is lost.",
         "Force Off",
@@ -77,11 +81,12 @@ async def run_lifecycle(
     errors = _errors(results)
     done = len(results) - len(errors)
     if done:
-        window.statusBar().showMessage(
-            f"{_DONE[action]} {_names(guests) if not errors else f'{done} guest(s)'}", 6000
+        shell.notify(
+            f"{_DONE[action]} {_names(guests) if not errors else plural(done, 'guest')}",
+            ACTION_NOTICE_MSECS,
         )
     if errors:
-        window.show_error(combine_errors(errors, len(guests), action.value))
+        shell.show_error(combine_errors(errors, len(guests), action.value))
 
 
 def _errors(results: Sequence[object]) -> list[VmguiError]:
@@ -95,7 +100,7 @@ def _errors(results: Sequence[object]) -> list[VmguiError]:
 
 
 async def delete_guests(
-    window: MainWindow, controller: HostController, dialogs: Dialogs, guests: list[GuestInfo]
+    shell: Shell, controller: HostController, dialogs: Dialogs, guests: list[GuestInfo]
 ) -> None:
     """Confirm, then delete guests and the storage the user chose (only what they own)."""
     plans_or_errors = await asyncio.gather(
@@ -104,12 +109,12 @@ async def delete_guests(
     )
     errors = _errors(plans_or_errors)
     if errors:
-        window.show_error(combine_errors(errors, len(guests), "be inspected for deletion"))
+        shell.show_error(combine_errors(errors, len(guests), "be inspected for deletion"))
         return
     plans = [p for p in plans_or_errors if isinstance(p, DeletePlan)]
-    chosen = await dialogs.confirm_delete(window, plans)
+    chosen = await dialogs.confirm_delete(shell.dialog_parent, plans)
     if chosen is None:
-        window.statusBar().showMessage("Delete cancelled", 4000)
+        shell.notify("Delete cancelled", CANCELLED_NOTICE_MSECS)
         return
     selected = set(chosen)
     results = await asyncio.gather(
@@ -128,8 +133,9 @@ async def delete_guests(
     removed = sum(len(r.removed) for r in deleted)
     kept = [k for r in deleted for k in r.kept]
     if deleted:
-        window.statusBar().showMessage(
-            f"Deleted {_names([r.guest for r in deleted])}; removed {removed} disk(s)", 8000
+        shell.notify(
+            f"Deleted {_names([r.guest for r in deleted])}; removed {plural(removed, 'disk')}",
+            REMOVAL_NOTICE_MSECS,
         )
     if kept:
         errors.append(
@@ -139,43 +145,23 @@ async def delete_guests(
             )
         )
     if errors:
-        window.show_error(combine_errors(errors, len(guests), "be deleted"))
+        shell.show_error(combine_errors(errors, len(guests), "be deleted"))
 
 
-async def apply_config_edit(
-    window: MainWindow, controller: HostController, edit: GuestConfigEdit
-) -> None:
+async def apply_edit(shell: Shell, controller: HostController, edit: GuestConfigEdit) -> None:
     """Apply the details pane's edits to the guest's persistent configuration."""
     guest = edit.guest
-    host = controller.host(guest.host_uri)
-    errors: list[VmguiError] = []
-    steps = []
-    if edit.vcpus is not None:
-        steps.append(guest_service.set_vcpus(host, guest, edit.vcpus))
-    if edit.memory_mib is not None:
-        steps.append(guest_service.set_memory(host, guest, edit.memory_mib))
-    if edit.title is not None:
-        steps.append(guest_service.set_title(host, guest, edit.title))
-    if edit.autostart is not None:
-        steps.append(guest_service.set_autostart(host, guest, edit.autostart))
-    for step in steps:  # one after the other: each redefines the same domain
-        try:
-            await step
-        except VmguiError as exc:
-            errors.append(exc)
-    if errors:
-        window.show_error(combine_errors(errors, 1, "be changed") if len(errors) > 1 else errors[0])
-    else:
-        note = " (applies at next boot)" if guest.is_active else ""
-        window.statusBar().showMessage(f"Saved the configuration of {guest.name}{note}", 6000)
+    await guest_service.apply_edit(controller.host(guest.host_uri), edit)
+    note = " (applies at next boot)" if guest.is_active else ""
+    shell.notify(f"Saved the configuration of {guest.name}{note}", ACTION_NOTICE_MSECS)
 
 
 async def remove_seed(
-    window: MainWindow, controller: HostController, dialogs: Dialogs, guest: GuestInfo
+    shell: Shell, controller: HostController, dialogs: Dialogs, guest: GuestInfo
 ) -> None:
     """Confirm, then detach the guest's cloud-init seed and delete its volume."""
     if not await dialogs.confirm(
-        window,
+        shell.dialog_parent,
         "Remove cloud-init seed",
         f"Remove the cloud-init seed of {guest.name}? cloud-init only reads it on the first "
         "boot; the seed volume (with the hashed password) is deleted.",
@@ -183,38 +169,7 @@ async def remove_seed(
     ):
         return
     removed = await seed_service.remove_seed(controller.host(guest.host_uri), guest)
-    window.statusBar().showMessage(
-        f"Removed the cloud-init seed of {guest.name} ({', '.join(removed)})", 8000
+    shell.notify(
+        f"Removed the cloud-init seed of {guest.name} ({', '.join(removed)})",
+        REMOVAL_NOTICE_MSECS,
     )
-
-
-async def add_host(window: MainWindow, controller: HostController, dialogs: Dialogs) -> None:
-    """Ask for a URI, add the host and connect it."""
-    answer = await dialogs.ask_host(window)
-    if answer is None:
-        return
-    uri, autoconnect = answer
-    controller.add_host(uri, autoconnect=autoconnect)
-    await connect_host(window, controller, uri)
-
-
-async def connect_host(window: MainWindow, controller: HostController, uri: str) -> None:
-    """Connect a host; the failure (with libvirt's reason) is shown and stays on the row."""
-    await controller.connect_host(uri)
-    window.statusBar().showMessage(f"Connected to {controller.label(uri)}", 5000)
-
-
-async def remove_hosts(
-    window: MainWindow, controller: HostController, dialogs: Dialogs, uris: list[str]
-) -> None:
-    """Confirm, then disconnect and forget hosts (their guests are not touched)."""
-    labels = ", ".join(controller.label(u) for u in uris)
-    if not await dialogs.confirm(
-        window,
-        "Remove host",
-        f"Remove {labels} from vmgui? The host and its guests are not changed.",
-        "Remove",
-    ):
-        return
-    for uri in uris:
-        await controller.remove_host(uri)

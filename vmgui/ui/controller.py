@@ -1,16 +1,14 @@
 """The hosts vmgui manages, as Qt signals.
 
 :class:`HostController` owns one :class:`~vmgui.virt.connection.HostConnection` per URI and
-turns their observer calls (already on the Qt thread, via qasync) into Qt signals the
-models listen to.
+turns their observer calls (already on the Qt thread, via qasync) into typed Qt signals the
+models and features listen to.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Callable, Coroutine
-from typing import Any
+from collections.abc import Callable
 
 from PySide6.QtCore import QObject, Signal
 
@@ -18,6 +16,7 @@ from vmgui.core.errors import VmguiError
 from vmgui.core.model import GuestInfo, HostInfo, HostStatus
 from vmgui.core.settings import HostEntry
 from vmgui.core.validation import validate_uri
+from vmgui.ui.tasks import TaskOwner
 from vmgui.virt.connection import HostConnection, HostObserver
 
 _log = logging.getLogger(__name__)
@@ -47,12 +46,12 @@ class HostController(QObject):
 
     hostAdded = Signal(str)
     hostRemoved = Signal(str)
-    statusChanged = Signal(object)
-    hostInfoChanged = Signal(object)
+    statusChanged = Signal(HostStatus)
+    hostInfoChanged = Signal(HostInfo)
     guestsReset = Signal(str, list)
-    guestChanged = Signal(object)
+    guestChanged = Signal(GuestInfo)
     guestRemoved = Signal(str, str)
-    errorRaised = Signal(object)
+    errorRaised = Signal(VmguiError)
 
     def __init__(
         self,
@@ -67,7 +66,7 @@ class HostController(QObject):
         self._hosts: dict[str, HostConnection] = {}
         self._autoconnect: dict[str, bool] = {}
         self._labels: dict[str, str] = {}
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks = TaskOwner(None, name="host task", parent=self)
 
     # -- queries --------------------------------------------------------------------------
 
@@ -143,7 +142,7 @@ class HostController(QObject):
 
     def connect_in_background(self, uri: str) -> None:
         """Start connecting a host without waiting; failures go to ``errorRaised``."""
-        self._spawn(self._connect_quietly(uri))
+        self._tasks.spawn(self._connect_quietly(uri))
 
     async def _connect_quietly(self, uri: str) -> None:
         try:
@@ -153,8 +152,7 @@ class HostController(QObject):
 
     async def close_all(self) -> None:
         """Close every connection (at exit)."""
-        for task in list(self._tasks):
-            task.cancel()
+        self._tasks.cancel_all()
         for host in list(self._hosts.values()):
             await host.close()
 
@@ -167,29 +165,29 @@ class HostController(QObject):
         except VmguiError as exc:
             self.errorRaised.emit(exc)
 
-    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
 
 class _Relay:
-    """A HostObserver that emits the controller's signals."""
+    """A HostObserver that emits the controller's signals (called on the Qt thread)."""
 
     def __init__(self, controller: HostController) -> None:
         self._c = controller
 
     def host_status_changed(self, status: HostStatus) -> None:
+        """Emit ``statusChanged``."""
         self._c.statusChanged.emit(status)
 
     def host_info_changed(self, info: HostInfo) -> None:
+        """Emit ``hostInfoChanged``."""
         self._c.hostInfoChanged.emit(info)
 
     def guests_listed(self, uri: str, guests: list[GuestInfo]) -> None:
+        """Emit ``guestsReset``."""
         self._c.guestsReset.emit(uri, guests)
 
     def guest_changed(self, guest: GuestInfo) -> None:
+        """Emit ``guestChanged``."""
         self._c.guestChanged.emit(guest)
 
     def guest_removed(self, uri: str, uuid: str) -> None:
+        """Emit ``guestRemoved``."""
         self._c.guestRemoved.emit(uri, uuid)

@@ -1,0 +1,1 @@
+"""The guest list, the guest details pane, and the guest commands and template actions."""

@@ -1,0 +1,1 @@
+"""The host list, the host details pane, and the host commands."""

@@ -1,0 +1,154 @@
+"""The host list's model: the managed hosts, their connection state and guest counts.
+
+:class:`HostModel` binds to the :class:`~vmgui.ui.controller.HostController` itself: it adds
+and removes rows as hosts come and go, repaints a row when its status changes, and counts
+each host's active and defined guests from the guest signals.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+from typing import Any, ClassVar
+
+from PySide6.QtCore import QModelIndex, QObject, Qt
+
+from vmgui.core.model import ConnectionState, GuestInfo, HostInfo, HostStatus
+from vmgui.ui.controller import HostController
+from vmgui.ui.tablemodel import AnyIndex, HostUriRole, TableModel
+from vmgui.ui.widgets import HOST_COLORS, dot_icon
+
+
+class HostColumn(IntEnum):
+    """The host list's columns."""
+
+    NAME = 0
+    STATE = 1
+    GUESTS = 2
+
+
+_HOST_HEADERS = {HostColumn.NAME: "Host", HostColumn.STATE: "State", HostColumn.GUESTS: "Guests"}
+
+
+class HostModel(TableModel):
+    """The managed hosts with their connection state and guest counts (running/defined)."""
+
+    HEADERS: ClassVar[tuple[str, ...]] = tuple(_HOST_HEADERS.values())
+
+    def __init__(self, controller: HostController, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._controller = controller
+        self._uris: list[str] = []
+        self._status: dict[str, HostStatus] = {}
+        #: Per host: guest UUID -> whether it is active.
+        self._active: dict[str, dict[str, bool]] = {}
+        controller.hostAdded.connect(self._on_controller_host_added)
+        controller.hostRemoved.connect(self._on_controller_host_removed)
+        controller.statusChanged.connect(self._on_controller_status_changed)
+        controller.hostInfoChanged.connect(self._on_controller_host_info_changed)
+        controller.guestsReset.connect(self._on_controller_guests_reset)
+        controller.guestChanged.connect(self._on_controller_guest_changed)
+        controller.guestRemoved.connect(self._on_controller_guest_removed)
+        for uri in controller.uris():
+            self._on_controller_host_added(uri)
+
+    # -- Qt model API ---------------------------------------------------------------------
+
+    def _row_count(self) -> int:
+        return len(self._uris)
+
+    def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or index.row() >= len(self._uris):
+            return None
+        uri = self._uris[index.row()]
+        status = self.status(uri)
+        column = HostColumn(index.column())
+        if role == Qt.ItemDataRole.DisplayRole:
+            if column == HostColumn.NAME:
+                return self._label(uri)
+            if column == HostColumn.STATE:
+                return _status_text(status)
+            running, total = self.guest_counts(uri)
+            return f"{running}/{total}"
+        if role == HostUriRole:
+            return uri
+        if role == Qt.ItemDataRole.DecorationRole and column == HostColumn.NAME:
+            return dot_icon(HOST_COLORS[status.state])
+        if role == Qt.ItemDataRole.ToolTipRole:
+            lines = [uri, _status_text(status)]
+            if status.reason:
+                lines.append(status.reason)
+            return "\n".join(lines)
+        return None
+
+    # -- access ---------------------------------------------------------------------------
+
+    def status(self, uri: str) -> HostStatus:
+        """The last known status of a host."""
+        return self._status.get(uri, HostStatus(uri, ConnectionState.DISCONNECTED))
+
+    def _label(self, uri: str) -> str:
+        try:
+            return self._controller.label(uri)
+        except KeyError:  # being removed: the controller forgot it first
+            return uri
+
+    def guest_counts(self, uri: str) -> tuple[int, int]:
+        """How many of the host's guests are active (running, paused, suspended), and of all."""
+        active = self._active.get(uri, {})
+        return sum(active.values()), len(active)
+
+    # -- controller signals -----------------------------------------------------------------
+
+    def _on_controller_host_added(self, uri: str) -> None:
+        if uri in self._uris:
+            return
+        row = len(self._uris)
+        self.beginInsertRows(QModelIndex(), row, row)
+        self._uris.append(uri)
+        self._active[uri] = {}
+        self.endInsertRows()
+
+    def _on_controller_host_removed(self, uri: str) -> None:
+        if uri not in self._uris:
+            return
+        row = self._uris.index(uri)
+        self.beginRemoveRows(QModelIndex(), row, row)
+        del self._uris[row]
+        self._status.pop(uri, None)
+        self._active.pop(uri, None)
+        self.endRemoveRows()
+
+    def _on_controller_status_changed(self, status: HostStatus) -> None:
+        self._status[status.uri] = status
+        self._repaint(status.uri, HostColumn.NAME, HostColumn.GUESTS)
+
+    def _on_controller_host_info_changed(self, info: HostInfo) -> None:
+        self._repaint(info.uri, HostColumn.NAME, HostColumn.NAME)  # the label may follow it
+
+    def _on_controller_guests_reset(self, uri: str, guests: list[GuestInfo]) -> None:
+        if uri in self._active:
+            self._active[uri] = {g.uuid: g.is_active for g in guests}
+            self._repaint(uri, HostColumn.GUESTS, HostColumn.GUESTS)
+
+    def _on_controller_guest_changed(self, guest: GuestInfo) -> None:
+        active = self._active.get(guest.host_uri)
+        if active is not None and active.get(guest.uuid) is not guest.is_active:
+            active[guest.uuid] = guest.is_active
+            self._repaint(guest.host_uri, HostColumn.GUESTS, HostColumn.GUESTS)
+
+    def _on_controller_guest_removed(self, uri: str, uuid: str) -> None:
+        active = self._active.get(uri)
+        if active is not None and active.pop(uuid, None) is not None:
+            self._repaint(uri, HostColumn.GUESTS, HostColumn.GUESTS)
+
+    def _repaint(self, uri: str, first: HostColumn, last: HostColumn) -> None:
+        if uri in self._uris:
+            row = self._uris.index(uri)
+            self.dataChanged.emit(self.index(row, first), self.index(row, last))
+
+
+def _status_text(status: HostStatus) -> str:
+    text = status.state.label
+    if status.state is ConnectionState.DISCONNECTED and status.retry_in is not None:
+        text = f"disconnected — retrying in {status.retry_in:.0f} s"
+    return text

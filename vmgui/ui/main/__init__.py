@@ -1,0 +1,1 @@
+"""The main window: layout and wiring, its actions, and which hosts open at start."""
