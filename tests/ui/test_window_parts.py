@@ -21,6 +21,7 @@ from vmgui.core.model import GuestAction, GuestState
 from vmgui.ui.controller import HostController
 from vmgui.ui.guests.model import GuestColumn, GuestRole
 from vmgui.ui.hosts.model import HostColumn
+from vmgui.ui.hosts.view import HOST_PANE_MAX_WIDTH, HOST_PANE_MIN_WIDTH
 from vmgui.ui.main.window import MainWindow
 from vmgui.ui.shell import UsageKind
 from vmgui.ui.uistate import UiState
@@ -73,12 +74,24 @@ def test_one_host_leaves_the_width_to_guests_and_details(window: WindowFixture) 
     win, _d, _run = window
     assert win.host_model.rowCount() == 1
     host_width = win.host_view.width()
-    assert 180 <= host_width <= 260, host_width
-    assert win.guest_list.width() >= 3 * host_width
-    assert win.side_tabs.width() >= 3 * host_width
+    assert HOST_PANE_MIN_WIDTH <= host_width <= HOST_PANE_MAX_WIDTH, host_width
+    assert host_width < win.width() / 3, (host_width, win.width())
+    assert win.guest_list.width() >= 2 * host_width
+    assert win.side_tabs.width() >= 2 * host_width
     header = win.host_view.header()
     used = sum(header.sectionSize(c) for c in HostColumn)
     assert used <= win.host_view.viewport().width(), "the host's name, state and count fit"
+    label = win.host_view.sizeHintForColumn(HostColumn.NAME)
+    assert header.sectionSize(HostColumn.NAME) >= label, "the host's label is not elided"
+
+
+def test_host_pane_stops_fitting_once_the_user_drags_it(window: WindowFixture) -> None:
+    win, _d, _run = window
+    fitted = win.main_splitter.sizes()
+    win.main_splitter.splitterMoved.emit(fitted[0] + 40, 1)  # what a drag reports
+    win.main_splitter.setSizes([fitted[0] + 40, fitted[1] - 40])
+    win.host_model.dataChanged.emit(win.host_model.index(0, 0), win.host_model.index(0, 0))
+    assert win.main_splitter.sizes()[0] == fitted[0] + 40
 
 
 def test_details_edit_is_applied_and_reloaded(window: WindowFixture) -> None:

@@ -7,10 +7,12 @@ from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTreeView
 
 from vmgui.ui.hosts.model import HostColumn
 
-#: The host pane's default width (px): a host label, its state and guest count fit.
+#: The host pane's width (px) before any host is listed.
 HOST_PANE_WIDTH = 230
 #: The narrowest the host pane may be dragged (px).
 HOST_PANE_MIN_WIDTH = 150
+#: The widest the host pane grows by itself to fit its hosts' labels (px).
+HOST_PANE_MAX_WIDTH = 340
 
 
 def make_host_view(model: QAbstractItemModel) -> QTreeView:
@@ -28,3 +30,13 @@ def make_host_view(model: QAbstractItemModel) -> QTreeView:
         header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
     view.setMinimumWidth(HOST_PANE_MIN_WIDTH)
     return view
+
+
+def fitting_width(view: QTreeView) -> int:
+    """The pane width (px) at which every host's label, state and guest count show unelided,
+    within [``HOST_PANE_MIN_WIDTH``, ``HOST_PANE_MAX_WIDTH``]."""
+    header = view.header()
+    columns = range(header.count())
+    content = sum(max(view.sizeHintForColumn(c), header.sectionSizeHint(c)) for c in columns)
+    width = content + 2 * view.frameWidth() + view.verticalScrollBar().sizeHint().width()
+    return max(HOST_PANE_MIN_WIDTH, min(HOST_PANE_MAX_WIDTH, width))

@@ -33,7 +33,7 @@ from vmgui.ui.guests.model import GuestRole
 from vmgui.ui.guests.templates import TemplateActions
 from vmgui.ui.hosts.commands import HostActions
 from vmgui.ui.hosts.model import HostModel
-from vmgui.ui.hosts.view import HOST_PANE_WIDTH, make_host_view
+from vmgui.ui.hosts.view import HOST_PANE_WIDTH, fitting_width, make_host_view
 from vmgui.ui.main.actions import (
     build_lifecycle_actions,
     build_window_actions,
@@ -114,6 +114,12 @@ class MainWindow(QMainWindow):
         self.guest_list.view.customContextMenuRequested.connect(self._on_guest_view_context_menu)
         self.host_view.customContextMenuRequested.connect(self._on_host_view_context_menu)
         self.guest_list.view.doubleClicked.connect(self._on_guest_view_double_clicked)
+        # Until the user drags the splitter (or a saved layout is restored), the host pane
+        # follows its hosts' labels: one short label must not take a third of the window.
+        self._fit_host_pane = True
+        self.main_splitter.splitterMoved.connect(self._on_main_splitter_moved)
+        self.host_model.rowsInserted.connect(self._on_host_model_changed)
+        self.host_model.dataChanged.connect(self._on_host_model_changed)
         self._restore_state()
         self._on_selection_changed()
 
@@ -327,6 +333,19 @@ class MainWindow(QMainWindow):
         if self._demo_uri:
             self.open_demo_host("")
 
+    # -- host pane width ------------------------------------------------------------------------
+
+    def _on_main_splitter_moved(self, _pos: int, _index: int) -> None:
+        self._fit_host_pane = False
+
+    def _on_host_model_changed(self, *_args: object) -> None:
+        if not self._fit_host_pane:
+            return
+        sizes = self.main_splitter.sizes()
+        width = fitting_width(self.host_view)
+        if sizes and width != sizes[0]:
+            self.main_splitter.setSizes([width, max(0, sum(sizes) - width)])
+
     # -- remembered state -----------------------------------------------------------------------
 
     def _restore_state(self) -> None:
@@ -342,8 +361,8 @@ class MainWindow(QMainWindow):
             (_RIGHT_SPLITTER_KEY, self.right_splitter),
         ):
             saved = state.value(key, empty)
-            if not saved.isEmpty():
-                splitter.restoreState(saved)
+            if not saved.isEmpty() and splitter.restoreState(saved):
+                self._fit_host_pane = self._fit_host_pane and splitter is not self.main_splitter
 
     def save_state(self) -> None:
         """Remember the geometry and splitter sizes (done when the window closes)."""
