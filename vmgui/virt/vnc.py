@@ -57,8 +57,6 @@ async def open_graphics_socket(host: HostConnection, uuid: str) -> socket.socket
 
     def open_blocking(conn: libvirt.virConnect) -> socket.socket:
         dom = inspect.lookup(conn, uuid)
-        if not dom.isActive():
-            raise VmguiError(summary, f"{name} is not running", "Start the guest first.")
         graphics = domxml.parse_domain_xml(dom.XMLDesc(0)).graphics
         if "vnc" not in graphics:
             has = f" (it has {', '.join(graphics)})" if graphics else ""
@@ -67,6 +65,8 @@ async def open_graphics_socket(host: HostConnection, uuid: str) -> socket.socket
                 f"{name} has no VNC display{has}",
                 "Switch the guest's display to VNC (applies at the next boot).",
             )
+        if not dom.isActive():
+            raise VmguiError(summary, f"{name} is not running", "Start the guest first.")
         fd = dom.openGraphicsFD(graphics.index("vnc"), libvirt.VIR_DOMAIN_OPEN_GRAPHICS_SKIPAUTH)
         sock = socket.socket(fileno=fd)
         sock.setblocking(False)
