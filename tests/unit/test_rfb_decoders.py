@@ -211,3 +211,21 @@ def test_zrle_rectangle_length_is_honoured_across_feeds() -> None:
     assert client.feed(data[-1:]) == [FramebufferUpdated((Rect(0, 0, 64, 64),), (msg.ZRLE,))]
     assert length == len(data) - 20
     painted(client, 0, 0, img)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_zrle_palette_rle_random_tiles(seed: int) -> None:
+    """Runs of every length (incl. 255-continued ones) and palettes up to 127 colours, so
+    run-length bytes of every value (< 128, 128..254, 255) follow each other."""
+    rng = np.random.default_rng(seed)
+    colours = int(rng.integers(2, 128))
+    palette = srv.image(colours, 1, seed=seed).ravel()
+    lengths = rng.choice([1, 2, 3, 129, 200, 255, 256, 300, 511, 600], size=200)
+    pixels = np.repeat(palette[rng.integers(0, colours, lengths.size)], lengths)
+    width, height = 61, 37
+    tiles_img = pixels[: width * height].reshape(height, width)
+    tiles_img[0, 0] = palette[-1]  # the highest index (up to 127) is used
+    client = client_for()
+    tile = srv.zrle_palette_rle(tiles_img)
+    client.feed(srv.update(srv.ZrleEncoder().rect(2, 3, width, height, [tile])))
+    painted(client, 2, 3, tiles_img)

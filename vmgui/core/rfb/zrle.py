@@ -10,6 +10,7 @@ from __future__ import annotations
 import zlib
 
 import numpy as np
+import numpy.typing as npt
 
 from vmgui.core.rfb.errors import RfbError
 from vmgui.core.rfb.pixels import Bytes, Pixels, Rect, from_bgr, region
@@ -146,14 +147,57 @@ def _plain_rle(tiles: _Tiles, count: int) -> Pixels:
 
 
 def _palette_rle(tiles: _Tiles, count: int) -> Bytes:
-    indices: list[int] = []
-    runs: list[int] = []
-    total = 0
-    while total < count:
-        value = tiles.byte()
-        run = tiles.run_length() if value & 0x80 else 1
-        indices.append(value & 0x7F)
-        runs.append(run)
-        total += run
-    _check_runs(total, count)
-    return np.repeat(np.array(indices, dtype=np.uint8), runs)
+    """Palette RLE without a loop over runs.
+
+    A byte is an index (high bit: a run length follows) or a run-length byte (255: more
+    follow). Which one it is depends on the bytes before it, but only through a two-state
+    machine whose step is "go to 0" for bytes < 128, "go to 1" for 255 and "toggle" for
+    128..254: so the state after any byte is the state set by the last non-toggling byte,
+    flipped once per toggling byte since — a running maximum and a cumulative sum. A tile
+    takes at most ``count`` bytes (no token is longer than the pixels it paints); windows of
+    growing size keep the work near the tile's real length.
+    """
+    available = len(tiles.data) - tiles.pos
+    size = min(512, count)
+    while True:
+        window = tiles.array[tiles.pos : tiles.pos + min(size, available)].astype(np.int32)
+        result = _palette_rle_window(window, count, final=size >= count or size >= available)
+        if result is not None:
+            used, indices = result
+            tiles.pos += used
+            return indices
+        size *= 4
+
+
+def _palette_rle_window(
+    window: npt.NDArray[np.int32], count: int, *, final: bool
+) -> tuple[int, Bytes] | None:
+    size = window.size
+    if size == 0:
+        raise RfbError("ZRLE tile data is truncated")
+    positions = np.arange(size)
+    toggles = (window >= 128) & (window < 255)
+    last_set = np.maximum.accumulate(np.where(toggles, -1, positions))
+    flips: npt.NDArray[np.int64] = np.cumsum(toggles, dtype=np.int64)
+    known = last_set >= 0
+    anchor = np.maximum(last_set, 0)
+    since: npt.NDArray[np.int64] = flips - np.where(known, flips[anchor], 0)
+    state_after = (known & (window[anchor] == 255)) ^ (since & 1).astype(bool)
+    is_index = np.empty(size, dtype=bool)
+    is_index[0] = True
+    is_index[1:] = ~state_after[:-1]
+    starts = np.flatnonzero(is_index)
+    lengths = ~is_index
+    token = np.cumsum(is_index) - 1
+    runs = 1 + np.bincount(token[lengths], weights=window[lengths], minlength=starts.size)
+    ends = np.cumsum(runs.astype(np.int64))
+    last = int(np.searchsorted(ends, count))
+    if last >= starts.size or (last + 1 == starts.size and state_after[-1]):
+        if final:
+            raise RfbError("ZRLE tile data is truncated")
+        return None  # the tile goes on past this window
+    if ends[last] != count:
+        raise RfbError("a ZRLE run goes past the end of its tile")
+    used = int(starts[last + 1]) if last + 1 < starts.size else size
+    indices = (window[starts[: last + 1]] & 0x7F).astype(np.uint8)
+    return used, np.repeat(indices, runs[: last + 1].astype(np.int64))
