@@ -20,7 +20,6 @@ from typing import Protocol
 
 import libvirt
 
-from vmgui.core import domxml
 from vmgui.core.errors import VmguiError
 from vmgui.core.rfb import keys
 from vmgui.core.rfb import messages as msg
@@ -34,6 +33,7 @@ from vmgui.core.rfb.events import (
 )
 from vmgui.core.rfb.pixels import Pixels, Rect
 from vmgui.core.rfb.protocol import RfbClient, State
+from vmgui.core.xml.domain import parse_domain_xml
 from vmgui.virt import inspect
 from vmgui.virt.connection import HostConnection
 
@@ -57,7 +57,7 @@ async def open_graphics_socket(host: HostConnection, uuid: str) -> socket.socket
 
     def open_blocking(conn: libvirt.virConnect) -> socket.socket:
         dom = inspect.lookup(conn, uuid)
-        graphics = domxml.parse_domain_xml(dom.XMLDesc(0)).graphics
+        graphics = parse_domain_xml(dom.XMLDesc(0)).graphics
         if "vnc" not in graphics:
             has = f" (it has {', '.join(graphics)})" if graphics else ""
             raise VmguiError(
