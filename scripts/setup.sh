@@ -34,6 +34,9 @@ TEST_PACKAGES=(
   whois
   # validators for the desktop integration and the packaging scripts
   desktop-file-utils appstream shellcheck
+  # real services the tests start themselves (tests/services): an sshd on loopback, a Secret
+  # Service in a private D-Bus session
+  openssh-server openssh-client gnome-keyring libsecret-tools dbus-daemon dbus-bin
 )
 
 install_packages() {
