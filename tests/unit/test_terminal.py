@@ -93,8 +93,8 @@ def test_resize_keeps_the_cursor_line_and_moves_the_rest_to_the_scrollback() -> 
     assert model.text().splitlines()[-1] == "abc"
     model.resize(30, 4)
     assert model.text().splitlines()[:2] == ["0123456789", "abc"]
-    model.feed(b"\r\n\ttab")
-    assert model.text().splitlines()[2] == "        tab"
+    model.feed(b"\r\n\t\ttab")  # tab stops continue past the old width
+    assert model.text().splitlines()[2] == " " * 16 + "tab"
     with pytest.raises(ValueError, match="at least 1x1"):
         model.resize(0, 4)
 

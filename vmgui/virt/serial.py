@@ -344,10 +344,6 @@ class _Pump:
         if data:
             self._on_data(self, data)
 
-    def _finish(self, reason: str) -> None:
-        self._flush()
-        self._on_end(self, reason)
-
     # -- libvirt event thread -------------------------------------------------------------------
 
     def _on_event(self, stream: Any, events: int, _opaque: object) -> None:
@@ -412,7 +408,9 @@ class _Pump:
                 return
             self._done = True
         self._mute(stream)
-        self._call_soon(lambda: self._finish(reason))
+        # After every flush already scheduled (call_soon_threadsafe keeps the order), and no
+        # data arrives after the end: the observer hears of the end after the last data.
+        self._call_soon(lambda: self._on_end(self, reason))
 
     def _mute(self, stream: Any) -> None:
         with self._lock:
