@@ -206,8 +206,6 @@ class SerialConsole:
 def _open_blocking(conn: libvirt.virConnect, uuid: str, name: str, flags: int, pump: _Pump) -> None:
     """Open the console stream and attach ``pump`` (worker thread)."""
     dom = inspect.lookup(conn, uuid)
-    if not dom.isActive():
-        raise _not_running(name, "")
     stream = conn.newStream(libvirt.VIR_STREAM_NONBLOCK)
     try:
         dom.openConsole(None, stream, flags)
@@ -224,10 +222,6 @@ def _open_blocking(conn: libvirt.virConnect, uuid: str, name: str, flags: int, p
         raise
 
 
-def _not_running(name: str, details: str) -> VmguiError:
-    return VmguiError(f"{name} is not running", details, "Start the guest, then open its console.")
-
-
 def _open_error(exc: libvirt.libvirtError, name: str) -> VmguiError | None:
     """The one-line error for what libvirt said, or None for other failures."""
     message = exc.get_error_message() or str(exc)
@@ -239,7 +233,9 @@ def _open_error(exc: libvirt.libvirtError, name: str) -> VmguiError | None:
             "Take the console over to disconnect the other client.",
         )
     if code == libvirt.VIR_ERR_OPERATION_INVALID and "not running" in message:
-        return _not_running(name, message)
+        return VmguiError(
+            f"{name} is not running", message, "Start the guest, then open its console."
+        )
     if "cannot find character device" in message or "is not using a PTY" in message:
         return VmguiError(
             f"{name} has no serial console",
