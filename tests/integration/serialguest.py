@@ -22,6 +22,7 @@ import shutil
 import stat
 import subprocess
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from xml.sax.saxutils import escape, quoteattr
 
@@ -71,11 +72,12 @@ class SerialGuests:
     """The kernel, initramfs and guests of one test module on ``conn``'s host.
 
     Args:
-        conn: the lab's connection (a plain libvirt connection on the test thread).
+        conn: gives the lab's connection (reopened after a libvirtd restart: other programs
+            share the daemon).
         image: the tiny guest image (qcow2) to take the kernel and initramfs from.
     """
 
-    def __init__(self, conn: libvirt.virConnect, image: Path) -> None:
+    def __init__(self, conn: Callable[[], libvirt.virConnect], image: Path) -> None:
         self._conn = conn
         self.prefix = f"vmgui-serial-{secrets.token_hex(3)}"
         self.dir = _IMAGES / self.prefix
@@ -158,18 +160,29 @@ class SerialGuests:
         self._counter += 1
         name = f"{self.prefix}-{self._counter}"
         self._names.append(name)
-        return self._conn.defineXML(self.domain_xml(name, serial))
+        return self._conn().defineXML(self.domain_xml(name, serial))
 
     def close(self) -> None:
-        """Destroy and undefine every guest made here, then remove the files."""
+        """Destroy and undefine every guest made here, then remove the files.
+
+        Raises:
+            RuntimeError: a guest could not be removed (after trying all of them).
+        """
+        errors = []
         for name in reversed(self._names):
             try:
-                dom = self._conn.lookupByName(name)
-            except libvirt.libvirtError:
+                dom = self._conn().lookupByName(name)
+            except libvirt.libvirtError as exc:
+                if exc.get_error_code() != libvirt.VIR_ERR_NO_DOMAIN:
+                    errors.append(f"{name}: {exc}")
                 continue
             with contextlib.suppress(libvirt.libvirtError):
                 if dom.isActive():
                     dom.destroy()
-            with contextlib.suppress(libvirt.libvirtError):
+            try:
                 dom.undefine()
+            except libvirt.libvirtError as exc:
+                errors.append(f"{name}: {exc}")
         shutil.rmtree(self.dir, ignore_errors=True)
+        if errors:
+            raise RuntimeError("serial guests left behind: " + "; ".join(errors))

@@ -68,7 +68,6 @@ class Booted:
     guest: GuestInfo
     console: SerialConsole
     screen: Screen
-    domain: libvirt.virDomain
 
 
 async def _open(host: HostConnection, guest: GuestInfo, *, force: bool = False) -> Screen:
@@ -97,7 +96,7 @@ async def _run_line(screen: Screen, word: str, timeout: float = 10.0) -> float:
 @pytest.fixture(scope="module")
 def serial_guests(lab: Lab) -> Iterator[SerialGuests]:
     """The module's kernel, initramfs and guests (removed at the end, also after failures)."""
-    guests = SerialGuests(lab.conn(), lab.image)
+    guests = SerialGuests(lab.conn, lab.image)
     yield guests
     guests.close()
 
@@ -131,7 +130,7 @@ def booted(serial_guests: SerialGuests, host: HostConnection, mrun: Run) -> Iter
             raise AssertionError(f"no {SERIAL_READY}; console:\n{screen.output()[-2000:]}") from exc
 
     mrun(ready())
-    yield Booted(host, guest, _console(screen), screen, dom)
+    yield Booted(host, guest, _console(screen), screen)
     mrun(_console(screen).close())
 
 
