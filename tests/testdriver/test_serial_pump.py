@@ -1,8 +1,9 @@
-"""The serial console's stream pump on a scripted stream (no daemon needed).
+"""The serial console's stream pump and SerialConsole on a scripted stream (no daemon needed).
 
 What the real daemon rarely shows on demand: partial writes, a stream that would block
-(``-2``), WRITABLE switched on only while something waits to be sent, and the ends. The
-events are delivered from another thread, as libvirt's event thread does.
+(``-2``), WRITABLE switched on only while something waits to be sent, the ends, and output
+arriving before ``open`` resumed. Events are delivered from another thread, as libvirt's
+event thread does; blocking calls run on a real :class:`~vmgui.virt.events.Worker`.
 """
 
 from __future__ import annotations
@@ -10,12 +11,15 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import libvirt
 import pytest
 
+from vmgui.core.model import GuestInfo, GuestState
 from vmgui.virt import serial
+from vmgui.virt.connection import HostConnection
+from vmgui.virt.events import Worker
 
 T = TypeVar("T")
 Run = Callable[[Awaitable[T]], T]
@@ -191,3 +195,96 @@ def test_stopped_pump_mutes_itself_and_detach_tolerates_a_dead_stream(arun: Run[
     assert stream.calls == ["remove", "abort"]  # abort even though the removal failed
     pump.detach()
     assert stream.calls == ["remove", "abort"]  # idempotent
+
+
+class EagerStream(FakeStream):
+    """Delivers its first event (from another thread) as soon as its callback is added."""
+
+    def eventAddCallback(self, events: int, cb: Any, opaque: object) -> None:
+        super().eventAddCallback(events, cb, opaque)
+        thread = threading.Thread(target=cb, args=(self, libvirt.VIR_STREAM_EVENT_READABLE, opaque))
+        thread.start()
+        thread.join()
+
+
+class FakeDomain:
+    def __init__(self, error: libvirt.libvirtError | None = None) -> None:
+        self.error = error
+        self.flags: list[int] = []
+
+    def openConsole(self, _dev: None, _stream: FakeStream, flags: int) -> None:
+        self.flags.append(flags)
+        if self.error is not None:
+            raise self.error
+
+
+class FakeHost:
+    """HostConnection.call on a real Worker with a scripted connection."""
+
+    def __init__(self, stream: FakeStream, domain: FakeDomain) -> None:
+        self.stream = stream
+        self.domain = domain
+        self.worker = Worker("fake-host")
+
+    def lookupByUUIDString(self, _uuid: str) -> FakeDomain:
+        return self.domain
+
+    def newStream(self, _flags: int) -> FakeStream:
+        return self.stream
+
+    async def call(self, fn: Callable[[Any], T], _summary: str, *, slow: bool = False) -> T:
+        return await self.worker.run(lambda: fn(self))
+
+
+class Observer:
+    """A SerialObserver that keeps what it was told."""
+
+    def __init__(self) -> None:
+        self.received = bytearray()
+        self.reasons: list[str] = []
+
+    def data(self, chunk: bytes) -> None:
+        self.received += chunk
+
+    def closed(self, reason: str) -> None:
+        self.reasons.append(reason)
+
+
+def _console(host: FakeHost, observer: Observer) -> serial.SerialConsole:
+    guest = GuestInfo("fake:///", "u-1", "web-01", GuestState.RUNNING, 1, 1024, 1024)
+    return serial.SerialConsole(cast(HostConnection, host), guest, observer)
+
+
+def test_output_and_end_before_open_resumes_are_kept(arun: Run[Any]) -> None:
+    stream = EagerStream([b"boot log", b""], [])
+    host = FakeHost(stream, FakeDomain())
+    observer = Observer()
+    console = _console(host, observer)
+
+    async def scenario() -> None:
+        await console.open()
+        await _settle()
+        await console.close()
+
+    arun(scenario())
+    host.worker.stop()
+    assert bytes(observer.received) == b"boot log"
+    assert observer.reasons == [serial.GUEST_STOPPED]
+    assert not console.is_open
+    assert stream.calls == ["remove", "abort"]
+
+
+def test_busy_console_and_force(arun: Run[Any]) -> None:
+    domain = FakeDomain(_error("operation failed: Active console session exists for this domain"))
+    host = FakeHost(FakeStream([], []), domain)
+    console = _console(host, Observer())
+    with pytest.raises(serial.ConsoleBusyError) as busy:
+        arun(console.open())
+    assert busy.value.summary == "another client holds the serial console of web-01"
+    assert [console.is_open] == [False]  # (a list: mypy would narrow the property for good)
+    domain.error = None
+    arun(console.open(force=True))
+    assert console.is_open
+    assert domain.flags == [0, libvirt.VIR_DOMAIN_CONSOLE_FORCE]
+    arun(console.close())
+    host.worker.stop()

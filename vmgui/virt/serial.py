@@ -109,7 +109,7 @@ class SerialConsole:
     @property
     def is_open(self) -> bool:
         """Whether the console is open (it closes by itself when the stream ends)."""
-        return self._pump is not None
+        return self._pump is not None and not self._opening
 
     async def open(self, *, force: bool = False) -> None:
         """Connect to the guest's serial console (does nothing if it is open).
@@ -122,13 +122,16 @@ class SerialConsole:
             ConsoleBusyError: another client holds the console (retry with ``force=True``).
             VmguiError: the guest is not running, has no serial console, or libvirt failed.
         """
-        if self._pump is not None:
-            return
         if self._opening:
             raise RuntimeError("the console is already being opened")
+        if self._pump is not None:
+            return
         flags = libvirt.VIR_DOMAIN_CONSOLE_FORCE if force else 0
         pump = _Pump(asyncio.get_running_loop(), self._on_pump_data, self._on_pump_end)
         uuid, name = self._uuid, self._name
+        # Current before the stream exists: its first output (or its end) can reach the loop
+        # before this coroutine resumes, and must not be dropped as a stale pump's.
+        self._pump = pump
         self._opening = True
         try:
             await self._host.call(
@@ -137,15 +140,18 @@ class SerialConsole:
             )
         except BaseException:
             # Also when cancelled: an open that still completes on the worker is undone there.
+            if self._pump is pump:
+                self._pump = None
             pump.stop()
             self._spawn(self._detach(pump))
             raise
         finally:
             self._opening = False
-        self._pump = pump
 
     def send(self, data: bytes) -> None:
         """Queue ``data`` for the guest; it is written without blocking the loop.
+
+        While :meth:`open` runs, the data waits until the stream is open.
 
         Raises:
             VmguiError: the console is not open.
