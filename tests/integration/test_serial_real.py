@@ -209,7 +209,7 @@ def test_destroy_while_open(
 ) -> None:
     """Destroying the guest ends its console with "guest stopped" within a second, quietly."""
     caplog.set_level(logging.DEBUG)
-    screen = mrun(_open(booted.host, booted.guest))
+    screen = mrun(_open(booted.host, booted.guest, force=True))  # also when run on its own
     mrun(_run_line(screen, "before"))
 
     async def destroy() -> tuple[float, float]:
