@@ -16,6 +16,11 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from PySide6.QtCore import QSocketNotifier
+    from PySide6.QtWidgets import QWidget
 
 _START = time.perf_counter()
 
@@ -105,6 +110,43 @@ def install_hooks(loop: asyncio.AbstractEventLoop) -> None:
     loop.set_exception_handler(loop_handler)
 
 
+def close_on_termination(window: QWidget) -> QSocketNotifier:
+    """Close ``window`` as its close button does (layout saved, tasks cancelled, hosts closed)
+    when the process gets SIGTERM (a session logout) or SIGINT (Ctrl+C in a terminal).
+
+    Python runs signal handlers only between bytecodes, and the Qt thread sits in C while
+    idle, so the signal is written to a socket pair (``signal.set_wakeup_fd``) whose read end
+    a ``QSocketNotifier`` watches. Returns the notifier (keep it alive).
+    """
+    import signal
+    import socket
+
+    from PySide6.QtCore import QSocketNotifier
+
+    reader, writer = socket.socketpair()
+    reader.setblocking(False)
+    writer.setblocking(False)
+    signal.set_wakeup_fd(writer.fileno(), warn_on_full_buffer=False)
+    for number in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(number, lambda _signum, _frame: None)  # the wake-up byte does the work
+    notifier = QSocketNotifier(reader.fileno(), QSocketNotifier.Type.Read, window)
+
+    known = {number.value: number.name for number in signal.Signals}
+    sockets = (reader, writer)  # kept open as long as the slot (and so the notifier) lives
+
+    def on_signal() -> None:
+        try:
+            received = sockets[0].recv(64)
+        except BlockingIOError:
+            return
+        names = ", ".join(known.get(number, str(number)) for number in received)
+        _log.info("%s received: closing the window", names or "a signal")
+        window.close()
+
+    notifier.activated.connect(on_signal)
+    return notifier
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the GUI."""
     args = parse_args(argv)
@@ -160,6 +202,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     window.show()
     _log.info("window shown after %.3f s", time.perf_counter() - _START)
+    close_on_termination(window)
 
     def start() -> None:
         open_initial_hosts(window, controller, args.connect, saved)
