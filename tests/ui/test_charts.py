@@ -17,8 +17,9 @@ from PySide6.QtWidgets import QStyleOptionViewItem, QTabWidget, QTreeView, QWidg
 from pytestqt.qtbot import QtBot
 
 from tests.conftest import fixture_uri, wait_until
+from vmgui.core.history import History
 from vmgui.core.model import GuestInfo, GuestState
-from vmgui.core.stats import GuestChannel, GuestSample, History
+from vmgui.core.rates import GuestChannel, GuestSample
 from vmgui.ui.charts import NO_BALLOON_TEXT, UsageCharts, format_bytes, pick_unit
 from vmgui.ui.dialogs import QtDialogs
 from vmgui.ui.hosts import HostController

@@ -36,7 +36,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from vmgui.core.stats import GuestChannel, HostChannel
+from vmgui.core.rates import GuestChannel, HostChannel
 
 if TYPE_CHECKING:
     from vmgui.ui.statscontroller import GuestSeries, HostSeries, StatsController

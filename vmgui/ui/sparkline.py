@@ -42,7 +42,7 @@ from PySide6.QtWidgets import (
 )
 
 from vmgui.core.model import GuestInfo
-from vmgui.core.stats import GuestChannel
+from vmgui.core.rates import GuestChannel
 from vmgui.ui.models import GuestRole
 
 if TYPE_CHECKING:

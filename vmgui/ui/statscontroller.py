@@ -3,7 +3,7 @@
 :class:`StatsController` follows the :class:`~vmgui.ui.hosts.HostController` (connects,
 disconnects, guest lists and lifecycle changes), ticks each connected host's
 :class:`~vmgui.virt.stats.StatsPoller` every ``interval`` seconds with asyncio tasks on the
-(qasync) loop, keeps a bounded :class:`~vmgui.core.stats.History` per guest and per host, and
+(qasync) loop, keeps a bounded :class:`~vmgui.core.history.History` per guest and per host, and
 emits :attr:`StatsController.ticked` after each tick. Charts and sparklines read from it.
 
 :func:`install_usage` wires it into the main window in one call. It imports numpy (through
@@ -55,13 +55,8 @@ with without_source_scan():
     import numpy as np
     import numpy.typing as npt
 
-    from vmgui.core.stats import (
-        HISTORY_SPAN,
-        GuestChannel,
-        History,
-        HostChannel,
-        SeriesView,
-    )
+    from vmgui.core.history import HISTORY_SPAN, History, SeriesView
+    from vmgui.core.rates import GuestChannel, HostChannel
     from vmgui.virt.stats import StatsPoller, TickResult
 
 if TYPE_CHECKING:
@@ -105,7 +100,7 @@ class GuestSeries:
 
     @property
     def history(self) -> SeriesView:
-        """The guest's rows in :class:`~vmgui.core.stats.GuestChannel` order."""
+        """The guest's rows in :class:`~vmgui.core.rates.GuestChannel` order."""
         return SeriesView(self.table, self.slot)
 
     @property
@@ -125,7 +120,7 @@ class GuestSeries:
 
 @dataclass(eq=False)
 class HostSeries:
-    """One host's usage history (rows in :class:`~vmgui.core.stats.HostChannel` order)."""
+    """One host's usage history (rows in :class:`~vmgui.core.rates.HostChannel` order)."""
 
     uri: str
     history: History
@@ -172,11 +167,9 @@ class StatsController(QObject):
         self._infos: dict[str, dict[str, GuestInfo]] = {}
         self._guests: dict[GuestKey, GuestSeries] = {}
         self._hosts: dict[str, HostSeries] = {}
-        # Per host: the guests' table, free and next slots, the last order of rows with its
-        # slots, the last tick and its values for sorting.
+        # Per host: the guests' table, the last order of rows with its slots, the last tick
+        # and its values for sorting.
         self._tables: dict[str, History] = {}
-        self._free: dict[str, list[int]] = {}
-        self._next_slot: dict[str, int] = {}
         self._orders: dict[str, tuple[tuple[str, ...], npt.NDArray[np.intp]]] = {}
         self._latest: dict[str, TickResult] = {}
         self._sort_values: dict[tuple[str, str], dict[str, float]] = {}
@@ -368,24 +361,17 @@ class StatsController(QObject):
         key = (uri, uuid)
         series = self._guests.get(key)
         if series is None:
-            free = self._free.setdefault(uri, [])
-            if free:
-                slot = free.pop()
-            else:
-                slot = self._next_slot.get(uri, 0)
-                self._next_slot[uri] = slot + 1
-            table.widen(slot + 1)
             info = self._infos.get(uri, {}).get(uuid)
             name, vcpus = (info.name, info.vcpus) if info else (uuid, 0)
-            series = self._guests[key] = GuestSeries(key, name, vcpus, table, slot)
+            series = GuestSeries(key, name, vcpus, table, table.allocate())
+            self._guests[key] = series
         return series
 
     def _drop(self, key: GuestKey) -> None:
         """Forget a guest's series; its slot is cleared for the next new guest."""
         series = self._guests.pop(key, None)
         if series is not None:
-            series.table.clear(series.slot)
-            self._free.setdefault(key[0], []).append(series.slot)
+            series.table.release(series.slot)
             self._orders.pop(key[0], None)
 
     def _prune(self, now: float) -> None:
@@ -455,7 +441,7 @@ class StatsController(QObject):
         self._stop(uri)
         for key in [k for k in self._guests if k[0] == uri]:
             del self._guests[key]
-        for table in (self._infos, self._hosts, self._tables, self._free, self._next_slot):
+        for table in (self._infos, self._hosts, self._tables):
             table.pop(uri, None)
         for cache in (self._orders, self._latest):
             cache.pop(uri, None)
