@@ -153,9 +153,26 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     def start_usage() -> None:
         # Live charts (numpy, pyqtgraph) load after the first paint.
-        from vmgui.ui.statscontroller import install_usage
+        from vmgui.ui.models import GuestRole, HostUriRole
+        from vmgui.ui.monitor.install import install_usage
+        from vmgui.ui.shell import Selection
 
-        install_usage(window, controller)
+        selection = Selection(
+            window.guest_view.selectionModel(),
+            window.host_view.selectionModel(),
+            controller.uris,
+            guest_role=GuestRole,
+            host_role=HostUriRole,
+            parent=window,
+        )
+        install_usage(
+            selection,
+            window.guest_view,
+            window.guest_model,
+            window.guest_proxy,
+            window.side_tabs,
+            controller,
+        )
 
     QTimer.singleShot(150, start_usage)
     closing = asyncio.Event()

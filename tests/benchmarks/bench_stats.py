@@ -7,7 +7,7 @@ Cases (DESIGN.md "Performance targets"):
     settling:
 
     * vmgui: a child process under X (Xvfb) with the main window, live usage installed
-      (:func:`vmgui.ui.statscontroller.install_usage`), one guest selected and its Usage tab
+      (:func:`vmgui.ui.monitor.install.install_usage`), one guest selected and its Usage tab
       (CPU, memory, disk and network charts) on screen, the sparkline columns painting if the
       guest model has them; the host is polled too. CPU = utime + stime of the process from
       /proc over the minute; memory = VmRSS at its end (1 h history enabled: always on).
@@ -40,6 +40,7 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
@@ -196,7 +197,9 @@ def child(uri: str, select: str, settle: float, seconds: float) -> None:
     from vmgui.ui.dialogs import QtDialogs
     from vmgui.ui.hosts import HostController
     from vmgui.ui.mainwindow import MainWindow
-    from vmgui.ui.statscontroller import install_usage
+    from vmgui.ui.models import GuestRole, HostUriRole
+    from vmgui.ui.monitor.install import install_usage
+    from vmgui.ui.shell import Selection
     from vmgui.virt.events import ensure_event_loop
 
     ensure_event_loop()
@@ -212,15 +215,30 @@ def child(uri: str, select: str, settle: float, seconds: float) -> None:
     async def run() -> dict[str, Any]:
         controller.add_host(uri, save=False)
         await controller.connect_host(uri)
-        stats = install_usage(window, controller)
-        apply = stats._apply
+        selection = Selection(
+            window.guest_view.selectionModel(),
+            window.host_view.selectionModel(),
+            controller.uris,
+            guest_role=GuestRole,
+            host_role=HostUriRole,
+            parent=window,
+        )
+        stats = install_usage(
+            selection,
+            window.guest_view,
+            window.guest_model,
+            window.guest_proxy,
+            window.side_tabs,
+            controller,
+        )
+        apply = stats.apply
 
         def timed(result: Any) -> None:
             t0 = time.perf_counter()
-            apply(result)
+            apply(result)  # ends with ticked: the charts and sparklines react inside
             applies.append(time.perf_counter() - t0)
 
-        stats._apply = timed  # type: ignore[method-assign]
+        mock.patch.object(stats, "apply", timed).start()  # the poll path calls self.apply
         proxy = window.guest_proxy
         rows = [r for r in range(proxy.rowCount()) if proxy.index(r, 0).data() == select]
         if not rows:  # the first running guest

@@ -23,6 +23,7 @@ from vmgui.core.model import (
     HostInfo,
     HostStatus,
 )
+from vmgui.ui.shell import UsageKind, UsageSource
 
 AnyIndex = QModelIndex | QPersistentModelIndex
 
@@ -106,12 +107,15 @@ _GUEST_HEADERS = {
     GuestColumn.VCPUS: "vCPUs",
     GuestColumn.MEMORY: "Memory",
     GuestColumn.HOST: "Host",
-    # Painted as sparklines by vmgui.ui.sparkline once live usage is installed.
+    # Painted as sparklines by vmgui.ui.monitor.sparkline once live usage is installed.
     GuestColumn.CPU_USE: "CPU",
     GuestColumn.MEMORY_USE: "Memory use",
 }
 
-_USAGE_KINDS = {GuestColumn.CPU_USE.value: "cpu", GuestColumn.MEMORY_USE.value: "memory"}
+_USAGE_KINDS = {
+    GuestColumn.CPU_USE.value: UsageKind.CPU,
+    GuestColumn.MEMORY_USE.value: UsageKind.MEMORY,
+}
 
 
 _DISPLAY = Qt.ItemDataRole.DisplayRole.value
@@ -137,9 +141,7 @@ class GuestModel(QAbstractTableModel):
         self._texts: list[tuple[str, ...]] = []
         self._keys: list[tuple[Any, ...]] = []
         self._index: dict[tuple[str, str], int] = {}
-        #: Current usage for sorting the usage columns: (guest key, "cpu"|"memory") -> value
-        #: (-1 unknown). Set by the live-usage controller.
-        self.usage_value: Callable[[tuple[str, str], str], float] | None = None
+        self._usage: UsageSource | None = None
 
     # -- Qt model API ---------------------------------------------------------------------
 
@@ -181,13 +183,17 @@ class GuestModel(QAbstractTableModel):
             return _RIGHT
         return None
 
+    def set_usage_source(self, source: UsageSource | None) -> None:
+        """Sort the usage columns by ``source``'s current figures (None: they all sort as -1)."""
+        self._usage = source
+
     def sort_key(self, row: int, column: int) -> Any:
         """The sort key of a cell (what :data:`SortRole` returns); precomputed, except for
-        the usage columns, which sort by the latest figures."""
+        the usage columns, which sort by the usage source's latest figures."""
         kind = _USAGE_KINDS.get(column)
         if kind is not None:
-            usage = self.usage_value
-            return usage(self._rows[row].key, kind) if usage is not None else -1.0
+            usage = self._usage
+            return usage.usage_value(self._rows[row].key, kind) if usage is not None else -1.0
         return self._keys[row][column]
 
     def _texts_of(self, guest: GuestInfo) -> tuple[str, ...]:
