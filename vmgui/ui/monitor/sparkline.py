@@ -247,7 +247,7 @@ class _Repainter(QObject):
         self._columns = [column.value for column in USAGE_COLUMNS.values()]
         self._painted_at = -math.inf
 
-    def on_ticked(self, _uri: str) -> None:
+    def _on_stats_ticked(self, _uri: str) -> None:
         """Repaint (at most every :data:`SPARK_REFRESH` seconds, and only when visible)."""
         view = self._view
         now = time.monotonic()
@@ -292,5 +292,5 @@ def install_sparklines(
         header.moveSection(header.visualIndex(column), header.visualIndex(anchor) + 1)
         header.resizeSection(column, width)
     repainter = _Repainter(view, proxy)
-    ticked.connect(repainter.on_ticked)
+    ticked.connect(repainter._on_stats_ticked)
     return delegates
