@@ -214,9 +214,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     def start_usage() -> None:
         # Live charts (numpy, pyqtgraph) load after the first paint.
-        from vmgui.ui.statscontroller import install_usage
+        from vmgui.ui.monitor.install import install_usage
 
-        install_usage(window, controller)
+        install_usage(
+            window.selection,
+            window.guest_list.view,
+            window.guest_list.model,
+            window.guest_list.proxy,
+            window.side_tabs,
+            controller,
+            state=window.ui_state,
+        )
 
     QTimer.singleShot(150, start_usage)
     closing = asyncio.Event()

@@ -7,7 +7,7 @@ Cases (DESIGN.md "Performance targets"):
     settling:
 
     * vmgui: a child process under X (Xvfb) with the main window, live usage installed
-      (:func:`vmgui.ui.statscontroller.install_usage`), one guest selected and its Usage tab
+      (:func:`vmgui.ui.monitor.install.install_usage`), one guest selected and its Usage tab
       (CPU, memory, disk and network charts) on screen, the sparkline columns painting if the
       guest model has them; the host is polled too. CPU = utime + stime of the process from
       /proc over the minute; memory = VmRSS at its end (1 h history enabled: always on).
@@ -40,6 +40,7 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
@@ -186,9 +187,7 @@ def child(uri: str, select: str, settle: float, seconds: float) -> None:
     """Run vmgui's window on ``uri`` and print one JSON line of figures, then exit."""
     import asyncio
 
-    from vmgui.app import use_unix_event_dispatcher
-
-    use_unix_event_dispatcher()  # before Qt starts
+    import vmgui.ui  # noqa: F401  (QT_NO_GLIB before Qt starts)
 
     guard = _pyside_refcount_guard()
     import qasync
@@ -198,7 +197,7 @@ def child(uri: str, select: str, settle: float, seconds: float) -> None:
     from vmgui.ui.controller import HostController
     from vmgui.ui.dialogs import QtDialogs
     from vmgui.ui.main.window import MainWindow
-    from vmgui.ui.statscontroller import install_usage
+    from vmgui.ui.monitor.install import install_usage
     from vmgui.virt.events import ensure_event_loop
 
     ensure_event_loop()
@@ -214,15 +213,23 @@ def child(uri: str, select: str, settle: float, seconds: float) -> None:
     async def run() -> dict[str, Any]:
         controller.add_host(uri, save=False)
         await controller.connect_host(uri)
-        stats = install_usage(window, controller)
-        apply = stats._apply
+        selection = window.selection
+        stats = install_usage(
+            selection,
+            window.guest_list.view,
+            window.guest_list.model,
+            window.guest_list.proxy,
+            window.side_tabs,
+            controller,
+        )
+        apply = stats.apply
 
         def timed(result: Any) -> None:
             t0 = time.perf_counter()
-            apply(result)
+            apply(result)  # ends with ticked: the charts and sparklines react inside
             applies.append(time.perf_counter() - t0)
 
-        stats._apply = timed  # type: ignore[method-assign]
+        mock.patch.object(stats, "apply", timed).start()  # the poll path calls self.apply
         proxy = window.guest_list.proxy
         rows = [r for r in range(proxy.rowCount()) if proxy.index(r, 0).data() == select]
         if not rows:  # the first running guest

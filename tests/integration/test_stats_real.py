@@ -18,7 +18,8 @@ import pytest
 from tests.conftest import wait_until
 from tests.integration.helpers import OpenHost, Run
 from tests.integration.lab import Lab, TinyGuest
-from vmgui.core.stats import GuestChannel, History
+from vmgui.core.history import History
+from vmgui.core.rates import GuestChannel
 from vmgui.core.xml.domain import balloon_needs_period
 from vmgui.virt.connection import HostConnection
 from vmgui.virt.stats import StatsPoller, TickResult

@@ -1,4 +1,4 @@
-"""Usage in the UI: the stats controller on a test-driver host, the charts, the sparklines."""
+"""Usage in the UI: the stats controller on a test-driver host, and the charts."""
 
 from __future__ import annotations
 
@@ -10,22 +10,23 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import numpy as np
 import pytest
-from PySide6.QtCore import QModelIndex, QPointF, QRect
-from PySide6.QtGui import QColor, QImage, QPainter, QStandardItem, QStandardItemModel
-from PySide6.QtWidgets import QStyleOptionViewItem, QTabWidget, QTreeView, QWidget
+from PySide6.QtCore import QEvent, QPointF
+from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 from tests.conftest import fixture_uri, wait_until
-from vmgui.core.model import GuestInfo, GuestState
-from vmgui.core.stats import GuestChannel, GuestSample, History
-from vmgui.ui.charts import NO_BALLOON_TEXT, UsageCharts, format_bytes, pick_unit
+from vmgui.core.model import GuestState
+from vmgui.core.rates import GuestChannel, GuestSample
 from vmgui.ui.controller import HostController
-from vmgui.ui.dialogs import QtDialogs
-from vmgui.ui.guests.model import GuestColumn, GuestRole
-from vmgui.ui.main.window import MainWindow
-from vmgui.ui.sparkline import SparkKind, SparklineDelegate, install_sparklines, usage_columns
-from vmgui.ui.statscontroller import GuestSeries, StatsController, install_usage
+from vmgui.ui.monitor.charts import GuestTarget, HostTarget, UsageCharts
+from vmgui.ui.monitor.chartspec import NO_BALLOON_TEXT, ChartId, Unit
+from vmgui.ui.monitor.controller import StatsController
+from vmgui.ui.monitor.plot import Chart, format_value
+from vmgui.ui.monitor.series import GuestKey
+from vmgui.ui.shell import UsageKind
+from vmgui.virt.stats import TickResult
 
 Run = Callable[..., Any]
 URI = fixture_uri()
@@ -75,7 +76,7 @@ def test_every_active_guest_and_the_host_get_series(
     some = st.guest_series(next(iter(_active_keys(controller))))
     assert some is not None and some.active and len(some.history) >= 2
     assert some.latest(GuestChannel.CPU) > 0
-    assert st.usage_value(some.key, "cpu") > 0
+    assert st.usage_value(some.key, UsageKind.CPU) > 0
     host = st.host_series(URI)
     assert host is not None and host.active
     assert st.polled_hosts() == [URI]
@@ -97,7 +98,7 @@ def test_series_start_and_end_with_lifecycle(
     assert series is not None
     _times, values = series.history.view(3600)
     assert math.isnan(values[-1, GuestChannel.CPU]), "the line ends where the guest stopped"
-    assert st.usage_value(off.key, "cpu") == -1.0
+    assert st.usage_value(off.key, UsageKind.CPU) == -1.0
 
 
 def test_disconnect_ends_series_and_stops_polling(
@@ -132,13 +133,13 @@ def test_charts_receive_points_and_only_visible_ones_redraw(
     charts = UsageCharts(st)
     qtbot.addWidget(charts)
     key = next(iter(_active_keys(controller)))
-    charts.show_guest(key)
+    charts.show_target(GuestTarget(key))
     built_before_show = charts.built
     charts.resize(900, 500)
     charts.show()
     qtbot.waitExposed(charts)
     assert not built_before_show and charts.built, "pyqtgraph waits until the charts show"
-    cpu = charts.charts()[0]
+    cpu = _chart(charts, ChartId.CPU)
     x, y = cpu.items[0].xData, cpu.items[0].yData  # what was fed (getData is clipped)
     assert len(x) >= 2 and any(v > 0 for v in y if math.isfinite(v))
     series = st.guest_series(key)
@@ -153,12 +154,13 @@ def test_charts_receive_points_and_only_visible_ones_redraw(
     qtbot.waitExposed(charts)
     assert len(cpu.items[0].xData) == len(series.history.view(600.0)[0]) > count
     # The host page: real CPU, memory, committed figures.
-    charts.show_host(URI)
-    host_cpu, host_memory = charts.charts()
+    charts.show_target(HostTarget(URI))
+    host_cpu, host_memory = _chart(charts, ChartId.CPU), _chart(charts, ChartId.MEMORY)
+    assert [c.title for c in charts.charts()] == ["Host CPU", "Host memory"]
     assert len(host_cpu.items[0].xData) >= 2
     assert host_memory.notice.isVisible(), "the test driver reports no host memory use"
     assert "vCPUs committed" in charts.subtitle.text()
-    charts.show_nothing()
+    charts.show_target(None)
     assert charts.pages.currentWidget() is charts.placeholder
 
 
@@ -172,11 +174,14 @@ def test_window_choice_and_hover_readout(
     charts.resize(900, 500)
     charts.show()
     qtbot.waitExposed(charts)
-    charts.show_guest(next(iter(_active_keys(controller))))
-    cpu = charts.charts()[0]
+    charts.show_target(GuestTarget(next(iter(_active_keys(controller)))))
+    cpu = _chart(charts, ChartId.CPU)
     box = cpu.plot.getPlotItem().getViewBox()
-    for seconds in (60.0, 3600.0):
-        charts.set_window(seconds)
+    chosen: list[int] = []
+    charts.windowChanged.connect(chosen.append)
+    for seconds in (60, 3600):
+        charts.set_window_seconds(seconds)
+        assert charts.window_seconds() == seconds
         left, right = box.viewRange()[0]
         assert left == pytest.approx(-seconds) and 0 <= right < 0.1 * seconds
     times = cpu.times
@@ -186,8 +191,11 @@ def test_window_choice_and_hover_readout(
     stamp = time.strftime("%H:%M:%S", time.localtime(at))
     assert stamp in cpu.label.text()
     assert all(c.cursor.isVisible() for c in charts.charts()), "one moment marked on all"
-    charts._set_hover(None)
+    QApplication.sendEvent(cpu.plot, QEvent(QEvent.Type.Leave))  # the mouse leaves
+    assert not any(c.cursor.isVisible() for c in charts.charts())
     assert stamp not in cpu.label.text() or times[-1] == at
+    charts.set_window_seconds(42)  # not a choice: ignored (e.g. a stale saved setting)
+    assert charts.window_seconds() == 3600 and chosen == [60, 3600]
 
 
 def test_curves_redraw_when_they_would_move_a_pixel(
@@ -202,19 +210,22 @@ def test_curves_redraw_when_they_would_move_a_pixel(
     charts.resize(900, 500)
     charts.show()
     qtbot.waitExposed(charts)
-    charts.show_guest(next(iter(_active_keys(controller))))
-    charts.set_window(3600.0)
-    cpu = charts.charts()[0]
+    charts.show_target(GuestTarget(next(iter(_active_keys(controller)))))
+    charts.set_window_seconds(3600)
+    cpu = _chart(charts, ChartId.CPU)
     drawn = len(cpu.items[0].xData)
     _tick(st, qloop)
     assert len(cpu.items[0].xData) == drawn, "not redrawn for a tenth of a pixel"
     assert len(cpu.times) > drawn, "the read-out has the newest values"
-    charts.set_window(60.0)
+    charts.set_window_seconds(60)
     assert len(cpu.items[0].xData) == len(cpu.times) > drawn
 
 
-def _series(balloon: bool, points: int = 30) -> GuestSeries:
-    history = History(len(GuestChannel))
+RECORDED = "test:///recorded"
+
+
+def _replay(stats: StatsController, *, balloon: bool, points: int = 30) -> GuestKey:
+    """Feed the controller a recorded guest's ticks (as its poller would); its key."""
     now = time.time()
     for i in range(points):
         sample = GuestSample(
@@ -227,23 +238,40 @@ def _series(balloon: bool, points: int = 30) -> GuestSeries:
             disk_read_bps=1e6,
             balloon=balloon,
         )
-        history.append(sample.time, sample.row())
-    return GuestSeries(("test:///x", "u"), "guest", 2, history, 0)
+        rows = np.array([sample.row()], dtype=np.float32)
+        started = frozenset({"u"}) if i == 0 else frozenset()
+        stats.apply(
+            TickResult(RECORDED, sample.time, {"u": sample}, None, started, order=("u",), rows=rows)
+        )
+    return (RECORDED, "u")
 
 
-def test_no_balloon_memory_is_honest(
-    stats: tuple[HostController, StatsController], qtbot: QtBot
-) -> None:
-    _controller, st = stats
-    series = _series(balloon=False)
-    st._guests[series.key] = series  # a recorded series, shown as is
+def test_recorded_ticks_make_a_series(qtbot: QtBot) -> None:
+    """What a poll hands over is all a series is made of: replayed ticks give the same."""
+    st = StatsController(HostController())
+    ticks: list[str] = []
+    st.ticked.connect(ticks.append)
+    key = _replay(st, balloon=True, points=5)
+    series = st.guest_series(key)
+    assert series is not None and series.active and len(series.history) == 5
+    _times, values = series.history.view(60.0)
+    assert values[-5:, GuestChannel.CPU].tolist() == [10.0, 20.0, 30.0, 40.0, 50.0]
+    assert st.usage_value(key, UsageKind.CPU) == 50.0
+    assert st.usage_value(key, UsageKind.MEMORY) == 40_400.0
+    assert st.guest_keys() == [key] and ticks == [RECORDED] * 5
+    assert st.polled_hosts() == [], "replayed, not polled"
+
+
+def test_no_balloon_memory_is_honest(qtbot: QtBot) -> None:
+    st = StatsController(HostController())
+    key = _replay(st, balloon=False)
     charts = UsageCharts(st)
     qtbot.addWidget(charts)
     charts.resize(900, 500)
     charts.show()
     qtbot.waitExposed(charts)
-    charts.show_guest(series.key)
-    memory = charts.charts()[1]
+    charts.show_target(GuestTarget(key))
+    memory = _chart(charts, ChartId.MEMORY)
     assert memory.notice.isVisible() and memory.notice.text() == NO_BALLOON_TEXT
     used = memory.items[0].yData
     assert not any(math.isfinite(v) for v in used), "no 'used' line made of nothing"
@@ -251,97 +279,22 @@ def test_no_balloon_memory_is_honest(
     assert max(rss) > 0, "the host-side resident size is shown instead"
     assert "host RSS 195 MiB" in memory.label.text()
     assert "used in the guest" not in memory.label.text()
+    assert st.usage_value(key, UsageKind.MEMORY) == 200_000.0, "sorts by RSS without one"
 
 
-class _Source:
-    def __init__(self, series: GuestSeries | None) -> None:
-        self.series = series
-
-    def guest_series(self, key: tuple[str, str]) -> GuestSeries | None:
-        return self.series
+def _chart(charts: UsageCharts, chart_id: ChartId) -> Chart:
+    chart = charts.chart(chart_id)
+    assert chart is not None, f"the page has a {chart_id} chart"
+    return chart
 
 
-def _paint(source: _Source, kind: SparkKind) -> tuple[QImage, int]:
-    model = QStandardItemModel(1, 1)
-    item = QStandardItem()
-    guest = GuestInfo("test:///x", "u", "guest", GuestState.RUNNING, 2, 1024, 1024)
-    item.setData(guest, GuestRole)
-    model.setItem(0, 0, item)
-    view = QTreeView()
-    view.setModel(model)
-    delegate = SparklineDelegate(source, kind)
-    image = QImage(160, 24, QImage.Format.Format_ARGB32)
-    background = QColor("#ffffff")
-    image.fill(background)
-    painter = QPainter(image)
-    option = QStyleOptionViewItem()
-    option.rect = QRect(0, 0, 160, 24)
-    option.palette = view.palette()
-    option.fontMetrics = view.fontMetrics()
-    delegate.paint(painter, option, model.index(0, 0))
-    painter.end()
-    changed = sum(1 for x in range(160) for y in range(24) if image.pixelColor(x, y) != background)
-    return image, changed
-
-
-def test_sparklines_paint(qtbot: QtBot) -> None:
-    _image, cpu = _paint(_Source(_series(balloon=True)), SparkKind.CPU)
-    _image, memory = _paint(_Source(_series(balloon=True)), SparkKind.MEMORY)
-    _image, rss = _paint(_Source(_series(balloon=False)), SparkKind.MEMORY)
-    _image, nothing = _paint(_Source(None), SparkKind.CPU)
-    assert cpu > 150 and memory > 150 and rss > 150
-    assert nothing < 40, "no series: nothing but the cell background"
-    delegate = SparklineDelegate(_Source(_series(balloon=False)), SparkKind.MEMORY)
-    model = QStandardItemModel(1, 1)
-    model.setData(
-        model.index(0, 0), GuestInfo("u", "u", "g", GuestState.RUNNING, 1, 1, 1), GuestRole
-    )
-    spark = delegate.spark_for(model.index(0, 0))
-    assert spark is not None and "no balloon driver" in spark.tooltip
-    assert delegate.spark_for(QModelIndex()) is None
-
-
-def test_install_usage_on_the_main_window(qtbot: QtBot, qloop: Run) -> None:
-    controller = HostController()
-    window = MainWindow(controller, QtDialogs())
-    qtbot.addWidget(window)
-    window.show()
-    controller.add_host(URI, save=False)
-    qloop(controller.connect_host(URI))
-    st = install_usage(window, controller)
-    try:
-        charts = window.findChild(QWidget, "usageCharts")
-        assert isinstance(charts, UsageCharts)
-        tabs = charts.parentWidget()
-        while tabs is not None and not isinstance(tabs, QTabWidget):
-            tabs = tabs.parentWidget()
-        assert tabs is not None and tabs.tabText(tabs.indexOf(charts)) == "Usage"
-        assert st.polled_hosts() == [URI], "a host connected before the install is polled"
-        # With nothing selected the charts show the first host, like the details do.
-        assert charts.title.text() == controller.label(URI)
-        # Sparklines go where the guest model has usage columns (none: nothing breaks).
-        guests = window.guest_list
-        columns = usage_columns(guests.model)
-        for kind, column in columns.items():
-            delegate = guests.view.itemDelegateForColumn(column)
-            assert isinstance(delegate, SparklineDelegate) and delegate.kind is kind
-        if columns:
-            key = guests.model.guest_at(0).key
-            assert guests.model.sort_key(0, GuestColumn.CPU_USE) == st.usage_value(key, "cpu")
-            assert guests.model.usage_source is not None
-        else:
-            assert install_sparklines(guests.view, guests.model, None, st) == []
-    finally:
-        st.close()
-        qloop(controller.close_all())
-
-
-def test_units() -> None:
-    assert pick_unit(512.0) == (1.0, "B")
-    assert pick_unit(3 * 1024**2, "/s") == (1024.0**2, "MiB/s")
-    assert format_bytes(0.0) == "0 B"
-    assert format_bytes(1536.0, "/s") == "1.5 KiB/s"
-    assert format_bytes(math.nan) == "—"
+def test_readout_values() -> None:
+    """Sizes and rates read as :mod:`vmgui.core.units` writes them everywhere."""
+    assert format_value(12.345, Unit.PERCENT) == "12.3 %"
+    assert format_value(15_667.0, Unit.KIB) == "15.3 MiB"
+    assert format_value(1536.0, Unit.BYTES_PER_S) == "1.5 KiB/s"
+    assert format_value(31.6, Unit.IOPS) == "32 IOPS"
+    assert format_value(math.nan, Unit.KIB) == "—"
 
 
 def _imported(modules: str) -> set[str]:
@@ -359,4 +312,5 @@ def test_numpy_and_pyqtgraph_wait_for_the_first_paint() -> None:
     """Start-up (app, main window) imports neither (DESIGN: window <= 0.4 s); the charts
     module defers pyqtgraph until the charts are first shown."""
     assert _imported("vmgui.app, vmgui.ui.main.window, vmgui.ui.controller") == set()
-    assert _imported("vmgui.ui.statscontroller, vmgui.ui.charts") == {"numpy"}
+    assert _imported("vmgui.ui.monitor.install") == {"numpy"}
+    assert _imported("vmgui.ui.monitor") == set(), "the package itself imports nothing"

@@ -12,7 +12,7 @@ counters (libvirt's test driver returns just ``state.*``), ``info()``, ``blockSt
 ``interfaceStats()`` and ``memoryStats()`` fill in. Where a guest has a balloon device without
 a stats period, the poller sets one (live only) so its memory figures flow.
 
-Rates are computed on the worker too (:mod:`vmgui.core.stats`); the asyncio side only gets
+Rates are computed on the worker too (:mod:`vmgui.core.rates`); the asyncio side only gets
 frozen samples. Nothing here touches Qt.
 """
 
@@ -30,15 +30,15 @@ import libvirt
 import numpy as np
 
 from vmgui.core.errors import VmguiError
+from vmgui.core.history import ValueArray
 from vmgui.core.model import GuestInfo
-from vmgui.core.stats import (
+from vmgui.core.rates import (
     DeviceCounters,
     GuestChannel,
     GuestCounters,
     GuestSample,
     HostCounters,
     HostSample,
-    ValueArray,
     guest_counters_from_stats,
     guest_sample,
     host_counters_from_stats,
@@ -97,7 +97,7 @@ class TickResult:
         bulk_calls: bulk stats calls made (1 unless chunked).
         seconds: time spent waiting for the host's answers.
         order: the guests' UUIDs in the order of ``rows``.
-        rows: every sample's :meth:`~vmgui.core.stats.GuestSample.row`, one array (made on
+        rows: every sample's :meth:`~vmgui.core.rates.GuestSample.row`, one array (made on
             the worker, so the UI appends a tick in one step).
     """
 

@@ -43,7 +43,7 @@ _GUEST_HEADERS = {
     GuestColumn.VCPUS: "vCPUs",
     GuestColumn.MEMORY: "Memory",
     GuestColumn.HOST: "Host",
-    # Painted as sparklines once live usage is installed.
+    # Painted as sparklines by vmgui.ui.monitor.sparkline once live usage is installed.
     GuestColumn.CPU_USE: "CPU",
     GuestColumn.MEMORY_USE: "Memory use",
 }
@@ -120,7 +120,7 @@ class GuestModel(TableModel):
 
     def sort_key(self, row: int, column: int) -> Any:
         """The sort key of a cell (what :data:`SortRole` returns); precomputed, except for
-        the usage columns, which sort by the latest figures."""
+        the usage columns, which sort by the usage source's latest figures."""
         kind = _USAGE_KINDS.get(column)
         if kind is not None:
             usage = self._usage

@@ -364,6 +364,11 @@ class MainWindow(QMainWindow):
             if not saved.isEmpty() and splitter.restoreState(saved):
                 self._fit_host_pane = self._fit_host_pane and splitter is not self.main_splitter
 
+    @property
+    def ui_state(self) -> UiState | None:
+        """Where the window (and features it hosts) remember their layout, or None."""
+        return self._ui_state
+
     def save_state(self) -> None:
         """Remember the geometry and splitter sizes (done when the window closes)."""
         state = self._ui_state

@@ -5,8 +5,11 @@ plus the current value. The memory sparkline is honest: with a balloon driver it
 memory used inside the guest against what the guest sees; without one it shows the host-side
 resident size in a muted colour, and its tooltip says why.
 
-:func:`install_sparklines` puts the delegates on the guest view's columns headed
-:data:`CPU_HEADER` and :data:`MEMORY_HEADER` and repaints just those columns after each tick.
+:func:`install_sparklines` puts the delegates on the guest view's columns
+:attr:`~vmgui.ui.guests.model.GuestColumn.CPU_USE` and
+:attr:`~vmgui.ui.guests.model.GuestColumn.MEMORY_USE`
+(:data:`USAGE_COLUMNS`) and repaints just those columns after each tick. The delegate reads
+histories through :class:`~vmgui.ui.monitor.series.SeriesSource`, not the controller.
 """
 
 from __future__ import annotations
@@ -14,13 +17,10 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from enum import Enum
-from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import numpy.typing as npt
 from PySide6.QtCore import (
-    QAbstractItemModel,
     QModelIndex,
     QObject,
     QPersistentModelIndex,
@@ -30,6 +30,7 @@ from PySide6.QtCore import (
     QSize,
     QSortFilterProxyModel,
     Qt,
+    SignalInstance,
 )
 from PySide6.QtGui import QColor, QHelpEvent, QPainter, QPalette, QPen, QPolygonF
 from PySide6.QtWidgets import (
@@ -42,15 +43,17 @@ from PySide6.QtWidgets import (
 )
 
 from vmgui.core.model import GuestInfo
-from vmgui.core.stats import GuestChannel
-from vmgui.ui.guests.model import GuestRole
+from vmgui.core.rates import GuestChannel
+from vmgui.core.units import DASH, format_kib, plural
+from vmgui.ui.guests.model import GuestColumn, GuestRole
+from vmgui.ui.monitor.series import GuestSeries, SeriesSource
+from vmgui.ui.shell import UsageKind
 
-if TYPE_CHECKING:
-    from vmgui.ui.statscontroller import GuestSeries, StatsController
-
-#: Header texts of the guest model's usage columns the sparklines paint.
-CPU_HEADER = "CPU"
-MEMORY_HEADER = "Memory use"
+#: The guest list's columns the sparklines paint, and what each shows.
+USAGE_COLUMNS: dict[UsageKind, GuestColumn] = {
+    UsageKind.CPU: GuestColumn.CPU_USE,
+    UsageKind.MEMORY: GuestColumn.MEMORY_USE,
+}
 #: Least row height (px) of a guest list with sparklines.
 ROW_HEIGHT = 22
 #: Least seconds between sparkline repaints (a pixel of a 60 s line is about a second).
@@ -63,30 +66,6 @@ MEMORY_COLOR = "#2e9d4f"
 RSS_COLOR = "#8a8f98"
 
 AnyIndex = QModelIndex | QPersistentModelIndex
-
-
-class SparkKind(Enum):
-    """What a sparkline shows."""
-
-    CPU = "cpu"
-    MEMORY = "memory"
-
-
-class SeriesSource(Protocol):
-    """Where the delegate reads a guest's history (the stats controller)."""
-
-    def guest_series(self, key: tuple[str, str]) -> GuestSeries | None:
-        """The guest's series, or None."""
-
-
-def format_kib(kib: float) -> str:
-    """Memory for people: "512 MiB", "1.5 GiB"."""
-    if math.isnan(kib):
-        return "—"
-    mib = kib / 1024
-    if mib < 1024:
-        return f"{mib:.0f} MiB"
-    return f"{mib / 1024:.1f} GiB"
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,19 +97,19 @@ def _runs(
 
 
 def build_spark(
-    series: GuestSeries, kind: SparkKind, seconds: float = SPARK_SECONDS
+    series: GuestSeries, kind: UsageKind, seconds: float = SPARK_SECONDS
 ) -> Spark | None:
     """The sparkline of a guest's last ``seconds`` (None when there is nothing to show)."""
     t, values = series.history.view(seconds)
     if t.size == 0:
         return None
     xs = ((t - (t[-1] - seconds)) / seconds).clip(0.0, 1.0)
-    if kind is SparkKind.CPU:
+    if kind is UsageKind.CPU:
         cpu = values[:, GuestChannel.CPU].astype(np.float64)
         current = _last_finite(cpu)
         host = _last_finite(values[:, GuestChannel.CPU_HOST].astype(np.float64))
-        text = "—" if math.isnan(current) else f"{current:.0f} %"
-        vcpus = f"{series.vcpus} vCPU{'s' if series.vcpus != 1 else ''}" if series.vcpus else ""
+        text = DASH if math.isnan(current) else f"{current:.0f} %"
+        vcpus = plural(series.vcpus, "vCPU") if series.vcpus else ""
         tooltip = f"CPU {current:.1f} % of {vcpus or 'its vCPUs'}"
         if not math.isnan(host):
             tooltip += f" ({host:.1f} % of the host)"
@@ -145,7 +124,7 @@ def build_spark(
     rss = values[:, GuestChannel.RSS].astype(np.float64)
     current = _last_finite(rss)
     if math.isnan(current):
-        return Spark((), (), "—", RSS_COLOR, "Guest memory use unavailable — no balloon driver")
+        return Spark((), (), DASH, RSS_COLOR, "Guest memory use unavailable — no balloon driver")
     scale = max(float(np.nanmax(rss)), _last_finite(total), 1.0)
     tooltip = (
         "Guest memory use unavailable — no balloon driver.\n"
@@ -172,7 +151,7 @@ class SparklineDelegate(QStyledItemDelegate):
     """
 
     def __init__(
-        self, source: SeriesSource, kind: SparkKind, parent: QObject | None = None
+        self, source: SeriesSource, kind: UsageKind, parent: QObject | None = None
     ) -> None:
         super().__init__(parent)
         self._source = source
@@ -180,7 +159,7 @@ class SparklineDelegate(QStyledItemDelegate):
         self._cache: dict[tuple[str, str], tuple[float, Spark | None]] = {}
 
     @property
-    def kind(self) -> SparkKind:
+    def kind(self) -> UsageKind:
         """What this delegate paints."""
         return self._kind
 
@@ -259,41 +238,29 @@ class SparklineDelegate(QStyledItemDelegate):
         return True
 
 
-def usage_columns(model: QAbstractItemModel) -> dict[SparkKind, int]:
-    """The columns of ``model`` headed :data:`CPU_HEADER` and :data:`MEMORY_HEADER`."""
-    headers = {CPU_HEADER: SparkKind.CPU, MEMORY_HEADER: SparkKind.MEMORY}
-    found: dict[SparkKind, int] = {}
-    for column in range(model.columnCount()):
-        text = model.headerData(column, Qt.Orientation.Horizontal)
-        if text in headers:
-            found[headers[text]] = column
-    return found
-
-
 class _Repainter(QObject):
     """Repaints the sparkline columns after a tick, and re-sorts when sorted by them."""
 
-    def __init__(
-        self, view: QTreeView, proxy: QSortFilterProxyModel | None, columns: dict[SparkKind, int]
-    ) -> None:
+    def __init__(self, view: QTreeView, proxy: QSortFilterProxyModel | None) -> None:
         super().__init__(view)
         self._view = view
         self._proxy = proxy
-        self._columns = columns
+        self._columns = [column.value for column in USAGE_COLUMNS.values()]
         self._painted_at = -math.inf
 
-    def on_ticked(self, _uri: str) -> None:
+    def _on_stats_ticked(self, _uri: str) -> None:
+        """Repaint (at most every :data:`SPARK_REFRESH` seconds, and only when visible)."""
         view = self._view
         now = time.monotonic()
         if not view.isVisible() or now - self._painted_at < 0.95 * SPARK_REFRESH:
             return
         self._painted_at = now
         proxy = self._proxy
-        if proxy is not None and proxy.sortColumn() in self._columns.values():
+        if proxy is not None and proxy.sortColumn() in self._columns:
             proxy.invalidate()
         header = view.header()
         viewport = view.viewport()
-        for column in self._columns.values():
+        for column in self._columns:
             x = header.sectionViewportPosition(column)
             width = header.sectionSize(column)
             if width > 0 and x < viewport.width() and x + width > 0:
@@ -302,43 +269,29 @@ class _Repainter(QObject):
 
 def install_sparklines(
     view: QTreeView,
-    model: QAbstractItemModel,
     proxy: QSortFilterProxyModel | None,
-    stats: StatsController,
+    source: SeriesSource,
+    ticked: SignalInstance,
     *,
-    after: str = "State",
     width: int = 130,
 ) -> list[SparklineDelegate]:
-    """Paint sparklines in ``view``'s usage columns; returns the delegates (none if the model
-    has no such columns).
+    """Paint sparklines in ``view``'s :data:`USAGE_COLUMNS`; returns the delegates (CPU first).
 
-    The columns are shown right after the one headed ``after`` (a visual move: the model's
-    column numbers do not change) and ``width`` pixels wide. ``model`` is the guest model
-    (its columns are the view's: the proxy only filters and sorts).
+    The columns are shown right after the :attr:`~vmgui.ui.guests.model.GuestColumn.STATE` column
+    (a visual move: the model's column numbers do not change) and ``width`` pixels wide.
+    ``view`` shows the guest model (through ``proxy``, which only filters and sorts); the
+    columns repaint, and re-sort when ``proxy`` sorts by them, after each ``ticked``.
     """
-    columns = usage_columns(model)
-    if not columns:
-        return []
     header = view.header()
-    anchor = next(
-        (
-            c
-            for c in range(model.columnCount())
-            if model.headerData(c, Qt.Orientation.Horizontal) == after
-        ),
-        None,
-    )
-    delegates = []
-    for kind in (SparkKind.MEMORY, SparkKind.CPU):  # CPU ends up first
-        if kind not in columns:
-            continue
-        column = columns[kind]
-        delegate = SparklineDelegate(stats, kind, view)
+    anchor = GuestColumn.STATE.value
+    delegates: list[SparklineDelegate] = []
+    for kind in (UsageKind.MEMORY, UsageKind.CPU):  # CPU ends up first
+        column = USAGE_COLUMNS[kind].value
+        delegate = SparklineDelegate(source, kind, view)
         view.setItemDelegateForColumn(column, delegate)
-        delegates.append(delegate)
-        if anchor is not None:
-            header.moveSection(header.visualIndex(column), header.visualIndex(anchor) + 1)
+        delegates.insert(0, delegate)
+        header.moveSection(header.visualIndex(column), header.visualIndex(anchor) + 1)
         header.resizeSection(column, width)
-    repainter = _Repainter(view, proxy, columns)
-    stats.ticked.connect(repainter.on_ticked)
+    repainter = _Repainter(view, proxy)
+    ticked.connect(repainter._on_stats_ticked)
     return delegates

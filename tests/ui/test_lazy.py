@@ -1,0 +1,89 @@
+"""Importing without PySide6's source scan: this thread only, nested, restored."""
+
+from __future__ import annotations
+
+import inspect
+import linecache
+import sys
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import PySide6.QtCore  # noqa: F401  (installs PySide6's import hook)
+import pytest
+
+from vmgui.ui.monitor.lazy import without_source_scan
+
+
+@pytest.fixture
+def new_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[], str]]:
+    """Makes a module never imported before; returns its name (removed afterwards)."""
+    monkeypatch.syspath_prepend(str(tmp_path))
+    made: list[str] = []
+
+    def make() -> str:
+        name = f"vmgui_lazy_{uuid.uuid4().hex}"
+        (tmp_path / f"{name}.py").write_text("VALUE = 1\n", encoding="utf-8")
+        made.append(name)
+        return name
+
+    yield make
+    for name in made:
+        sys.modules.pop(name, None)
+
+
+def _scanned(name: str) -> bool:
+    """Whether PySide6's hook read the module's source (it stays in linecache)."""
+    return any(Path(path).stem == name for path in list(linecache.cache))
+
+
+def _import(name: str) -> None:
+    """An import statement's way in (PySide6 hooks ``__import__``, not importlib)."""
+    __import__(name)
+
+
+def _import_in_thread(name: str) -> None:
+    thread = threading.Thread(target=_import, args=(name,))
+    thread.start()
+    thread.join()
+
+
+def test_the_scan_is_skipped_for_this_thread_only(new_module: Callable[[], str]) -> None:
+    before = new_module()
+    _import(before)
+    assert _scanned(before), "PySide6's hook reads every new module's source"
+    skipped, nested, other, after = new_module(), new_module(), new_module(), new_module()
+    with without_source_scan():
+        with without_source_scan():
+            _import(nested)
+        _import(skipped)  # still skipped after the inner block
+        _import_in_thread(other)
+    _import(after)
+    assert not _scanned(nested) and not _scanned(skipped)
+    assert _scanned(other), "another thread keeps PySide6's check meanwhile"
+    assert _scanned(after), "restored after the block"
+
+
+def test_only_the_hook_is_replaced_and_put_back_even_on_errors(
+    new_module: Callable[[], str],
+) -> None:
+    """The replaced name is PySide6's own check (if it goes in a PySide6 update, this fails:
+    the memory win would be gone); ``inspect`` is never touched."""
+    feature = sys.modules["PySide6.support.feature"]
+    check = feature._mod_uses_pyside
+    getsource = inspect.getsource
+    seen = []
+
+    def failing_import() -> None:
+        with without_source_scan():
+            seen.append((feature._mod_uses_pyside is check, inspect.getsource is getsource))
+            raise RuntimeError("import failed")
+
+    with pytest.raises(RuntimeError):
+        failing_import()
+    assert seen == [(False, True)]
+    assert feature._mod_uses_pyside is check
+    name = new_module()
+    _import(name)
+    assert _scanned(name)
