@@ -10,6 +10,7 @@ itself when the guest starts, restarts, or its host reconnects.
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import logging
 from collections.abc import Awaitable, Callable
@@ -133,6 +134,7 @@ class ConsoleSession(QObject):
         self._error: VmguiError | None = None
         self._state = ConsoleState(Phase.CONNECTING, f"Connecting to {self._name}…")
         self._tasks = TaskOwner(None, name="console task", parent=self)
+        self._closers: set[asyncio.Task[None]] = set()  # sessions being closed
         self._settle = QTimer(self)
         self._settle.setSingleShot(True)
         self._settle.setInterval(SETTLE_MS)
@@ -181,10 +183,9 @@ class ConsoleSession(QObject):
         self._closing = True
         self._settle.stop()
         self._tasks.cancel_all()
-        vnc, self._vnc = self._vnc, None
-        self._console.set_input(None)
-        if vnc is not None:
-            await vnc.close()
+        self._stop_vnc()
+        while self._closers:
+            await asyncio.gather(*self._closers, return_exceptions=True)
 
     # -- VncObserver (on the loop's thread = the Qt thread) --------------------------------------
 
@@ -207,8 +208,8 @@ class ConsoleSession(QObject):
     def vnc_closed(self, error: VmguiError | None) -> None:
         """The session ended: by error (shown), or the server closed it (the guest stopped or
         restarted: wait briefly for its news, then decide)."""
-        if self._closing:
-            return
+        if self._closing or self._vnc is None:
+            return  # a session this console closed itself
         self._vnc = None
         self._console.set_input(None)
         if error is not None:
@@ -295,7 +296,9 @@ class ConsoleSession(QObject):
         vnc, self._vnc = self._vnc, None
         if vnc is not None:
             self._console.set_input(None)
-            self._tasks.spawn(vnc.close())
+            closer = asyncio.ensure_future(vnc.close())
+            self._closers.add(closer)
+            closer.add_done_callback(self._closers.discard)
 
     def _set_state(self, state: ConsoleState) -> None:
         if state != self._state:
