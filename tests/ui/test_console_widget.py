@@ -7,9 +7,17 @@ from collections.abc import Iterable, Iterator
 import numpy as np
 import pytest
 from PySide6.QtCore import QEvent, QObject, QPoint, QPointF, QRect, Qt
-from PySide6.QtGui import QGuiApplication, QImage, QKeyEvent, QPaintEvent, QWheelEvent
+from PySide6.QtGui import (
+    QAction,
+    QGuiApplication,
+    QImage,
+    QKeyEvent,
+    QKeySequence,
+    QPaintEvent,
+    QWheelEvent,
+)
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QLineEdit, QVBoxLayout, QWidget
 from pytestqt.qtbot import QtBot
 
 from vmgui.core.rfb import messages as msg
@@ -232,11 +240,35 @@ def test_release_sends_what_the_press_sent(console: tuple[GuestConsole, Recorder
     assert sink.take() == [(S["Control_L"], True), (S["Control_L"], False)]
 
 
-def test_tab_and_shortcuts_reach_the_guest(console: tuple[GuestConsole, Recorder]) -> None:
-    widget, sink = console
+def test_tab_and_shortcuts_reach_the_guest(qtbot: QtBot) -> None:
+    parent = QWidget()
+    qtbot.addWidget(parent)
+    layout = QVBoxLayout(parent)
+    widget, other = GuestConsole(), QLineEdit()
+    layout.addWidget(widget)
+    layout.addWidget(other)
+    quit_action = QAction("Quit", parent)
+    quit_action.setShortcut(QKeySequence("Ctrl+Q"))
+    fired: list[bool] = []
+    quit_action.triggered.connect(lambda: fired.append(True))
+    parent.addAction(quit_action)
+    sink = Recorder()
+    widget.set_input(sink)
+    parent.show()
+    widget.setFocus()
+    qtbot.waitUntil(widget.hasFocus)
     QTest.keyClick(widget, K.Key_Tab)
     assert widget.hasFocus(), "Tab does not move the focus away"
-    assert sink.take() == [(S["Tab"], True), (S["Tab"], False)]
+    QTest.keyClick(widget, K.Key_Q, M.ControlModifier)
+    assert not fired, "a window shortcut does not take the guest's key"
+    assert sink.take() == [
+        (S["Tab"], True),
+        (S["Tab"], False),
+        (S["Control_L"], True),
+        (ord("q"), True),
+        (ord("q"), False),
+        (S["Control_L"], False),
+    ]
 
 
 def test_pointer_is_mapped_through_the_scale(
