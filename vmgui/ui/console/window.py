@@ -149,10 +149,12 @@ class ConsoleWindow(QMainWindow):
 
         self.console_actions = actions = build_console_actions(self)
         self.addToolBar(build_toolbar(actions))
-        self.grab_hint = QLabel(GRAB_HINT)
+        # Always in the status bar (empty while not grabbed): showing it must not change the
+        # status bar's height, or the 1:1 screen would no longer fit.
+        self.grab_hint = QLabel()
         self.grab_hint.setObjectName("grabHint")
         self.grab_hint.setStyleSheet("font-weight: bold;")
-        self.grab_hint.hide()
+        self.grab_hint.setMinimumHeight(self.grab_hint.sizeHint().height())
         self.statusBar().addPermanentWidget(self.grab_hint)
 
         self.session = ConsoleSession(guest, controller, self.console, opener=opener, parent=self)
@@ -236,7 +238,7 @@ class ConsoleWindow(QMainWindow):
         """Make the viewport exactly the screen's size (1:1), within the desktop."""
         if self.isFullScreen() or self.isMaximized() or self.console.scaled:
             return
-        viewport = self.scroll_area.viewport().size()
+        viewport = self.scroll_area.viewport().size()  # (no scroll bar while it fits)
         wanted = self.size() + (size - viewport)
         screen = self.screen() or QGuiApplication.primaryScreen()
         if screen is not None:
@@ -255,7 +257,7 @@ class ConsoleWindow(QMainWindow):
         self._fit_to_screen(size)
 
     def _on_console_grab_changed(self, grabbed: bool) -> None:
-        self.grab_hint.setVisible(grabbed)
+        self.grab_hint.setText(GRAB_HINT if grabbed else "")
         self.console_actions.grab.setChecked(grabbed)
 
     def _on_grab_toggled(self, checked: bool) -> None:

@@ -144,6 +144,7 @@ class ThumbnailPresenter(QObject):
         self._fetch = fetch
         self._guest: GuestInfo | None = None
         self._task: asyncio.Task[None] | None = None
+        self._fetches = 0  # numbers the fetches: a finished one clears only its own task
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(interval_ms)
@@ -161,6 +162,7 @@ class ThumbnailPresenter(QObject):
         self._refresh_now()
 
     def _stop(self) -> None:
+        self._fetches += 1
         self._timer.stop()
         if self._task is not None:
             self._task.cancel()
@@ -173,12 +175,13 @@ class ThumbnailPresenter(QObject):
             self._view.clear()
             return
         if self._task is None:
-            self._task = self._shell.spawn(self._take(guest))
+            self._fetches += 1
+            self._task = self._shell.spawn(self._take(guest, self._fetches))
 
     def _is_shown(self, key: tuple[str, str]) -> bool:
         return self._guest is not None and self._guest.key == key
 
-    async def _take(self, guest: GuestInfo) -> None:
+    async def _take(self, guest: GuestInfo, number: int) -> None:
         try:
             try:
                 host = self._controller.host(guest.host_uri)
@@ -199,7 +202,7 @@ class ThumbnailPresenter(QObject):
             self._view.set_image(image)
             self._timer.start()
         finally:
-            if asyncio.current_task() is self._task:
+            if number == self._fetches:
                 self._task = None
 
     def _on_timer_timeout(self) -> None:
