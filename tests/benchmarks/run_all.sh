@@ -33,6 +33,7 @@ need() {  # need COMMAND PACKAGE
 }
 need Xvfb xvfb
 need qemu-img qemu-utils
+need remote-viewer virt-viewer  # bench_console compares with it
 if ! need virt-manager virt-manager; then
     log "virt-manager is not installable here; bench_startup measures vmgui alone"
 fi

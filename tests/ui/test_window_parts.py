@@ -190,13 +190,22 @@ def test_no_host_no_details_panes_before_they_are_needed(qtbot: QtBot, qloop: Ru
     qloop(win.controller.close_all())
 
 
-def test_double_click_starts_a_shut_off_guest(window: WindowFixture) -> None:
+def test_double_click_opens_the_guest_console(window: WindowFixture) -> None:
     win, dialogs, run = window
     running, off = names_in(win, GuestState.RUNNING)[0], names_in(win, GuestState.SHUTOFF)[0]
     proxy = win.guest_list.proxy
-    win.guest_list.view.doubleClicked.emit(proxy.index(row_of(win, running), 0))
-    assert win.tasks.running == 0, "a running guest: nothing to start"
     win.guest_list.view.doubleClicked.emit(proxy.index(row_of(win, off), 0))
-    assert win.tasks.running == 1
-    run(wait_until(lambda: state_shown(win, off) == "running", 5.0))
+    (console,) = win.consoles.windows()
+    assert console.objectName() == "consoleWindow"
+    assert console.session.guest is not None and console.session.guest.name == off
+    assert console.message_button.text() == "Start", "a shut-off guest's console offers Start"
+    assert state_shown(win, off) == "shut off", "double-click no longer starts the guest"
+    win.guest_list.view.doubleClicked.emit(proxy.index(row_of(win, running), 0))
+    assert [c.session.guest.name for c in win.consoles.windows() if c.session.guest] == [
+        off,
+        running,
+    ]
+    win.close()
+    run(wait_until(lambda: not win.consoles.tasks.running))
+    assert win.consoles.windows() == [], "the consoles close with the main window"
     assert not dialogs.errors

@@ -33,6 +33,7 @@ from vmgui.core.validation import MAX_VCPUS, MIN_MEMORY_MIB, host_display_name
 from vmgui.ui.controller import HostController
 from vmgui.ui.guests import commands
 from vmgui.ui.guests.configform import MAX_MEMORY_MIB, ConfigValues, GuestConfigForm
+from vmgui.ui.guests.thumbnail import GuestThumbnail, ThumbnailPresenter
 from vmgui.ui.shell import Shell
 from vmgui.ui.widgets import (
     MUTED_STYLE,
@@ -81,6 +82,7 @@ class GuestDetailsPane(QWidget):
         self.message_label.setWordWrap(True)
         self.message_label.setMargin(24)
 
+        self.thumbnail = GuestThumbnail()
         self.uuid_label = value_label(selectable=True)
         self.title_edit = QLineEdit()
         self.title_edit.setPlaceholderText("A short description")
@@ -140,6 +142,7 @@ class GuestDetailsPane(QWidget):
         body_layout = QVBoxLayout(body)
         body_layout.setContentsMargins(16, 8, 16, 16)
         body_layout.setSpacing(18)
+        body_layout.addWidget(self.thumbnail)
         body_layout.addWidget(general)
         self._cpu_memory = side_by_side = QBoxLayout(QBoxLayout.Direction.LeftToRight)
         side_by_side.setSpacing(24)
@@ -342,7 +345,8 @@ class DetailsPresenter(QObject):
 
     The guest's overview is fetched :data:`FETCH_DELAY_MS` after it is chosen (so that
     running through the list does not fetch every guest) and again after it changes or an
-    edit was applied. A late answer about a guest no longer shown is dropped.
+    edit was applied. A late answer about a guest no longer shown is dropped. The pane's
+    thumbnail follows the shown guest (:class:`~vmgui.ui.guests.thumbnail.ThumbnailPresenter`).
 
     Args:
         pane: the pane.
@@ -367,6 +371,7 @@ class DetailsPresenter(QObject):
         self._timer.setSingleShot(True)
         self._timer.setInterval(FETCH_DELAY_MS)
         self._timer.timeout.connect(self._on_timer_timeout)
+        self._thumbnail = ThumbnailPresenter(pane.thumbnail, shell, controller, parent=self)
         pane.configEditRequested.connect(self._on_pane_config_edit_requested)
         controller.guestChanged.connect(self._on_controller_guest_changed)
 
@@ -377,6 +382,7 @@ class DetailsPresenter(QObject):
 
     def show(self, guest: GuestInfo | None) -> None:
         """Show ``guest`` from now on (None: stop following any)."""
+        self._thumbnail.show(guest)
         if guest is None:
             self._guest = None
             self._timer.stop()

@@ -115,9 +115,10 @@ def update_enabled(actions: dict[GuestAction, QAction], selection: list[GuestInf
 
 @dataclass(frozen=True, slots=True)
 class WindowActions:
-    """The window's non-lifecycle actions (hosts, new guest, templates, quit)."""
+    """The window's non-lifecycle actions (hosts, new guest, console, templates, quit)."""
 
     new_guest: QAction
+    open_console: QAction
     mark_template: QAction
     new_from_template: QAction
     remove_seed: QAction
@@ -156,6 +157,12 @@ def build_window_actions(parent: QWidget) -> WindowActions:
     new_guest = _make(parent, "actionNewGuest", "&New Guest…", "Ctrl+N", pixmap.SP_FileIcon)
     new_guest.setToolTip("Create a guest from an OS image (Ctrl+N)")
     new_guest.setStatusTip("Create a guest from an OS image, a disk image, an ISO or a template")
+    open_console = _make(
+        parent, "actionOpenConsole", "Open &Console", "Ctrl+O", pixmap.SP_ComputerIcon
+    )
+    open_console.setToolTip("Open the console of the selected guests (Ctrl+O)")
+    open_console.setStatusTip("Show and type into the selected guests' screens")
+    open_console.setEnabled(False)
     mark_template = _make(parent, "actionMarkTemplate", "Mark as &Template", "", None)
     mark_template.setStatusTip("Mark the selected guest as a template for linked clones")
     mark_template.setEnabled(False)
@@ -174,6 +181,7 @@ def build_window_actions(parent: QWidget) -> WindowActions:
     autoconnect.setStatusTip("Open the selected host whenever vmgui starts")
     return WindowActions(
         new_guest=new_guest,
+        open_console=open_console,
         mark_template=mark_template,
         new_from_template=new_from_template,
         remove_seed=remove_seed,
@@ -202,6 +210,7 @@ def install_toolbar_and_menus(
     toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextUnderIcon)
     toolbar.setMovable(False)
     toolbar.addAction(actions.new_guest)
+    toolbar.addAction(actions.open_console)
     toolbar.addSeparator()
     toolbar.addActions(list(lifecycle.values()))
     window.addToolBar(toolbar)
@@ -213,6 +222,8 @@ def install_toolbar_and_menus(
     host_menu = menu.addMenu("&Host")
     host_menu.addActions(actions.host_actions())
     guest_menu = menu.addMenu("&Guest")
+    guest_menu.addAction(actions.open_console)
+    guest_menu.addSeparator()
     guest_menu.addActions(list(lifecycle.values()))
     guest_menu.addSeparator()
     guest_menu.addActions(actions.template_actions())

@@ -47,6 +47,7 @@ from vmgui.ui.tasks import TaskOwner
 from vmgui.ui.uistate import UiState
 
 if TYPE_CHECKING:
+    from vmgui.ui.console import ConsoleManager
     from vmgui.ui.guests.details import DetailsPresenter, GuestDetailsPane
     from vmgui.ui.hosts.details import HostDetailsPane, HostDetailsPresenter
 
@@ -94,6 +95,7 @@ class MainWindow(QMainWindow):
         self._host_details: HostDetailsPane | None = None
         self._guest_presenter: DetailsPresenter | None = None
         self._host_presenter: HostDetailsPresenter | None = None
+        self._consoles: ConsoleManager | None = None  # built on first use (numpy)
 
         self.host_model = HostModel(controller, self)
         self.host_view = make_host_view(self.host_model)
@@ -172,6 +174,7 @@ class MainWindow(QMainWindow):
         self.action_demo_host.triggered.connect(self._on_demo_host_triggered)
         self.action_quit.triggered.connect(self.close)
         self.action_new_guest.triggered.connect(self._on_new_guest_triggered)
+        actions.open_console.triggered.connect(self._on_open_console_triggered)
         actions.remove_seed.triggered.connect(self._on_remove_seed_triggered)
         c, sel = self._controller, self.selection
         self.host_actions = HostActions(sel, self, c, self._dialogs, self.host_model, actions, self)
@@ -214,6 +217,15 @@ class MainWindow(QMainWindow):
     def demo_uri(self) -> str:
         """The URI of the bundled demo host ("" if none)."""
         return self._demo_uri
+
+    @property
+    def consoles(self) -> ConsoleManager:
+        """The guests' console windows (the feature is loaded on first use)."""
+        if self._consoles is None:
+            from vmgui.ui.console import ConsoleManager
+
+            self._consoles = ConsoleManager(self._controller, self._dialogs, parent=self)
+        return self._consoles
 
     def open_demo_host(self, reason: str) -> None:
         """Add and connect the clearly labelled demo host (not saved), with a banner."""
@@ -275,6 +287,7 @@ class MainWindow(QMainWindow):
     def _on_selection_changed(self) -> None:
         guests = self.selection.guests()
         update_enabled(self.lifecycle_actions, guests)
+        self.window_actions.open_console.setEnabled(bool(guests))  # shut off: offers Start
         self.window_actions.remove_seed.setEnabled(
             len(guests) == 1 and guests[0].state is GuestState.SHUTOFF and guests[0].persistent
         )
@@ -290,8 +303,13 @@ class MainWindow(QMainWindow):
 
     def _on_guest_view_double_clicked(self, index: QModelIndex) -> None:
         guest = index.data(GuestRole)
-        if isinstance(guest, GuestInfo) and guest.state in (GuestState.SHUTOFF, GuestState.SAVED):
-            self._run_lifecycle(GuestAction.START, [guest])
+        if isinstance(guest, GuestInfo):
+            self.consoles.open([guest])
+
+    def _on_open_console_triggered(self) -> None:
+        guests = self.selection.guests()
+        if guests:
+            self.consoles.open(guests)
 
     def _on_remove_seed_triggered(self) -> None:
         guests = self.selection.guests()
@@ -300,6 +318,8 @@ class MainWindow(QMainWindow):
 
     def _on_guest_view_context_menu(self, pos: QPoint) -> None:
         menu = QMenu(self)
+        menu.addAction(self.window_actions.open_console)
+        menu.addSeparator()
         menu.addActions(list(self.lifecycle_actions.values()))
         menu.addSeparator()
         menu.addActions(self.window_actions.template_actions())
@@ -381,5 +401,7 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
         self.save_state()
+        if self._consoles is not None:
+            self._consoles.close_all()
         self._tasks.cancel_all()
         super().closeEvent(event)

@@ -1,0 +1,76 @@
+"""The details pane's live screenshot of the selected guest (test driver screenshots)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from PySide6.QtGui import QImage
+
+from tests.conftest import wait_until
+from tests.ui.helpers import WindowFixture, names_in, select
+from vmgui.core.errors import VmguiError
+from vmgui.core.model import GuestState
+from vmgui.ui.guests.thumbnail import UNAVAILABLE_TEXT, ThumbnailPresenter
+from vmgui.virt.connection import HostConnection
+from vmgui.virt.screenshot import Screenshot, fetch_screenshot
+
+
+def test_thumbnail_of_the_selected_running_guest(window: WindowFixture) -> None:
+    win, dialogs, run = window
+    running = names_in(win, GuestState.RUNNING)[0]
+    select(win, [running])
+    thumb = win.guest_details.thumbnail
+    run(wait_until(lambda: not thumb.image.isNull(), 5.0))
+    assert thumb.isVisibleTo(win.guest_details)
+    assert thumb.shown_rect().width() <= thumb.width(), "scaled to the pane's width"
+    select(win, [names_in(win, GuestState.SHUTOFF)[0]])
+    run(asyncio.sleep(0.5))  # (the test driver would even take one)
+    assert not thumb.isVisibleTo(win.guest_details), "a shut-off guest has no screen"
+    assert not dialogs.errors
+
+
+def test_thumbnail_refresh_is_rate_limited_and_follows_the_selection(
+    window: WindowFixture,
+) -> None:
+    win, _d, run = window
+    taken: list[str] = []
+
+    async def fetch(host: HostConnection, uuid: str, name: str) -> Screenshot:
+        taken.append(name)
+        return await fetch_screenshot(host, uuid, name)
+
+    pane = win.guest_details
+    presenter = ThumbnailPresenter(
+        pane.thumbnail, win, win.controller, fetch=fetch, interval_ms=300
+    )
+    first, second = names_in(win, GuestState.RUNNING)[:2]
+    guests = {g.name: g for g in win.guest_list.model.guests()}
+    presenter.show(guests[first])
+    run(wait_until(lambda: len(taken) >= 3, 5.0))
+    start = len(taken)
+    run(asyncio.sleep(0.25))
+    assert len(taken) <= start + 1, "at most one screenshot per interval"
+    presenter.show(guests[second])
+    switched = len(taken)
+    run(wait_until(lambda: len(taken) >= switched + 2, 5.0))
+    assert set(taken[switched:]) == {second}, "never a screenshot of an unselected guest"
+    presenter.show(None)
+    stopped = len(taken)
+    run(asyncio.sleep(0.7))
+    assert len(taken) == stopped
+
+
+def test_thumbnail_says_why_there_is_none_without_a_dialog(window: WindowFixture) -> None:
+    win, dialogs, run = window
+
+    async def fetch(host: HostConnection, uuid: str, name: str) -> Screenshot:
+        raise VmguiError(f"Could not take a screenshot of {name}", "not supported")
+
+    pane = win.guest_details
+    presenter = ThumbnailPresenter(pane.thumbnail, win, win.controller, fetch=fetch)
+    running = next(g for g in win.guest_list.model.guests() if g.state is GuestState.RUNNING)
+    presenter.show(running)
+    run(wait_until(lambda: pane.thumbnail.note == UNAVAILABLE_TEXT))
+    assert pane.thumbnail.toolTip().endswith("not supported")
+    assert pane.thumbnail.image == QImage()
+    assert not dialogs.errors
