@@ -10,7 +10,7 @@ from collections.abc import Set as AbstractSet
 from typing import Any
 
 from tests.conftest import wait_until
-from tests.testdriver.test_connection import Recorder
+from tests.testdriver.helpers import Recorder
 from vmgui.core.model import GuestState
 from vmgui.virt.connection import HostConnection
 

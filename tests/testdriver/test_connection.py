@@ -11,61 +11,19 @@ import libvirt
 import pytest
 
 from tests.conftest import fixture_uri, wait_until
+from tests.testdriver.helpers import Recorder
 from vmgui.core.errors import VmguiError
 from vmgui.core.model import (
     ConnectionState,
     GuestAction,
     GuestInfo,
     GuestState,
-    HostInfo,
-    HostStatus,
     StorageItem,
 )
 from vmgui.virt import guests as svc
 from vmgui.virt.connection import HostConnection, open_connection
 
 Run = Callable[..., Any]
-
-
-class Recorder:
-    """A HostObserver that keeps everything it is told."""
-
-    def __init__(self) -> None:
-        self.statuses: list[HostStatus] = []
-        self.infos: list[HostInfo] = []
-        self.listed: list[list[GuestInfo]] = []
-        self.changed: list[GuestInfo] = []
-        self.removed: list[str] = []
-        self.threads: set[str] = set()
-
-    def _note(self) -> None:
-        self.threads.add(threading.current_thread().name)
-
-    def host_status_changed(self, status: HostStatus) -> None:
-        self._note()
-        self.statuses.append(status)
-
-    def host_info_changed(self, info: HostInfo) -> None:
-        self._note()
-        self.infos.append(info)
-
-    def guests_listed(self, uri: str, guests: list[GuestInfo]) -> None:
-        self._note()
-        self.listed.append(guests)
-
-    def guest_changed(self, guest: GuestInfo) -> None:
-        self._note()
-        self.changed.append(guest)
-
-    def guest_removed(self, uri: str, uuid: str) -> None:
-        self._note()
-        self.removed.append(uuid)
-
-    def last_state(self, uuid: str) -> GuestState | None:
-        for guest in reversed(self.changed):
-            if guest.uuid == uuid:
-                return guest.state
-        return None
 
 
 def _guest(host: HostConnection, name: str) -> GuestInfo:

@@ -20,6 +20,7 @@ import pycdlib
 import pytest
 
 from tests.conftest import fixture_uri
+from tests.testdriver.helpers import CreateOnlyUploader
 from vmgui.core.catalog import CatalogEntry, Checksum
 from vmgui.core.cloudinit import CloudInitConfig, hash_password
 from vmgui.core.provisioning import (
@@ -37,40 +38,12 @@ from vmgui.core.xml.domain import parse_domain_xml
 from vmgui.virt.connection import HostConnection, NullObserver
 from vmgui.virt.download import DownloadedImage, Downloader, TransferProgress
 from vmgui.virt.provision import Provisioner
-from vmgui.virt.storage import StreamUploader, UploadProgress, create_volume_blocking
+from vmgui.virt.storage import StreamUploader, create_volume_blocking
 from vmgui.virt.templates import clone_from_template, set_template
 
 Run = Callable[..., Any]
 T = TypeVar("T")
 POOL = "default-pool"
-
-
-class CreateOnlyUploader:
-    """Creates the volume (the test driver cannot stream); records what it was given."""
-
-    def __init__(self) -> None:
-        self.uploads: list[tuple[str, int]] = []
-
-    async def upload(
-        self,
-        host: HostConnection,
-        pool: str,
-        name: str,
-        source: Path | bytes,
-        fmt: str,
-        progress: UploadProgress | None = None,
-    ) -> str:
-        size = source.stat().st_size if isinstance(source, Path) else len(source)
-        self.uploads.append((name, size))
-        path = await host.call(
-            lambda c: create_volume_blocking(c, pool, name, size, "raw"), "create"
-        )
-        if progress is not None:
-            progress(size, size)
-        return path
-
-    async def is_complete(self, host: HostConnection, path: str) -> bool:
-        return True
 
 
 class FailAfter:

@@ -25,7 +25,7 @@ from PySide6.QtWidgets import QFormLayout, QLabel, QWizard
 from pytestqt.qtbot import QtBot
 
 from tests.conftest import fixture_uri, wait_until
-from tests.testdriver.test_provision_testdriver import CreateOnlyUploader
+from tests.testdriver.helpers import CreateOnlyUploader
 from tests.ui.helpers import FakeDialogs, WindowFixture, select, selected_names
 from vmgui.core.catalog import load_catalog
 from vmgui.core.errors import VmguiError

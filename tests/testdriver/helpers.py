@@ -1,0 +1,79 @@
+"""Fakes shared by the test-driver, UI and integration tests (no test functions here)."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from vmgui.core.model import GuestInfo, GuestState, HostInfo, HostStatus
+from vmgui.virt.connection import HostConnection
+from vmgui.virt.storage import UploadProgress, create_volume_blocking
+
+
+class Recorder:
+    """A HostObserver that keeps everything it is told."""
+
+    def __init__(self) -> None:
+        self.statuses: list[HostStatus] = []
+        self.infos: list[HostInfo] = []
+        self.listed: list[list[GuestInfo]] = []
+        self.changed: list[GuestInfo] = []
+        self.removed: list[str] = []
+        self.threads: set[str] = set()
+
+    def _note(self) -> None:
+        self.threads.add(threading.current_thread().name)
+
+    def host_status_changed(self, status: HostStatus) -> None:
+        self._note()
+        self.statuses.append(status)
+
+    def host_info_changed(self, info: HostInfo) -> None:
+        self._note()
+        self.infos.append(info)
+
+    def guests_listed(self, uri: str, guests: list[GuestInfo]) -> None:
+        self._note()
+        self.listed.append(guests)
+
+    def guest_changed(self, guest: GuestInfo) -> None:
+        self._note()
+        self.changed.append(guest)
+
+    def guest_removed(self, uri: str, uuid: str) -> None:
+        self._note()
+        self.removed.append(uuid)
+
+    def last_state(self, uuid: str) -> GuestState | None:
+        for guest in reversed(self.changed):
+            if guest.uuid == uuid:
+                return guest.state
+        return None
+
+
+class CreateOnlyUploader:
+    """Creates the volume (the test driver cannot stream); records what it was given."""
+
+    def __init__(self) -> None:
+        self.uploads: list[tuple[str, int]] = []
+
+    async def upload(
+        self,
+        host: HostConnection,
+        pool: str,
+        name: str,
+        source: Path | bytes,
+        fmt: str,
+        progress: UploadProgress | None = None,
+    ) -> str:
+        size = source.stat().st_size if isinstance(source, Path) else len(source)
+        self.uploads.append((name, size))
+        path = await host.call(
+            lambda c: create_volume_blocking(c, pool, name, size, "raw"), "create"
+        )
+        if progress is not None:
+            progress(size, size)
+        return path
+
+    async def is_complete(self, host: HostConnection, path: str) -> bool:
+        return True
