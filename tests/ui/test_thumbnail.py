@@ -10,7 +10,7 @@ from tests.conftest import wait_until
 from tests.ui.helpers import WindowFixture, names_in, select
 from vmgui.core.errors import VmguiError
 from vmgui.core.model import GuestState
-from vmgui.ui.guests.thumbnail import UNAVAILABLE_TEXT, ThumbnailPresenter
+from vmgui.ui.guests.thumbnail import MAX_WIDTH, UNAVAILABLE_TEXT, ThumbnailPresenter
 from vmgui.virt.connection import HostConnection
 from vmgui.virt.screenshot import Screenshot, fetch_screenshot
 
@@ -23,6 +23,9 @@ def test_thumbnail_of_the_selected_running_guest(window: WindowFixture) -> None:
     run(wait_until(lambda: not thumb.image.isNull(), 5.0))
     assert thumb.isVisibleTo(win.guest_details)
     assert thumb.shown_rect().width() <= thumb.width(), "scaled to the pane's width"
+    assert thumb.image.width() > MAX_WIDTH, "the test driver's screenshot is large"
+    assert thumb.shown_rect().width() <= MAX_WIDTH, "a thumbnail, not a second console"
+    assert thumb.height() <= thumb.heightForWidth(MAX_WIDTH) + 1
     select(win, [names_in(win, GuestState.SHUTOFF)[0]])
     run(asyncio.sleep(0.5))  # (the test driver would even take one)
     assert not thumb.isVisibleTo(win.guest_details), "a shut-off guest has no screen"

@@ -30,12 +30,15 @@ _log = logging.getLogger(__name__)
 REFRESH_MS = 5000
 #: The note shown where a screenshot cannot be taken (the reason is its tooltip).
 UNAVAILABLE_TEXT = "No screenshot of this guest"
+#: The widest a thumbnail is painted (px): a glance at the screen, not a second console.
+MAX_WIDTH = 360
 
 Fetch = Callable[[HostConnection, str, str], Awaitable[Screenshot]]
 
 
 class GuestThumbnail(QWidget):
-    """The screenshot, scaled to the pane's width (never above its own size).
+    """The screenshot, scaled to the pane's width, at most :data:`MAX_WIDTH` (never above its
+    own size).
 
     objectName ``guestThumbnail``; hidden while there is nothing to show.
     """
@@ -82,13 +85,14 @@ class GuestThumbnail(QWidget):
     def heightForWidth(self, width: int) -> int:  # noqa: N802
         if self._image.isNull():
             return self.fontMetrics().height() + 4
-        shown = min(width, self._image.width())
+        shown = min(width, self._image.width(), MAX_WIDTH)
         return max(1, round(shown * self._image.height() / self._image.width()))
 
     def sizeHint(self) -> QSize:  # noqa: N802
         if self._image.isNull():
             return QSize(200, self.heightForWidth(200))
-        return self._image.size()
+        width = min(self._image.width(), MAX_WIDTH)
+        return QSize(width, self.heightForWidth(width))
 
     def minimumSizeHint(self) -> QSize:  # noqa: N802
         return QSize(0, self.heightForWidth(max(self.width(), 1)))
@@ -97,7 +101,7 @@ class GuestThumbnail(QWidget):
         """Where the image is painted, in widget coordinates."""
         if self._image.isNull():
             return QRect()
-        width = min(self.width(), self._image.width())
+        width = min(self.width(), self._image.width(), MAX_WIDTH)
         height = self.heightForWidth(width)
         return QRect(0, 0, width, height)
 
