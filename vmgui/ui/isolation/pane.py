@@ -37,6 +37,7 @@ from vmgui.ui.widgets import (
     AMBER_COLOR,
     RED_COLOR,
     NoWheelSpinBox,
+    align_forms,
     muted_label,
     scroll_area,
     section,
@@ -114,11 +115,16 @@ class LimitsPane(QWidget):
         memory_form.addRow("", self.memory_used)
 
         self.disk_section, disk_form = section("Disks (KiB/s and operations/s; 0 = none)")
+        self.disk_scope = muted_label()
+        disk_form.addRow(self.disk_scope)
         self.disk_grid = QGridLayout()
         disk_form.addRow(self.disk_grid)
         self.nic_section, nic_form = section("Network interfaces (KiB/s; 0 = none)")
+        self.nic_scope = muted_label()
+        nic_form.addRow(self.nic_scope)
         self.nic_grid = QGridLayout()
         nic_form.addRow(self.nic_grid)
+        self._forms = (cpu_form, memory_form)
 
         self.message = QLabel()
         self.message.setObjectName("limitsMessage")
@@ -318,11 +324,9 @@ class LimitsPane(QWidget):
         where = scope_label(self.scope()) if self._view is not None else ""
         for label, text in self._labels:
             label.setText(f"{text} ({where})" if where else text)
-        for part, title in (
-            (self.disk_section, "Disks"),
-            (self.nic_section, "Network interfaces"),
-        ):
-            part.setToolTip(f"{title}: changes apply to {where}" if where else "")
+        for note in (self.disk_scope, self.nic_scope):
+            note.setText(f"Changes apply to: {where}" if where else "")
+        align_forms(*self._forms)
 
     # -- slots ------------------------------------------------------------------------------------
 

@@ -69,6 +69,9 @@ def _table(model: PoolModel | VolumeModel, name: str) -> QTableView:
     view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
     view.verticalHeader().setVisible(False)
     view.horizontalHeader().setStretchLastSection(True)
+    view.horizontalHeader().setDefaultSectionSize(110)
+    view.setColumnWidth(0, 300)
+    view.setWordWrap(False)
     view.setAlternatingRowColors(True)
     return view
 
