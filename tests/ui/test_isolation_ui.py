@@ -4,15 +4,18 @@ test-driver hosts (Host → Storage… / Networks…)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
+from typing import Any, TypeVar
 
+import libvirt
 import pytest
-from PySide6.QtWidgets import QLabel
+from PySide6.QtWidgets import QLabel, QWidget
 from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 
 from tests.conftest import fixture_uri, wait_until
 from tests.ui.helpers import FakeDialogs, Run, WindowFixture, open_window, select
+from vmgui.core.errors import VmguiError
 from vmgui.core.limits import (
     DiskLimits,
     GuestLimits,
@@ -22,10 +25,14 @@ from vmgui.core.limits import (
     Scope,
     nic_unsupported_reason,
 )
+from vmgui.core.xml.build import dir_pool_xml
 from vmgui.ui.isolation.pane import LimitsPane
 from vmgui.ui.networks.window import NetworksWindow
 from vmgui.ui.storage.window import StorageWindow
 from vmgui.ui.widgets import NoWheelSpinBox
+from vmgui.virt.networks import create_network
+
+T = TypeVar("T")
 
 MIB = 1024  # KiB
 
@@ -181,3 +188,42 @@ def test_networks_window_plans_and_creates(networks: tuple[NetworksWindow, Run])
     run(wait_until(lambda: view.networks.rowCount() == 3, 5))
     lab = next(n for n in view.networks.rows if n.name == "lab")
     assert lab.subnets == ("10.9.0.0/24",) and lab.mode == "nat" and lab.active
+
+
+def test_views_follow_host_events(
+    storage: tuple[StorageWindow, FakeDialogs, Run], qtbot: QtBot, qloop: Run
+) -> None:
+    """A pool (or network) made behind the views' back shows up through libvirt's events:
+    nothing polls, and the views did not act."""
+    view, _dialogs, run = storage
+    assert view.watching
+
+    def define(conn: libvirt.virConnect) -> None:
+        conn.storagePoolDefineXML(dir_pool_xml("behind", "/behind"), 0)
+
+    run(view.host.call(define, "define"))
+    run(wait_until(lambda: "behind" in [p.name for p in view.pools.rows], 5))
+    nets = NetworksWindow(view.host, _ShellStub(), FakeDialogs())
+    qtbot.addWidget(nets)
+    run(nets.start())
+    assert nets.watching and "behind" not in [n.name for n in nets.networks.rows]
+    run(create_network(view.host, "behind", "isolated"))
+    run(wait_until(lambda: "behind" in [n.name for n in nets.networks.rows], 5))
+    nets.close()
+
+
+class _ShellStub:
+    """The little of a Shell the Networks window uses here."""
+
+    @property
+    def dialog_parent(self) -> QWidget:
+        raise AssertionError("no dialogs expected")
+
+    def notify(self, text: str, msecs: int = 0) -> None:
+        pass
+
+    def show_error(self, error: VmguiError) -> None:
+        raise AssertionError(error)
+
+    def spawn(self, coro: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
+        return asyncio.ensure_future(coro)

@@ -342,7 +342,7 @@ class MainWindow(QMainWindow):
             view = StorageWindow(self._controller.host(uri), self, self._dialogs, parent=self)
             view.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
             view.show()
-            view.refresh()
+            view.start()
 
     def _on_networks_triggered(self) -> None:
         from vmgui.ui.networks.window import NetworksWindow  # loaded on first use
@@ -352,7 +352,7 @@ class MainWindow(QMainWindow):
             view = NetworksWindow(self._controller.host(uri), self, self._dialogs, parent=self)
             view.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
             view.show()
-            view.refresh()
+            view.start()
 
     def _on_demo_host_triggered(self) -> None:
         if self._demo_uri:

@@ -13,7 +13,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
-from PySide6.QtCore import QModelIndex, Qt
+from PySide6.QtCore import QModelIndex, Qt, QTimer
+from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -36,6 +37,10 @@ from vmgui.ui.tasks import TaskOwner
 from vmgui.ui.widgets import RED_COLOR, muted_label, title_font
 from vmgui.virt import networks as net_service
 from vmgui.virt.connection import HostConnection
+from vmgui.virt.resourceevents import Kind, Watch, watch
+
+#: How long after a host event the tables are re-read (ms).
+EVENT_DELAY_MS = 100
 
 
 def _table(model: NetworkModel | LeaseModel, name: str) -> QTableView:
@@ -70,6 +75,12 @@ class NetworksWindow(QWidget):
         self._shell = shell
         self._dialogs = dialogs
         self.tasks = TaskOwner(shell.show_error, name="network task", parent=self)
+        self._watch: Watch | None = None
+        #: Events come in bursts (define + start): one re-read per burst.
+        self._event_timer = QTimer(self)
+        self._event_timer.setSingleShot(True)
+        self._event_timer.setInterval(EVENT_DELAY_MS)
+        self._event_timer.timeout.connect(self._on_event_timer_timeout)
         self.networks = NetworkModel(self)
         self.leases = LeaseModel(self)
         self.network_view = _table(self.networks, "networkView")
@@ -143,6 +154,32 @@ class NetworksWindow(QWidget):
         """The selected network, or None."""
         row = self.network_view.currentIndex().data(NetworkRole)
         return row if isinstance(row, VirtualNetwork) else None
+
+    def start(self) -> asyncio.Task[None]:
+        """Read the host's state and follow its events from now on (until closed)."""
+        return self.tasks.spawn(self._begin())
+
+    async def _begin(self) -> None:
+        self._watch = await watch(self.host, Kind.NETWORKS, self._on_host_changed)
+        await self._reload()
+
+    @property
+    def watching(self) -> bool:
+        """Whether the host's events keep the tables current (else: after actions only)."""
+        return self._watch is not None and self._watch.active
+
+    def _on_host_changed(self, _name: str) -> None:
+        self._event_timer.start()
+
+    def _on_event_timer_timeout(self) -> None:
+        self.refresh()
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+        if self._watch is not None:
+            self._shell.spawn(self._watch.close())
+            self._watch = None
+        self.tasks.cancel_all()
+        super().closeEvent(event)
 
     def refresh(self) -> asyncio.Task[None]:
         """Re-read the networks and the selected one's leases."""

@@ -12,7 +12,8 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from PySide6.QtCore import QModelIndex, Qt
+from PySide6.QtCore import QModelIndex, Qt, QTimer
+from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -39,6 +40,7 @@ from vmgui.ui.tasks import TaskOwner
 from vmgui.ui.widgets import RED_COLOR, muted_label, title_font
 from vmgui.virt import pools as pool_service
 from vmgui.virt.connection import HostConnection
+from vmgui.virt.resourceevents import Kind, Watch, watch
 from vmgui.virt.storage import download_volume
 
 #: Asks for a local file: (parent, save?) -> the path, or None when cancelled.
@@ -58,6 +60,10 @@ async def choose_file(parent: QWidget, save: bool) -> Path | None:
         return Path(dialog.selectedFiles()[0])
     finally:
         dialog.deleteLater()
+
+
+#: How long after a host event the tables are re-read (ms).
+EVENT_DELAY_MS = 100
 
 
 def _table(model: PoolModel | VolumeModel, name: str) -> QTableView:
@@ -120,6 +126,12 @@ class StorageWindow(QWidget):
         self._dialogs = dialogs
         self._chooser = chooser
         self.tasks = TaskOwner(shell.show_error, name="storage task", parent=self)
+        self._watch: Watch | None = None
+        #: Events come in bursts (define + start): one re-read per burst.
+        self._event_timer = QTimer(self)
+        self._event_timer.setSingleShot(True)
+        self._event_timer.setInterval(EVENT_DELAY_MS)
+        self._event_timer.timeout.connect(self._on_event_timer_timeout)
         self._transfer: asyncio.Task[object] | None = None
 
         self.pools = PoolModel(self)
@@ -252,6 +264,32 @@ class StorageWindow(QWidget):
         """The selected volume, or None."""
         row = self.volume_view.currentIndex().data(RowRole)
         return row if isinstance(row, StorageVolume) else None
+
+    def start(self) -> asyncio.Task[None]:
+        """Read the host's state and follow its events from now on (until closed)."""
+        return self.tasks.spawn(self._begin())
+
+    async def _begin(self) -> None:
+        self._watch = await watch(self.host, Kind.POOLS, self._on_host_changed)
+        await self._reload()
+
+    @property
+    def watching(self) -> bool:
+        """Whether the host's events keep the tables current (else: after actions only)."""
+        return self._watch is not None and self._watch.active
+
+    def _on_host_changed(self, _name: str) -> None:
+        self._event_timer.start()
+
+    def _on_event_timer_timeout(self) -> None:
+        self.refresh()
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+        if self._watch is not None:
+            self._shell.spawn(self._watch.close())
+            self._watch = None
+        self.tasks.cancel_all()
+        super().closeEvent(event)
 
     def refresh(self) -> asyncio.Task[None]:
         """Re-read the pools and the shown pool's volumes."""
