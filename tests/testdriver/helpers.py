@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from vmgui.core.model import GuestInfo, GuestState, HostInfo, HostStatus
 from vmgui.virt.connection import HostConnection
 from vmgui.virt.storage import UploadProgress, create_volume_blocking
+
+#: The qloop fixture: runs an awaitable on the test loop.
+Run = Callable[..., Any]
 
 
 class Recorder:

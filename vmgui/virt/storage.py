@@ -333,3 +333,78 @@ class StreamUploader:
                 await host.call(lambda _c: stream[0].abort(), summary)
             raise
         return sent_before + done
+
+
+class _Download:
+    """The state of one volume download (used on the host's worker only)."""
+
+    def __init__(self, path: str, dest: Path) -> None:
+        self.path = path
+        self.dest = dest
+        self.stream: libvirt.virStream | None = None
+        self.handle: IO[bytes] | None = None
+        self.finished = False
+
+    def begin(self, conn: libvirt.virConnect) -> int:
+        vol = conn.storageVolLookupByPath(self.path)
+        _type, _capacity, physical = vol.infoFlags(libvirt.VIR_STORAGE_VOL_GET_PHYSICAL)
+        self.handle = self.dest.open("wb")
+        self.stream = conn.newStream(0)
+        vol.download(self.stream, 0, 0, 0)
+        return int(physical)
+
+    def pull(self, _conn: libvirt.virConnect) -> int:
+        """Receive up to :data:`CALL_BYTES` into the file; -1 at the end of the volume."""
+        assert self.stream is not None and self.handle is not None
+        if self.finished:
+            return -1
+        got = 0
+        while got < CALL_BYTES:
+            data = self.stream.recv(_PACKET)
+            if not isinstance(data, bytes):
+                raise libvirt.libvirtError("the stream failed")
+            if not data:
+                self.stream.finish()
+                self.handle.close()
+                self.finished = True
+                return got if got else -1
+            self.handle.write(data)
+            got += len(data)
+        return got
+
+    def abandon(self, _conn: libvirt.virConnect) -> None:
+        if self.stream is not None:
+            with contextlib.suppress(libvirt.libvirtError):
+                self.stream.abort()
+        if self.handle is not None:
+            self.handle.close()
+        self.dest.unlink(missing_ok=True)
+
+
+async def download_volume(
+    host: HostConnection, path: str, dest: Path, progress: UploadProgress | None = None
+) -> int:
+    """Stream the volume at ``path`` into the local file ``dest``; return the bytes written.
+
+    Works on remote hosts (``virStorageVol.download``); one worker call per
+    :data:`CALL_BYTES`, so the host's other calls keep their turn. ``progress`` gets
+    (bytes received, the file's size on the host). Failing or cancelled, the partial local file
+    is removed.
+    """
+    job = _Download(path, dest)
+    summary = f"Could not download {path}"
+    done = 0
+    try:
+        total = await host.call(job.begin, summary)
+        while True:
+            n = await host.call(job.pull, summary)
+            if n < 0:
+                break
+            done += n
+            if progress is not None:
+                progress(done, max(total, done))
+    except BaseException:
+        with contextlib.suppress(Exception):
+            await host.call(job.abandon, summary)
+        raise
+    return done

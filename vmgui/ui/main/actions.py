@@ -129,6 +129,8 @@ class WindowActions:
     remove_host: QAction
     demo_host: QAction
     quit: QAction
+    storage: QAction
+    networks: QAction
 
     def host_actions(self) -> list[QAction]:
         """The actions on selected hosts, in menu order."""
@@ -198,6 +200,8 @@ def build_window_actions(parent: QWidget) -> WindowActions:
         ),
         demo_host=_make(parent, "actionDemoHost", "Open &Demo Host", "", None),
         quit=_make(parent, "actionQuit", "&Quit", "Ctrl+Q", None),
+        storage=_make(parent, "actionStorage", "&Storage…", "", pixmap.SP_DriveHDIcon),
+        networks=_make(parent, "actionNetworks", "&Networks…", "", pixmap.SP_DriveNetIcon),
     )
 
 
@@ -221,6 +225,8 @@ def install_toolbar_and_menus(
     file_menu.addAction(actions.quit)
     host_menu = menu.addMenu("&Host")
     host_menu.addActions(actions.host_actions())
+    host_menu.addSeparator()
+    host_menu.addActions([actions.storage, actions.networks])
     guest_menu = menu.addMenu("&Guest")
     guest_menu.addAction(actions.open_console)
     guest_menu.addSeparator()

@@ -34,6 +34,7 @@ from vmgui.ui.guests.templates import TemplateActions
 from vmgui.ui.hosts.commands import HostActions
 from vmgui.ui.hosts.model import HostModel
 from vmgui.ui.hosts.view import HOST_PANE_WIDTH, fitting_width, make_host_view
+from vmgui.ui.isolation.presenter import LimitsTab
 from vmgui.ui.main.actions import (
     build_lifecycle_actions,
     build_window_actions,
@@ -137,6 +138,8 @@ class MainWindow(QMainWindow):
         self.side_tabs.setObjectName("sideTabs")
         self.side_tabs.setDocumentMode(True)
         self.side_tabs.addTab(self.details, "Details")
+        self.limits_tab = LimitsTab(self.selection, self, self._controller, self)
+        self.side_tabs.addTab(self.limits_tab.pane, "Limits")
 
         self.right_splitter = right = QSplitter(Qt.Orientation.Vertical)
         right.setObjectName("rightSplitter")
@@ -176,6 +179,8 @@ class MainWindow(QMainWindow):
         self.action_new_guest.triggered.connect(self._on_new_guest_triggered)
         actions.open_console.triggered.connect(self._on_open_console_triggered)
         actions.remove_seed.triggered.connect(self._on_remove_seed_triggered)
+        actions.storage.triggered.connect(self._on_storage_triggered)
+        actions.networks.triggered.connect(self._on_networks_triggered)
         c, sel = self._controller, self.selection
         self.host_actions = HostActions(sel, self, c, self._dialogs, self.host_model, actions, self)
         self.templates = TemplateActions(sel, self, c, actions, self)
@@ -348,6 +353,26 @@ class MainWindow(QMainWindow):
             on_created=self.guest_list.reveal,
             template=template,
         )
+
+    def _on_storage_triggered(self) -> None:
+        from vmgui.ui.storage.window import StorageWindow  # loaded on first use
+
+        uri = self.selection.focused_host()
+        if uri:
+            view = StorageWindow(self._controller.host(uri), self, self._dialogs, parent=self)
+            view.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+            view.show()
+            view.start()
+
+    def _on_networks_triggered(self) -> None:
+        from vmgui.ui.networks.window import NetworksWindow  # loaded on first use
+
+        uri = self.selection.focused_host()
+        if uri:
+            view = NetworksWindow(self._controller.host(uri), self, self._dialogs, parent=self)
+            view.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+            view.show()
+            view.start()
 
     def _on_demo_host_triggered(self) -> None:
         if self._demo_uri:

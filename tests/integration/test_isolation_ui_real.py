@@ -1,0 +1,109 @@
+"""The Limits tab and the Storage view against the real daemon, through the main window."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import libvirt
+import pytest
+from pytestqt.qtbot import QtBot
+
+from tests.conftest import wait_until
+from tests.integration.helpers import Run
+from tests.integration.isoguest import READY, IsoGuests
+from tests.integration.lab import POOL_NAME, Lab
+from tests.ui.helpers import FakeDialogs, select
+from vmgui.core.limits import Scope
+from vmgui.ui.controller import HostController
+from vmgui.ui.main.window import MainWindow
+from vmgui.ui.storage.window import StorageWindow
+from vmgui.ui.widgets import NoWheelSpinBox
+
+pytestmark = pytest.mark.integration
+
+#: Where the screenshots go when VMGUI_SHOTS names a directory (for a person to look at).
+SHOTS = os.environ.get("VMGUI_SHOTS", "")
+
+
+@pytest.fixture
+def iso(lab: Lab) -> Iterator[IsoGuests]:
+    """The test's guest maker (its guests are removed afterwards)."""
+    made = IsoGuests(lab)
+    try:
+        yield made
+    finally:
+        made.close()
+
+
+def _shot(widget: MainWindow | StorageWindow, name: str) -> None:
+    if SHOTS:
+        widget.grab().save(str(Path(SHOTS) / f"{name}.png"))
+
+
+def test_limits_tab_reads_and_applies_live(
+    lab: Lab, iso: IsoGuests, qtbot: QtBot, qloop: Run
+) -> None:
+    """Select a running guest, open the Limits tab: its live limits appear with the
+    user-mode NIC shown unsupported; a 256 KiB/s read limit typed there and applied is what
+    libvirt then holds, live and in the config."""
+    guest = iso.define("read")
+    dom = iso.domain(guest)
+    dom.create()
+    qloop(wait_until(lambda: READY in guest.console(), 60))
+    controller = HostController()
+    dialogs = FakeDialogs()
+    win = MainWindow(controller, dialogs)
+    qtbot.addWidget(win)
+    win.resize(1280, 900)
+    win.show()
+    controller.add_host(lab.uri, save=False)
+    try:
+        qloop(controller.connect_host(lab.uri))
+        qloop(wait_until(lambda: _listed(win, guest.name), 10))
+        select(win, [guest.name])
+        tab = win.limits_tab
+        win.side_tabs.setCurrentWidget(tab.pane)
+        qloop(wait_until(lambda: tab.current is not None, 10))
+        view = tab.current
+        assert view is not None and view.running and view.name == guest.name
+        assert tab.pane.scope_box.currentData() == Scope.LIVE | Scope.CONFIG
+        read = tab.pane.findChild(NoWheelSpinBox, "limitsDisk_vda_1")
+        assert read is not None
+        read.setValue(256)
+        assert tab.pane.apply_button.isEnabled()
+        tab.pane.apply_button.click()
+
+        def applied() -> bool:
+            current = tab.current
+            live = current.live if current is not None else None
+            disk = live.disk("vda") if live is not None else None
+            return disk is not None and disk.read_bps == 262144
+
+        qloop(wait_until(applied, 15))
+        assert not dialogs.errors
+        flags = libvirt.VIR_DOMAIN_AFFECT_LIVE
+        assert dom.blockIoTune("vda", flags)["read_bytes_sec"] == 262144
+        config = libvirt.VIR_DOMAIN_AFFECT_CONFIG
+        assert dom.blockIoTune("vda", config)["read_bytes_sec"] == 262144
+        _shot(win, "limits-tab")
+
+        win.window_actions.storage.trigger()
+        storage = win.findChild(StorageWindow, "storageWindow")
+        assert isinstance(storage, StorageWindow)
+        qloop(wait_until(lambda: storage.pools.rowCount() > 0, 10))
+        names = [p.name for p in storage.pools.rows]
+        storage.pool_view.selectRow(names.index(POOL_NAME))
+        qloop(wait_until(lambda: any(v.path == guest.disk for v in storage.volumes.rows), 15))
+        mine = next(v for v in storage.volumes.rows if v.path == guest.disk)
+        assert mine.used_by == (guest.name,) and mine.backing_chain == (lab.base_path,)
+        storage.resize(1100, 700)
+        _shot(storage, "storage-view")
+    finally:
+        qloop(controller.close_all())
+
+
+def _listed(win: MainWindow, name: str) -> bool:
+    proxy = win.guest_list.proxy
+    return any(proxy.index(r, 0).data() == name for r in range(proxy.rowCount()))

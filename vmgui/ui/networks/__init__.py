@@ -1,0 +1,1 @@
+"""Host → Networks…: virtual networks (:class:`~vmgui.ui.networks.window.NetworksWindow`)."""

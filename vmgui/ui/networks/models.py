@@ -1,0 +1,95 @@
+"""The Networks view's table models: networks keyed by name (updated by diff), and leases."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QObject, Qt
+
+from vmgui.core.networks import DhcpLease, VirtualNetwork
+from vmgui.ui.tablemodel import AnyIndex, TableModel
+
+#: The item-data role holding a row's :class:`VirtualNetwork`.
+NetworkRole = Qt.ItemDataRole.UserRole + 21
+
+
+def _cells(n: VirtualNetwork) -> tuple[str, ...]:
+    ranges = ", ".join(f"{a}-{b}" for a, b in n.dhcp_ranges)
+    return (
+        n.name,
+        "active" if n.active else "inactive",
+        "yes" if n.autostart else "no",
+        n.mode,
+        n.bridge,
+        ", ".join(n.subnets),
+        ranges,
+        ", ".join(n.guests),
+    )
+
+
+class NetworkModel(TableModel):
+    """A host's networks (inactive ones too)."""
+
+    HEADERS = ("Name", "State", "Autostart", "Mode", "Bridge", "Subnet", "DHCP", "Guests")
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._rows: list[VirtualNetwork] = []
+
+    def _row_count(self) -> int:
+        return len(self._rows)
+
+    @property
+    def rows(self) -> list[VirtualNetwork]:
+        """The networks shown."""
+        return list(self._rows)
+
+    def set_rows(self, rows: list[VirtualNetwork]) -> None:
+        """Show ``rows``: changed rows repaint; a different set of names resets."""
+        new = sorted(rows, key=lambda n: n.name)
+        if [n.name for n in new] != [n.name for n in self._rows]:
+            self.beginResetModel()
+            self._rows = new
+            self.endResetModel()
+            return
+        for row, network in enumerate(new):
+            if network != self._rows[row]:
+                self._rows[row] = network
+                self.dataChanged.emit(self.index(row, 0), self.index(row, len(self.HEADERS) - 1))
+
+    def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or not 0 <= index.row() < len(self._rows):
+            return None
+        network = self._rows[index.row()]
+        if role == NetworkRole:
+            return network
+        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
+            return _cells(network)[index.column()]
+        return None
+
+
+class LeaseModel(TableModel):
+    """One network's DHCP leases."""
+
+    HEADERS = ("MAC", "Address", "Host name")
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._rows: list[DhcpLease] = []
+
+    def _row_count(self) -> int:
+        return len(self._rows)
+
+    def set_rows(self, rows: list[DhcpLease]) -> None:
+        """Show ``rows``."""
+        if rows == self._rows:
+            return
+        self.beginResetModel()
+        self._rows = list(rows)
+        self.endResetModel()
+
+    def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or role != Qt.ItemDataRole.DisplayRole:
+            return None
+        lease = self._rows[index.row()]
+        return (lease.mac, f"{lease.ip}/{lease.prefix}", lease.hostname)[index.column()]
