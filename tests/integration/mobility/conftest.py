@@ -1,0 +1,151 @@
+"""Mobility tests on the real daemons: tiny guests named ``vmgui-mob-<session>-N`` in the lab's
+pool, the second host, and a clean-up that removes every guest and volume with that prefix
+(snapshot overlays and clones included), on both hosts, also after failures."""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import libvirt
+import pytest
+
+from tests.integration.lab import POOL_DIR, POOL_NAME, Lab
+from tests.integration.tinyguest.domain import tiny_domain_xml
+from tests.services.fixtures import second_host as second_host
+
+PREFIX = "vmgui-mob-"
+
+_UNDEFINE = (
+    libvirt.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE
+    | libvirt.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA
+    | libvirt.VIR_DOMAIN_UNDEFINE_NVRAM
+)
+
+__all__ = ["PREFIX", "MobGuest", "MobLab", "mob", "second_host"]
+
+
+@dataclass(frozen=True, slots=True)
+class MobGuest:
+    """A tiny guest of the mobility tests.
+
+    Attributes:
+        name: its name.
+        uuid: its UUID.
+        disk: its overlay (vda) on the lab's base image.
+        log: its serial console log.
+        seed: its read-only raw seed (vdb), or "".
+    """
+
+    name: str
+    uuid: str
+    disk: str
+    log: str
+    seed: str = ""
+
+    def console(self) -> str:
+        """What the guest printed since its QEMU started."""
+        try:
+            return Path(self.log).read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+
+class MobLab:
+    """Defines tiny guests with :data:`PREFIX` and removes everything with it afterwards."""
+
+    def __init__(self, lab: Lab) -> None:
+        self.lab = lab
+        self.stem = f"{PREFIX}{secrets.token_hex(3)}"
+        self._n = 0
+        self.extra_conns: list[libvirt.virConnect] = []
+
+    def new_name(self) -> str:
+        """A fresh guest name with this run's stem."""
+        self._n += 1
+        return f"{self.stem}-{self._n}"
+
+    def guest(
+        self, *, seed: bool = True, uefi: bool = False, raw_disk: bool = False, memory: int = 96
+    ) -> MobGuest:
+        """Define (not start) a tiny guest on a new overlay, with a read-only raw seed."""
+        name = self.new_name()
+        conn = self.lab.conn()
+        pool = self.lab.pool()
+        if raw_disk:
+            vol = pool.createXML(_vol_xml(f"{name}.img", 16 << 20, "raw"), 0)
+            disk = str(vol.path())
+        else:
+            disk = self.lab.create_overlay(name)
+        seed_path = ""
+        if seed:
+            seed_path = str(pool.createXML(_vol_xml(f"{name}-seed.iso", 1 << 20, "raw"), 0).path())
+        log = str(POOL_DIR / f"{name}.log")
+        xml = tiny_domain_xml(name, disk, log, memory_mib=memory, seed_iso=seed_path or None)
+        if raw_disk:
+            xml = xml.replace("type='qcow2'", "type='raw'", 1)
+        if uefi:
+            xml = xml.replace("<os>", "<os firmware='efi'>").replace(
+                "machine='pc'", "machine='q35'"
+            )
+        dom = conn.defineXML(xml)
+        return MobGuest(name, dom.UUIDString(), disk, log, seed_path)
+
+    def close(self) -> None:
+        """Remove every guest and volume with this run's stem on the lab's host."""
+        clean_host(self.lab.conn(), self.stem)
+        for path in POOL_DIR.glob(f"{self.stem}*"):
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+
+
+def _vol_xml(name: str, capacity: int, fmt: str) -> str:
+    return (
+        f"<volume><name>{name}</name><capacity unit='bytes'>{capacity}</capacity>"
+        f"<target><format type='{fmt}'/><permissions><mode>0644</mode></permissions></target>"
+        "</volume>"
+    )
+
+
+def clean_host(conn: libvirt.virConnect, stem: str) -> None:
+    """Destroy and undefine every guest, and delete every volume and pool, named ``stem*``."""
+    for dom in conn.listAllDomains(0):
+        if not dom.name().startswith(stem):
+            continue
+        with contextlib.suppress(libvirt.libvirtError):
+            if dom.isActive():
+                dom.destroy()
+        try:
+            dom.undefineFlags(_UNDEFINE)
+        except libvirt.libvirtError:
+            with contextlib.suppress(libvirt.libvirtError):
+                dom.undefine()
+    for pool in conn.listAllStoragePools(0):
+        with contextlib.suppress(libvirt.libvirtError):
+            if pool.isActive():
+                pool.refresh(0)
+                for vol in pool.listAllVolumes(0):
+                    if vol.name().startswith(stem) or (
+                        vol.name().startswith(PREFIX) and pool.name().startswith(stem)
+                    ):
+                        with contextlib.suppress(libvirt.libvirtError):
+                            vol.delete(0)
+        if pool.name().startswith(stem) and pool.name() != POOL_NAME:
+            with contextlib.suppress(libvirt.libvirtError):
+                if pool.isActive():
+                    pool.destroy()
+            with contextlib.suppress(libvirt.libvirtError):
+                pool.undefine()
+
+
+@pytest.fixture(scope="module")
+def mob(lab: Lab) -> Iterator[MobLab]:
+    """This module's tiny guests (all removed at the end)."""
+    the_lab = MobLab(lab)
+    try:
+        yield the_lab
+    finally:
+        the_lab.close()
