@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import contextlib
 import secrets
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import pytest
 from tests.integration.lab import POOL_DIR, POOL_NAME, Lab
 from tests.integration.tinyguest.domain import tiny_domain_xml
 from tests.services.fixtures import second_host as second_host
+from vmgui.core.cloudinit import CloudInitConfig, build_seed_iso, seed_files
 
 PREFIX = "vmgui-mob-"
 
@@ -25,7 +27,16 @@ _UNDEFINE = (
     | libvirt.VIR_DOMAIN_UNDEFINE_NVRAM
 )
 
-__all__ = ["PREFIX", "MobGuest", "MobLab", "mob", "second_host"]
+__all__ = [
+    "PREFIX",
+    "MobGuest",
+    "MobLab",
+    "console_of",
+    "mob",
+    "second_host",
+    "seed_block",
+    "wait_for",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,10 +59,30 @@ class MobGuest:
 
     def console(self) -> str:
         """What the guest printed since its QEMU started."""
-        try:
-            return Path(self.log).read_text(errors="replace")
-        except FileNotFoundError:
-            return ""
+        return console_of(self.log)
+
+
+def console_of(log: str) -> str:
+    """What a guest logging to ``log`` printed since its QEMU started ("" if nothing)."""
+    try:
+        return Path(log).read_text(errors="replace")
+    except FileNotFoundError:
+        return ""
+
+
+def seed_block(console: str) -> str:
+    """The seed's meta-data the tiny guest printed (between its SEED markers), or ""."""
+    if "VMGUI-SEED-BEGIN" not in console or "VMGUI-SEED-END" not in console:
+        return ""
+    return console.split("VMGUI-SEED-BEGIN", 1)[1].split("VMGUI-SEED-END", 1)[0]
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float = 60.0) -> None:
+    """Poll ``predicate`` (blocking) until it holds, or fail after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"condition not met within {timeout} s"
+        time.sleep(0.05)
 
 
 class MobLab:
@@ -82,7 +113,12 @@ class MobLab:
             disk = self.lab.create_overlay(name)
         seed_path = ""
         if seed:
-            seed_path = str(pool.createXML(_vol_xml(f"{name}-seed.iso", 1 << 20, "raw"), 0).path())
+            iso = build_seed_iso(seed_files(CloudInitConfig(hostname=name)))
+            seed_file = POOL_DIR / f"{name}-seed.iso"
+            seed_file.write_bytes(iso)
+            seed_file.chmod(0o644)
+            pool.refresh(0)
+            seed_path = str(seed_file)
         log = str(POOL_DIR / f"{name}.log")
         xml = tiny_domain_xml(name, disk, log, memory_mib=memory, seed_iso=seed_path or None)
         if raw_disk:

@@ -4,8 +4,6 @@ it held, and every refusal is raised with its reason before anything is done."""
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import libvirt
@@ -13,7 +11,7 @@ import pytest
 
 from tests.integration.helpers import OpenHost, Run
 from tests.integration.lab import POOL_DIR, POWEROFF, READY
-from tests.integration.mobility.conftest import MobGuest, MobLab
+from tests.integration.mobility.conftest import MobGuest, MobLab, wait_for
 from vmgui.cli import main
 from vmgui.core.errors import VmguiError
 from vmgui.virt.snapshots import (
@@ -26,17 +24,10 @@ from vmgui.virt.snapshots import (
 BOOT_LINE = "tinyguest: modules loaded"
 
 
-def _wait(predicate: Callable[[], bool], timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.05)
-
-
 def _boot(mob: MobLab, guest: MobGuest) -> libvirt.virDomain:
     dom = mob.lab.conn().lookupByUUIDString(guest.uuid)
     dom.create()
-    _wait(lambda: READY in guest.console())
+    wait_for(lambda: READY in guest.console())
     return dom
 
 
@@ -61,17 +52,17 @@ def test_memory_snapshot_reverts_to_the_running_state_before(
 
     # Change the state: a reset boots the guest again (the log is kept: two markers).
     dom.reset()
-    _wait(lambda: guest.console().count(READY) == 2)
+    wait_for(lambda: guest.console().count(READY) == 2)
 
     mrun(revert_snapshot(host, guest.uuid, "before"))
     assert dom.info()[0] == libvirt.VIR_DOMAIN_RUNNING
     # QEMU restarted from the saved memory: its log starts empty and the guest does not boot;
     # its acpid (started by the first boot) answers the power button at once.
     dom.shutdown()
-    _wait(lambda: POWEROFF in guest.console(), 30)
+    wait_for(lambda: POWEROFF in guest.console(), 30)
     console = guest.console()
     assert READY not in console and BOOT_LINE not in console, console
-    _wait(lambda: dom.info()[0] == libvirt.VIR_DOMAIN_SHUTOFF, 30)
+    wait_for(lambda: dom.info()[0] == libvirt.VIR_DOMAIN_SHUTOFF, 30)
 
     child = mrun(create_snapshot(host, guest.uuid, "after", disk_only=False))
     assert not child.has_memory  # the guest is shut off now: a disk snapshot
