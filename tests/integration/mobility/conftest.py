@@ -17,6 +17,7 @@ import pytest
 from tests.integration.lab import POOL_DIR, POOL_NAME, Lab
 from tests.integration.tinyguest.domain import tiny_domain_xml
 from tests.services.fixtures import second_host as second_host
+from tests.services.secondhost import SecondHost, open_connection
 from vmgui.core.cloudinit import CloudInitConfig, build_seed_iso, seed_files
 
 PREFIX = "vmgui-mob-"
@@ -29,9 +30,11 @@ _UNDEFINE = (
 
 __all__ = [
     "PREFIX",
+    "Host2",
     "MobGuest",
     "MobLab",
     "console_of",
+    "host2",
     "mob",
     "second_host",
     "seed_block",
@@ -185,3 +188,27 @@ def mob(lab: Lab) -> Iterator[MobLab]:
         yield the_lab
     finally:
         the_lab.close()
+
+
+@dataclass
+class Host2:
+    """The second host as the mobility tests use it: its URI, a plain connection, the way
+    from its paths to this machine's, and the stem whose objects are removed at the end."""
+
+    uri: str
+    conn: libvirt.virConnect
+    outside: Callable[[str], Path]
+    stem: str
+
+
+@pytest.fixture(scope="module")
+def host2(second_host: SecondHost, mob: MobLab) -> Iterator[Host2]:
+    """The second host; everything named with this module's stem is removed from it after."""
+    conn = open_connection(second_host.uri_tcp)
+    try:
+        yield Host2(second_host.uri_tcp, conn, second_host.outside, mob.stem)
+    finally:
+        with contextlib.suppress(libvirt.libvirtError):
+            clean_host(conn, mob.stem)
+        with contextlib.suppress(libvirt.libvirtError):
+            conn.close()

@@ -7,18 +7,19 @@ Pure string -> string transforms (see :mod:`~vmgui.core.xml.edit` for the conven
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from vmgui.core.provisioning import USER_NETWORK
-from vmgui.core.xml.base import attr, parse_root, remove_all, serialize
+from vmgui.core.xml.base import attr, parse_root, remove_all, remove_child, serialize
 
 
-def rename_guest_files(xml: str, old_name: str, new_name: str) -> str:
+def rename_guest_files(xml: str, old_name: str, new_name: str, directory: str = "") -> str:
     """Point per-guest files (a serial or console written to a file) at the copy's own.
 
     A ``<serial type='file'>`` (or console, channel) whose source path's file name holds the
     source guest's name gets that name replaced by ``new_name``, so that two guests never
-    write one file; other paths are left alone.
+    write one file; other paths are left alone. With ``directory`` (a copy on another host,
+    where the source's folders may not exist) every such file moves into it.
     """
     root = parse_root(xml)
     devices = root.find("devices")
@@ -31,7 +32,9 @@ def rename_guest_files(xml: str, old_name: str, new_name: str) -> str:
                 continue
             path = source.get("path", "")
             head, sep, tail = path.rpartition("/")
-            if old_name in tail:
+            if directory:
+                head, sep = directory.rstrip("/"), "/"
+            if old_name in tail or directory:
                 source.set("path", f"{head}{sep}{tail.replace(old_name, new_name)}")
     return serialize(root)
 
@@ -96,4 +99,36 @@ def set_identity(xml: str, name: str, *, new_uuid: bool, new_macs: bool) -> str:
     if new_macs:
         for nic in root.iterfind("devices/interface"):
             remove_all(nic, "mac")
+    return serialize(root)
+
+
+def point_disks(xml: str, disks: Mapping[str, tuple[str, str]]) -> str:
+    """Point disks at other files: target -> (path, format); a file disk without a chain."""
+    root = parse_root(xml)
+    for disk in root.iterfind("devices/disk"):
+        target = attr(disk, "target", "dev")
+        if target not in disks:
+            continue
+        path, fmt = disks[target]
+        disk.set("type", "file")
+        for tag in ("source", "backingStore"):
+            remove_all(disk, tag)
+        driver = disk.find("driver")
+        if driver is None:
+            driver = ET.Element("driver", name="qemu")
+            disk.insert(0, driver)
+        driver.set("type", fmt)
+        disk.insert(list(disk).index(driver) + 1, ET.Element("source", file=path))
+    return serialize(root)
+
+
+def drop_disks(xml: str, targets: Iterable[str]) -> str:
+    """Remove the disks with the given targets (left out of a copy)."""
+    root = parse_root(xml)
+    devices = root.find("devices")
+    gone = set(targets)
+    if devices is not None:
+        for disk in devices.findall("disk"):
+            if attr(disk, "target", "dev") in gone:
+                remove_child(devices, disk)
     return serialize(root)
