@@ -14,10 +14,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import queue
 import threading
 import time
 from collections.abc import Callable
-from typing import IO, TypeVar
+from typing import Protocol, TypeVar
 
 import libvirt
 
@@ -31,6 +32,18 @@ _ZERO = bytes(CHUNK)
 
 #: (bytes done, bytes in all or None, speed or None, ETA or None), on the loop's thread.
 TransferReport = Callable[[int, int | None, float | None, float | None], None]
+
+
+class ByteSource(Protocol):
+    """What an upload reads from: a file, or a pipe from another host."""
+
+    def seek(self, offset: int, /) -> object:
+        """Go to ``offset``."""
+        ...
+
+    def read(self, count: int, /) -> bytes:
+        """Up to ``count`` bytes (``b""`` at the end)."""
+        ...
 
 
 class TransferCancelledError(Exception):
@@ -151,7 +164,7 @@ def volume_sha256_blocking(conn: libvirt.virConnect, path: str, control: Control
 def upload_blocking(
     conn: libvirt.virConnect,
     path: str,
-    source: IO[bytes],
+    source: ByteSource,
     offset: int,
     size: int,
     control: Control,
@@ -194,57 +207,88 @@ def upload_blocking(
     return digest.hexdigest()
 
 
-def copy_between_blocking(
-    src: libvirt.virConnect,
+class _Pipe:
+    """A bounded queue of chunks from one worker (a download) to another (an upload)."""
+
+    def __init__(self, cancelled: Callable[[], bool]) -> None:
+        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=16)
+        self._cancelled = cancelled
+        self._buffer = b""
+        self._ended = False
+
+    def put(self, data: bytes) -> None:
+        while True:
+            if self._cancelled():
+                raise TransferCancelledError
+            try:
+                self._queue.put(data, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def close(self) -> None:
+        with contextlib.suppress(queue.Full):
+            self._queue.put(None, timeout=1.0)
+
+    def seek(self, _offset: int) -> None:
+        """Streams start at 0 (upload_blocking seeks there)."""
+
+    def read(self, count: int) -> bytes:
+        while len(self._buffer) < count and not self._ended:
+            if self._cancelled():
+                raise TransferCancelledError
+            try:
+                chunk = self._queue.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            if chunk is None:
+                self._ended = True
+            else:
+                self._buffer += chunk
+        data, self._buffer = self._buffer[:count], self._buffer[count:]
+        return data
+
+
+async def pipe_volume(
+    src: HostConnection,
     src_path: str,
-    dst: libvirt.virConnect,
+    dst: HostConnection,
     dst_path: str,
-    control: Control,
-) -> str:
-    """Pipe a volume from one host into a volume on another, sparse on both sides.
+    size: int,
+    report: TransferReport | None = None,
+) -> tuple[str, str]:
+    """Stream a volume of ``size`` bytes from one host into a volume on another, sparse on
+    both sides (each host's side on its own second thread).
 
     Returns:
-        The SHA-256 (hex) of the bytes moved.
+        The SHA-256 of what left the source and of what reached the destination.
+
+    Raises:
+        asyncio.CancelledError: both sides stop at their next chunk first.
     """
-    digest = hashlib.sha256()
-    out = dst.newStream(0)
-    dst.storageVolLookupByPath(dst_path).upload(
-        out, 0, 0, libvirt.VIR_STORAGE_VOL_UPLOAD_SPARSE_STREAM
-    )
-    inp = src.newStream(0)
+    flags: list[Control] = []
+    pipe = _Pipe(lambda: any(c.cancelled.is_set() for c in flags))
 
-    def on_data(_st: libvirt.virStream, data: bytes, _opaque: object) -> int:
-        digest.update(data)
-        view = memoryview(data)
-        while view:
-            n = out.send(view[: 256 * 1024].tobytes())
-            if n < 0:
-                raise libvirt.libvirtError("the stream refused data")
-            view = view[n:]
-        control.advance(len(data))
-        return 0
+    def fetch(conn: libvirt.virConnect, control: Control) -> str:
+        flags.append(control)
+        try:
+            return download_blocking(conn, src_path, pipe.put, control)
+        finally:
+            pipe.close()
 
-    def on_hole(_st: libvirt.virStream, length: int, _opaque: object) -> int:
-        left = length
-        while left > 0:
-            n = min(left, CHUNK)
-            digest.update(_ZERO[:n])
-            left -= n
-        out.sendHole(length, 0)
-        control.advance(length)
-        return 0
+    def send(conn: libvirt.virConnect, control: Control) -> str:
+        flags.append(control)
+        return upload_blocking(conn, dst_path, pipe, 0, size, control)
 
+    down = asyncio.ensure_future(run_transfer(src, fetch, f"Could not read {src_path}"))
+    up = asyncio.ensure_future(run_transfer(dst, send, f"Could not write {dst_path}", report, size))
     try:
-        src.storageVolLookupByPath(src_path).download(
-            inp, 0, 0, libvirt.VIR_STORAGE_VOL_DOWNLOAD_SPARSE_STREAM
-        )
-        inp.sparseRecvAll(on_data, on_hole, None)
-        inp.finish()
-        out.finish()
+        sent, received = await asyncio.gather(down, up)
     except BaseException:
-        for stream in (inp, out):
-            with contextlib.suppress(libvirt.libvirtError):
-                stream.abort()
+        for control in flags:
+            control.cancelled.set()
+        for task in (down, up):
+            task.cancel()
+        await asyncio.gather(down, up, return_exceptions=True)
         raise
-    control.advance(0, final=True)
-    return digest.hexdigest()
+    return sent, received

@@ -132,3 +132,13 @@ def drop_disks(xml: str, targets: Iterable[str]) -> str:
             if attr(disk, "target", "dev") in gone:
                 remove_child(devices, disk)
     return serialize(root)
+
+
+def disk_xml_of(xml: str, target: str) -> str:
+    """The ``<disk>`` element of ``target`` alone (for a detach), or "" if there is none."""
+    root = parse_root(xml)
+    for disk in root.iterfind("devices/disk"):
+        if attr(disk, "target", "dev") == target:
+            disk.tail = None
+            return serialize(disk)
+    return ""
