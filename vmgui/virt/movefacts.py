@@ -161,7 +161,14 @@ def remove_source_blocking(conn: libvirt.virConnect, uuid: str, owned: list[str]
     dom = inspect.lookup(conn, uuid)
     if dom.isActive():
         raise VmguiError(f"{dom.name()} still runs on the source", hint="Nothing was removed.")
-    others = [str(d.XMLDesc(0)) for d in conn.listAllDomains(0) if str(d.UUIDString()) != uuid]
+    others: list[str] = []
+    for other in conn.listAllDomains(0):
+        if str(other.UUIDString()) == uuid:
+            continue
+        # another guest may go away between the listing and the read (other users, tests)
+        xml = unless_missing(partial(other.XMLDesc, 0), libvirt.VIR_ERR_NO_DOMAIN)
+        if xml is not None:
+            others.append(str(xml))
     in_use = disk_paths_in_use(others)
     name = str(dom.name())
     flags = (
