@@ -136,7 +136,7 @@ def test_create_revert_delete_from_the_tab(opened: Opened) -> None:
 def test_refusal_reasons_show_before_clicking(opened: Opened) -> None:
     win, _dialogs, _questions, qloop = opened
     pane = win.snapshots_pane
-    select(win, ["guest-02"])  # shut off, with a writable raw disk
+    select(win, ["guest-02"])  # saved, with a writable raw disk
     qloop(wait_until(lambda: pane.listing is not None and pane.listing.guest == "guest-02"))
     reason = "Disk sdb is raw: internal snapshots need every writable disk in qcow2 format."
     assert not pane.create_button.isEnabled() and pane.create_button.toolTip() == reason
