@@ -24,6 +24,7 @@ from tests.testdriver.helpers import CreateOnlyUploader
 from vmgui.core.catalog import CatalogEntry, Checksum
 from vmgui.core.cloudinit import CloudInitConfig, hash_password
 from vmgui.core.provisioning import (
+    PROVISION_STEPS,
     CatalogImage,
     ExistingVolume,
     LocalImage,
@@ -142,7 +143,7 @@ def test_provision_from_local_image(arun: Run, host: HostConnection, image: Path
     engine = Provisioner(host, uploader=uploader)
     result = arun(engine.provision(_plan(LocalImage(image)), reports.append))
 
-    assert [t.step for t in result.timings] == list(Step)
+    assert [t.step for t in result.timings] == list(PROVISION_STEPS)
     assert result.timing(Step.DOWNLOAD).note == "local"
     assert result.started and result.virt_type == "qemu"
     assert result.base_path.endswith(".qcow2") and "vmgui-base-tiny-" in result.base_path
@@ -150,7 +151,7 @@ def test_provision_from_local_image(arun: Run, host: HostConnection, image: Path
         Path(result.base_path).name,
         "vmgui-pv-new-seed.iso",
     ]
-    assert {r.step for r in reports} == set(Step)
+    assert {r.step for r in reports} == set(PROVISION_STEPS)
     domains, volumes = _state(arun, host)
     assert "vmgui-pv-new" in domains
     assert {"vmgui-pv-new.qcow2", "vmgui-pv-new-seed.iso", Path(result.base_path).name} <= volumes

@@ -110,7 +110,7 @@ def test_limits_tab_follows_the_selection(window: WindowFixture) -> None:
     scheduler parameters with flags): the error is shown and no made-up limits appear."""
     win, dialogs, run = window
     tab = win.limits_tab
-    assert win.side_tabs.tabText(1) == "Limits"
+    assert win.side_tabs.tabText(win.side_tabs.indexOf(tab.pane)) == "Limits"
     select(win, ["guest-01"])
     run(asyncio.sleep(0.3))
     assert not dialogs.errors, "nothing fetched while the tab is hidden"

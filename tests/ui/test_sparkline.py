@@ -137,7 +137,8 @@ def test_install_usage_on_the_main_window(qtbot: QtBot, qloop: Run) -> None:
         def shown() -> ChartTarget | None:
             return charts.target
 
-        assert window.side_tabs.tabText(window.side_tabs.indexOf(charts)) == "Usage"
+        assert window.side_tabs.indexOf(charts) == 1, "beside Details"
+        assert window.side_tabs.tabText(1) == "Usage"
         assert st.polled_hosts() == [URI], "a host connected before the install is polled"
         # With nothing selected the charts show the first host, like the details do.
         assert shown() == HostTarget(URI)

@@ -31,6 +31,7 @@ from vmgui.core.catalog import load_catalog
 from vmgui.core.errors import VmguiError
 from vmgui.core.model import GuestState
 from vmgui.core.provisioning import (
+    PROVISION_STEPS,
     USER_NETWORK,
     Progress,
     ProgressCallback,
@@ -99,7 +100,7 @@ class FakeEngine:
     ) -> ProvisionResult:
         assert progress is not None
         FakeEngine.plans.append(plan)
-        for step in Step:
+        for step in PROVISION_STEPS:
             progress(Progress(step, step.label, 0.0))
             if step is Step.DOWNLOAD:
                 progress(Progress(step, "Downloading", 0.5, 5 << 20, 10 << 20, 2e6, 2.5))
@@ -127,7 +128,7 @@ class FakeEngine:
             base_path="",
             seed_path="",
             started=plan.start,
-            timings=tuple(StepTiming(s, 0.01) for s in Step),
+            timings=tuple(StepTiming(s, 0.01) for s in PROVISION_STEPS),
         )
 
     async def clone(

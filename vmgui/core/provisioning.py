@@ -23,7 +23,11 @@ DEFAULT_POOL_PATH = "/var/lib/libvirt/images"
 
 
 class Step(enum.Enum):
-    """The steps of a run, in order. Every step is timed; skipped steps take 0 s."""
+    """The steps of the transactional flows. Every step is timed; skipped steps take 0 s.
+
+    A provisioning run has :data:`PROVISION_STEPS`; clones, exports, imports and migrations
+    use the others too.
+    """
 
     VALIDATE = "validate"
     DOWNLOAD = "download"
@@ -33,6 +37,11 @@ class Step(enum.Enum):
     SEED = "seed"
     DEFINE = "define"
     START = "start"
+    COPY = "copy"
+    EXPORT = "export"
+    VERIFY = "verify"
+    MIGRATE = "migrate"
+    CLEANUP = "cleanup"
 
     @property
     def label(self) -> str:
@@ -49,7 +58,26 @@ _STEP_LABELS = {
     Step.SEED: "Writing the cloud-init seed",
     Step.DEFINE: "Defining the guest",
     Step.START: "Starting the guest",
+    Step.COPY: "Copying the disks on the host",
+    Step.EXPORT: "Streaming the disks into the file",
+    Step.VERIFY: "Verifying the copy",
+    Step.MIGRATE: "Moving the guest",
+    Step.CLEANUP: "Removing the source",
 }
+
+
+#: The steps of a provisioning run, in order (the other steps belong to other flows: clone,
+#: export, import, migration).
+PROVISION_STEPS: tuple[Step, ...] = (
+    Step.VALIDATE,
+    Step.DOWNLOAD,
+    Step.POOL,
+    Step.UPLOAD,
+    Step.OVERLAY,
+    Step.SEED,
+    Step.DEFINE,
+    Step.START,
+)
 
 
 class VirtType(enum.Enum):

@@ -169,14 +169,19 @@ async def call_keeping(
     fn: Callable[[libvirt.virConnect], _T],
     summary: str,
     keep: Callable[[_T], None],
+    *,
+    slow: bool = False,
 ) -> _T:
     """:meth:`HostConnection.call` for a call that creates something on the host.
+
+    With ``slow`` the call runs on the host's second thread (a long copy), so that the host's
+    other calls, such as polling the copy's progress, go on meanwhile.
 
     ``keep`` gets the result as soon as the call succeeds, even when the awaiting task is
     cancelled while the call is already running on the worker (it then completes anyway):
     a rollback can then remove what it created.
     """
-    future = asyncio.ensure_future(host.call(fn, summary))
+    future = asyncio.ensure_future(host.call(fn, summary, slow=slow))
 
     def done(f: asyncio.Future[_T]) -> None:
         if not f.cancelled() and f.exception() is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from PySide6.QtCore import Qt
@@ -206,9 +207,15 @@ def build_window_actions(parent: QWidget) -> WindowActions:
 
 
 def install_toolbar_and_menus(
-    window: QMainWindow, actions: WindowActions, lifecycle: dict[GuestAction, QAction]
+    window: QMainWindow,
+    actions: WindowActions,
+    lifecycle: dict[GuestAction, QAction],
+    *,
+    guest_extra: Sequence[QAction] = (),
+    file_extra: Sequence[QAction] = (),
 ) -> None:
-    """Put the actions in the window's toolbar and File/Host/Guest menus."""
+    """Put the actions in the window's toolbar and File/Host/Guest menus (``guest_extra``
+    and ``file_extra``: features' actions, after the window's own)."""
     toolbar = QToolBar("Main")
     toolbar.setObjectName("mainToolBar")
     toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextUnderIcon)
@@ -220,7 +227,7 @@ def install_toolbar_and_menus(
     window.addToolBar(toolbar)
     menu = window.menuBar()
     file_menu = menu.addMenu("&File")
-    file_menu.addActions([actions.new_guest, actions.add_host, actions.demo_host])
+    file_menu.addActions([actions.new_guest, *file_extra, actions.add_host, actions.demo_host])
     file_menu.addSeparator()
     file_menu.addAction(actions.quit)
     host_menu = menu.addMenu("&Host")
@@ -233,3 +240,6 @@ def install_toolbar_and_menus(
     guest_menu.addActions(list(lifecycle.values()))
     guest_menu.addSeparator()
     guest_menu.addActions(actions.template_actions())
+    if guest_extra:
+        guest_menu.addSeparator()
+        guest_menu.addActions(list(guest_extra))

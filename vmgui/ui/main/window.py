@@ -42,6 +42,9 @@ from vmgui.ui.main.actions import (
     update_enabled,
 )
 from vmgui.ui.main.startup import add_demo_host, demo_banner
+from vmgui.ui.mobility.actions import MobilityActions
+from vmgui.ui.mobility.dialogs import MobilityDialogs, QtMobilityDialogs
+from vmgui.ui.mobility.snapshots import SnapshotsPane, SnapshotsPresenter
 from vmgui.ui.shell import NOTICE_MSECS, Selection
 from vmgui.ui.tablemodel import HostUriRole
 from vmgui.ui.tasks import TaskOwner
@@ -71,6 +74,8 @@ class MainWindow(QMainWindow):
         dialogs: confirmation, error and input dialogs (tests pass fakes).
         demo_uri: the URI of the bundled demo host, offered in the File menu.
         ui_state: where the geometry and splitter sizes are remembered (None: not at all).
+        mobility_dialogs: the snapshot, clone, export, import and migrate questions (tests
+            pass fakes; default: the real dialogs).
     """
 
     def __init__(
@@ -80,6 +85,7 @@ class MainWindow(QMainWindow):
         *,
         demo_uri: str = "",
         ui_state: UiState | None = None,
+        mobility_dialogs: MobilityDialogs | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
@@ -90,6 +96,7 @@ class MainWindow(QMainWindow):
         self._dialogs = dialogs
         self._demo_uri = demo_uri
         self._ui_state = ui_state
+        self._mobility_dialogs = mobility_dialogs or QtMobilityDialogs()
         self._tasks = TaskOwner(self.show_error, name="window task", parent=self)
         # The detail panes are built on first use, after the window's first paint.
         self._guest_details: GuestDetailsPane | None = None
@@ -138,6 +145,8 @@ class MainWindow(QMainWindow):
         self.side_tabs.setObjectName("sideTabs")
         self.side_tabs.setDocumentMode(True)
         self.side_tabs.addTab(self.details, "Details")
+        self.snapshots_pane = SnapshotsPane()
+        self.side_tabs.addTab(self.snapshots_pane, "Snapshots")
         self.limits_tab = LimitsTab(self.selection, self, self._controller, self)
         self.side_tabs.addTab(self.limits_tab.pane, "Limits")
 
@@ -185,7 +194,19 @@ class MainWindow(QMainWindow):
         self.host_actions = HostActions(sel, self, c, self._dialogs, self.host_model, actions, self)
         self.templates = TemplateActions(sel, self, c, actions, self)
         self.templates.newFromTemplateRequested.connect(self._on_templates_new_from_template)
-        install_toolbar_and_menus(self, actions, self.lifecycle_actions)
+        self.mobility = MobilityActions(
+            sel, self, c, self._mobility_dialogs, self, on_made=self.guest_list.reveal
+        )
+        self.snapshots = SnapshotsPresenter(
+            self.snapshots_pane, self, c, self._dialogs, self._mobility_dialogs, self
+        )
+        install_toolbar_and_menus(
+            self,
+            actions,
+            self.lifecycle_actions,
+            guest_extra=self.mobility.guest_actions(),
+            file_extra=[self.mobility.import_],
+        )
 
     # -- Shell --------------------------------------------------------------------------------
 
@@ -276,6 +297,7 @@ class MainWindow(QMainWindow):
             uri = ""
         if single is None and not uri and self._guest_details is None:
             return  # nothing to show yet: keep the panes unbuilt until after the first paint
+        self.snapshots.show(single)
         self.ensure_details()
         assert self._guest_presenter is not None and self._host_presenter is not None
         self._guest_presenter.show(single)
@@ -328,6 +350,8 @@ class MainWindow(QMainWindow):
         menu.addActions(list(self.lifecycle_actions.values()))
         menu.addSeparator()
         menu.addActions(self.window_actions.template_actions())
+        menu.addSeparator()
+        menu.addActions(self.mobility.guest_actions())
         menu.popup(self.guest_list.view.viewport().mapToGlobal(pos))
 
     def _on_host_view_context_menu(self, pos: QPoint) -> None:

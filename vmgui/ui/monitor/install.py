@@ -37,10 +37,10 @@ def install_usage(
 ) -> StatsController:
     """Add live usage to the window; returns the stats controller (a child of ``tabs``).
 
-    * Adds a "Usage" tab holding the ``usageCharts`` widget to ``tabs``. The charts follow
-      ``selection``: one guest selected, its charts; otherwise the focused host's
-      (:meth:`Selection.focused_host`); no host at all, the hint to select something. They
-      follow hosts being added and removed too.
+    * Adds a "Usage" tab holding the ``usageCharts`` widget to ``tabs``, second (beside
+      Details). The charts follow ``selection``: one guest selected, its charts; otherwise the
+      focused host's (:meth:`Selection.focused_host`); no host at all, the hint to select
+      something. They follow hosts being added and removed too.
     * Paints CPU and memory sparklines in the guest list ``view`` (showing ``model`` through
       ``proxy``), and makes ``model`` sort its usage columns by the current figures.
     * Remembers the chosen chart window and stats interval in ``state`` (if given) and starts
@@ -49,7 +49,7 @@ def install_usage(
     """
     stats = StatsController(controller, parent=tabs)
     charts = UsageCharts(stats)
-    tabs.addTab(charts, "Usage")
+    tabs.insertTab(1, charts, "Usage")  # beside Details
     if state is not None:
         _remember(state, stats, charts)
 

@@ -188,6 +188,7 @@ class NetworksWindow(QWidget):
     async def _reload(self) -> None:
         shown = self.selected()
         self.networks.set_rows(await net_service.fetch_networks(self.host))
+        self._update()  # the subnet plan checks against the networks just read
         names = [n.name for n in self.networks.rows]
         if not self.network_view.currentIndex().isValid() and names:
             self.network_view.selectRow(

@@ -16,6 +16,7 @@ from typing import Protocol
 from vmgui.core.catalog import CatalogEntry, ImageFormat, ImageInfo
 from vmgui.core.cloudinit import CloudInitConfig
 from vmgui.core.provisioning import (
+    PROVISION_STEPS,
     USER_NETWORK,
     CatalogImage,
     ExistingVolume,
@@ -215,7 +216,7 @@ def steps_for(request: Request) -> tuple[Step, ...]:
     """The steps the engine reports for ``request``, in order."""
     if isinstance(request, CloneRequest):
         return (Step.VALIDATE, Step.OVERLAY, Step.SEED, Step.DEFINE, Step.START)
-    return tuple(Step)
+    return PROVISION_STEPS
 
 
 def unique_name(stem: str, taken: Iterable[str]) -> str:

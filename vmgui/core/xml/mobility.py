@@ -1,0 +1,144 @@
+"""Edits of domain XML for a guest's copies and moves: its own files, network mapping, and
+what a copy on another host must not carry over.
+
+Pure string -> string transforms (see :mod:`~vmgui.core.xml.edit` for the conventions).
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections.abc import Iterable, Mapping
+
+from vmgui.core.provisioning import USER_NETWORK
+from vmgui.core.xml.base import attr, parse_root, remove_all, remove_child, serialize
+
+
+def rename_guest_files(xml: str, old_name: str, new_name: str, directory: str = "") -> str:
+    """Point per-guest files (a serial or console written to a file) at the copy's own.
+
+    A ``<serial type='file'>`` (or console, channel) whose source path's file name holds the
+    source guest's name gets that name replaced by ``new_name``, so that two guests never
+    write one file; other paths are left alone. With ``directory`` (a copy on another host,
+    where the source's folders may not exist) every such file moves into it.
+    """
+    root = parse_root(xml)
+    devices = root.find("devices")
+    if devices is None or not old_name:
+        return xml
+    for tag in ("serial", "console", "channel", "parallel"):
+        for chardev in devices.findall(tag):
+            source = chardev.find("source")
+            if chardev.get("type") != "file" or source is None:
+                continue
+            path = source.get("path", "")
+            head, sep, tail = path.rpartition("/")
+            if directory:
+                head, sep = directory.rstrip("/"), "/"
+            if old_name in tail or directory:
+                source.set("path", f"{head}{sep}{tail.replace(old_name, new_name)}")
+    return serialize(root)
+
+
+def networks_of(xml: str) -> tuple[str, ...]:
+    """The libvirt networks a guest's interfaces use (``type='network'``), without duplicates."""
+    root = parse_root(xml)
+    names = {
+        attr(nic, "source", "network"): None
+        for nic in root.iterfind("devices/interface")
+        if nic.get("type") == "network"
+    }
+    return tuple(n for n in names if n)
+
+
+def map_networks(xml: str, mapping: Mapping[str, str]) -> str:
+    """Move interfaces from source networks to others; :data:`USER_NETWORK` means user-mode.
+
+    Args:
+        xml: a domain XML.
+        mapping: source network name -> destination network name (or "user").
+    """
+    root = parse_root(xml)
+    for nic in root.iterfind("devices/interface"):
+        if nic.get("type") != "network":
+            continue
+        source = nic.find("source")
+        old = source.get("network", "") if source is not None else ""
+        if old not in mapping:
+            continue
+        new = mapping[old]
+        if new == USER_NETWORK:
+            nic.set("type", "user")
+            remove_all(nic, "source")
+        elif source is not None:
+            source.set("network", new)
+    return serialize(root)
+
+
+def portable_xml(xml: str) -> str:
+    """A definition to carry to another host: without host-side names libvirt makes anew
+    (interface targets, aliases of live XML, the security labels' image labels)."""
+    root = parse_root(xml)
+    for nic in root.iterfind("devices/interface"):
+        remove_all(nic, "target")
+    for label in root.findall("seclabel"):
+        if label.get("type") == "dynamic":
+            for child in ("label", "imagelabel"):
+                remove_all(label, child)
+    return serialize(root)
+
+
+def set_identity(xml: str, name: str, *, new_uuid: bool, new_macs: bool) -> str:
+    """Rename a definition; drop its UUID and/or MAC addresses (libvirt makes new ones)."""
+    root = parse_root(xml)
+    name_el = root.find("name")
+    if name_el is None:
+        name_el = ET.SubElement(root, "name")
+    name_el.text = name
+    if new_uuid:
+        remove_all(root, "uuid")
+    if new_macs:
+        for nic in root.iterfind("devices/interface"):
+            remove_all(nic, "mac")
+    return serialize(root)
+
+
+def point_disks(xml: str, disks: Mapping[str, tuple[str, str]]) -> str:
+    """Point disks at other files: target -> (path, format); a file disk without a chain."""
+    root = parse_root(xml)
+    for disk in root.iterfind("devices/disk"):
+        target = attr(disk, "target", "dev")
+        if target not in disks:
+            continue
+        path, fmt = disks[target]
+        disk.set("type", "file")
+        for tag in ("source", "backingStore"):
+            remove_all(disk, tag)
+        driver = disk.find("driver")
+        if driver is None:
+            driver = ET.Element("driver", name="qemu")
+            disk.insert(0, driver)
+        driver.set("type", fmt)
+        disk.insert(list(disk).index(driver) + 1, ET.Element("source", file=path))
+    return serialize(root)
+
+
+def drop_disks(xml: str, targets: Iterable[str]) -> str:
+    """Remove the disks with the given targets (left out of a copy)."""
+    root = parse_root(xml)
+    devices = root.find("devices")
+    gone = set(targets)
+    if devices is not None:
+        for disk in devices.findall("disk"):
+            if attr(disk, "target", "dev") in gone:
+                remove_child(devices, disk)
+    return serialize(root)
+
+
+def disk_xml_of(xml: str, target: str) -> str:
+    """The ``<disk>`` element of ``target`` alone (for a detach), or "" if there is none."""
+    root = parse_root(xml)
+    for disk in root.iterfind("devices/disk"):
+        if attr(disk, "target", "dev") == target:
+            disk.tail = None
+            return serialize(disk)
+    return ""

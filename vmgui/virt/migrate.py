@@ -1,0 +1,356 @@
+"""Move a guest to another host: live with its storage (running guests) or offline (shut-off
+guests, :mod:`~vmgui.virt.offline`).
+
+Live migration is client-managed ``migrate3`` with vmgui's own connection to the destination
+(no PEER2PEER), flags ``LIVE|PERSIST_DEST|NON_SHARED_DISK`` and never ``UNDEFINE_SOURCE``:
+vmgui removes the source itself once the destination guest is verified (defined, persistent,
+running, disks of the same virtual sizes). The migration address is given explicitly
+(``VIR_MIGRATE_PARAM_URI``, :func:`~vmgui.core.migration.migration_uri`). libvirt pre-creates
+each disk in the destination pool at the disk's own folder (the check refuses a move without
+one); read-only disks (the seed, ISOs), which libvirt does not copy, are carried first by
+stream upload, or detached on request. Progress comes from ``jobStats()``; a cancel calls
+``abortJob()``: the guest keeps running on the source and what the destination made is
+deleted. The pre-check and the clean-up are :mod:`~vmgui.virt.movefacts`'.
+
+``migrate3`` needs both connections in one call: it runs on the source's second thread with
+the destination's ``virConnect`` borrowed (libvirt connections accept calls from any thread).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import time
+from collections.abc import Callable, Mapping
+from functools import partial
+
+import libvirt
+
+from vmgui.core.errors import VmguiError
+from vmgui.core.migration import MoveResult, SourceSide, migration_uri
+from vmgui.core.provisioning import ProgressCallback, Step
+from vmgui.core.units import format_bytes, format_rate
+from vmgui.core.validation import parse_uri
+from vmgui.core.xml.host import read_pool
+from vmgui.core.xml.mobility import disk_xml_of, map_networks
+from vmgui.virt.clone import read_volume_bytes_blocking
+from vmgui.virt.connection import HostConnection
+from vmgui.virt.movefacts import check_move, owned_paths, remove_source_blocking, volume_name
+from vmgui.virt.offline import move_offline
+from vmgui.virt.provhost import remove_domain_blocking
+from vmgui.virt.storage import StreamUploader, delete_volume_blocking
+from vmgui.virt.transaction import Transaction
+
+LIVE_FLAGS = (
+    libvirt.VIR_MIGRATE_LIVE
+    | libvirt.VIR_MIGRATE_PERSIST_DEST
+    | libvirt.VIR_MIGRATE_NON_SHARED_DISK
+)
+
+
+async def move_guest(
+    src: HostConnection,
+    dst: HostConnection,
+    uuid: str,
+    *,
+    offline: bool = False,
+    keep_source: bool = False,
+    network_map: Mapping[str, str] | None = None,
+    detach_readonly: bool = False,
+    pool: str = "default",
+    bandwidth_mib: int = 0,
+    progress: ProgressCallback | None = None,
+    clock: Callable[[], float] = time.perf_counter,
+) -> MoveResult:
+    """Move guest ``uuid`` from ``src`` to ``dst``: live when it runs, offline when shut off.
+
+    Args:
+        src: the guest's host.
+        dst: the destination (connected).
+        uuid: the guest.
+        offline: insist on an offline move (refused for a running guest).
+        keep_source: keep the source's definition and disks after the move.
+        network_map: source network -> destination network ("user": user-mode).
+        detach_readonly: drop read-only disks instead of carrying them.
+        pool: an offline move's pool for disks whose folder has no pool on ``dst``.
+        bandwidth_mib: a live migration's bandwidth cap in MiB/s (0: none).
+        progress: progress reports.
+        clock: for timings.
+
+    Raises:
+        ProvisionError: naming the step; what the destination got is removed, the source
+            keeps the guest.
+        asyncio.CancelledError: after the same clean-up.
+    """
+    mapping = dict(network_map or {})
+    state = await src.call(
+        lambda c: bool(c.lookupByUUIDString(uuid).isActive()), "Could not read the guest"
+    )
+    if offline and state:
+        raise VmguiError(
+            "An offline move needs the guest shut off", hint="Shut it down, or move it live."
+        )
+    if not state:
+        return await move_offline(
+            src,
+            dst,
+            uuid,
+            keep_source=keep_source,
+            network_map=mapping,
+            pool=pool,
+            progress=progress,
+            clock=clock,
+        )
+    txn = Transaction(dst, f"Could not migrate to {dst.display_name}", progress, clock=clock)
+    flow = _Live(txn, src, uuid, keep_source, mapping, detach_readonly, bandwidth_mib)
+    return await flow.run()
+
+
+def local_address_towards(uri: str) -> str:
+    """This machine's address as seen from the host of ``uri`` (127.0.0.1 for a local URI)."""
+    host = parse_uri(uri).host.strip("[]")
+    if not host:
+        return "127.0.0.1"
+    try:
+        family = socket.getaddrinfo(host, None)[0][0]
+        with socket.socket(family, socket.SOCK_DGRAM) as probe:
+            probe.connect((host, 9))
+            return str(probe.getsockname()[0])
+    except OSError:
+        return host
+
+
+class _Live:
+    def __init__(
+        self,
+        txn: Transaction,
+        src: HostConnection,
+        uuid: str,
+        keep_source: bool,
+        network_map: dict[str, str],
+        detach_readonly: bool,
+        bandwidth_mib: int,
+    ) -> None:
+        self.txn = txn
+        self.dst = txn.host
+        self.src = src
+        self.uuid = uuid
+        self.keep_source = keep_source
+        self.network_map = network_map
+        self.detach_readonly = detach_readonly
+        self.bandwidth_mib = bandwidth_mib
+        self.side: SourceSide | None = None
+        self.xml = ""
+        self.migrated = False
+        self.removed: list[str] = []
+        self.warnings: list[str] = []
+
+    async def run(self) -> MoveResult:
+        timings = await self.txn.run(
+            [
+                (Step.VALIDATE, self._validate),
+                (Step.UPLOAD, self._carry),
+                (Step.MIGRATE, self._migrate),
+                (Step.VERIFY, self._verify),
+                (Step.CLEANUP, self._cleanup),
+            ]
+        )
+        assert self.side is not None
+        return MoveResult(
+            self.side.name,
+            self.uuid,
+            self.src.uri,
+            self.dst.uri,
+            True,
+            timings,
+            tuple(self.removed),
+            tuple(self.warnings),
+        )
+
+    async def _validate(self) -> str:
+        self.side, self.xml, _dest = await check_move(
+            self.src,
+            self.dst,
+            self.uuid,
+            network_map=self.network_map,
+            detach_readonly=self.detach_readonly,
+        )
+        return ""
+
+    async def _carry(self) -> str:
+        assert self.side is not None
+        readonly = [d for d in self.side.disks if d.readonly]
+        if not readonly:
+            return "skipped"
+        uuid = self.uuid
+        for disk in readonly:
+            if self.detach_readonly:
+                element = disk_xml_of(self.xml, disk.target)
+                await self.src.call(
+                    partial(_detach_blocking, uuid, element), f"Could not detach {disk.target}"
+                )
+                self.warnings.append(f"{disk.target} ({disk.path}) was detached")
+                continue
+            path = disk.path
+            data = await self.src.call(
+                partial(read_volume_bytes_blocking, path=path, limit=disk.size + 1),
+                f"Could not read {path}",
+            )
+            pools = await self.dst.call(
+                partial(_pool_at_blocking, folder=disk.folder), "Could not find the pool"
+            )
+            made = await StreamUploader().upload(self.dst, pools, volume_name(path), data, "raw")
+            self.txn.on_rollback(
+                f"volume {made} on {self.dst.display_name}", partial(self._undo_volume, made)
+            )
+            if made != path:
+                raise VmguiError(f"{disk.target} landed at {made} on the destination, not {path}")
+        return "detached" if self.detach_readonly else ""
+
+    async def _migrate(self) -> str:
+        assert self.side is not None
+        for disk in self.side.disks:
+            if not disk.readonly:
+                self.txn.on_rollback(
+                    f"volume {disk.path} on {self.dst.display_name}",
+                    partial(self._undo_volume, disk.path),
+                )
+        uuid = self.uuid
+        self.txn.on_rollback(f"guest {self.side.name} on {self.dst.display_name}", self._undo_guest)
+        dconn: libvirt.virConnect = await self.dst.call(lambda c: c, "Could not reach the host")
+        params: dict[str, object] = {
+            libvirt.VIR_MIGRATE_PARAM_URI: migration_uri(
+                self.dst.uri, local_address_towards(self.src.uri)
+            )
+        }
+        if self.bandwidth_mib:
+            params[libvirt.VIR_MIGRATE_PARAM_BANDWIDTH] = self.bandwidth_mib
+        if self.network_map:
+            params[libvirt.VIR_MIGRATE_PARAM_DEST_XML] = map_networks(
+                await self.src.call(
+                    lambda c: str(
+                        c.lookupByUUIDString(uuid).XMLDesc(libvirt.VIR_DOMAIN_XML_MIGRATABLE)
+                    ),
+                    "Could not read the guest",
+                ),
+                self.network_map,
+            )
+
+        def migrate(conn: libvirt.virConnect) -> str:
+            dom = conn.lookupByUUIDString(uuid)
+            return str(dom.migrate3(dconn, params, LIVE_FLAGS).UUIDString())
+
+        job = asyncio.ensure_future(
+            self.src.call(migrate, f"Could not migrate {self.side.name}", slow=True)
+        )
+        watcher = asyncio.ensure_future(self._watch())
+        try:
+            await asyncio.shield(job)
+        except asyncio.CancelledError:
+            if not job.done():
+                with contextlib.suppress(VmguiError):
+                    await self.src.call(
+                        lambda c: c.lookupByUUIDString(uuid).abortJob(), "Could not abort"
+                    )
+                with contextlib.suppress(Exception):
+                    await job
+            raise
+        finally:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
+        self.migrated = True
+        return ""
+
+    async def _watch(self) -> None:
+        uuid = self.uuid
+        while True:
+            await asyncio.sleep(0.2)
+            try:
+                stats = await self.src.call(
+                    lambda c: c.lookupByUUIDString(uuid).jobStats(0), "job stats"
+                )
+            except VmguiError:
+                continue
+            total = int(stats.get("data_total", 0) or 0)
+            left = int(stats.get("data_remaining", 0) or 0)
+            done = max(total - left, 0)
+            dirty = float(stats.get("memory_dirty_rate", 0) or 0) * 4096
+            downtime = stats.get("downtime")
+            speed = float(stats.get("memory_bps", 0) or stats.get("disk_bps", 0) or 0) or None
+            eta = left / speed if speed else None
+            text = f"{format_bytes(done)} of {format_bytes(total)}"
+            if dirty:
+                text += f", memory dirtied at {format_rate(dirty)}"
+            if downtime:
+                text += f", expected downtime {downtime} ms"
+            self.txn.report(
+                text, done / total if total else None, (done, total or None, speed, eta)
+            )
+
+    async def _verify(self) -> str:
+        assert self.side is not None
+        uuid, side = self.uuid, self.side
+        sizes = await self.dst.call(
+            lambda c: _verify_blocking(c, uuid, [d.target for d in side.disks if not d.readonly]),
+            f"Could not verify the guest on {self.dst.display_name}",
+        )
+        for disk in side.disks:
+            if not disk.readonly and sizes.get(disk.target) != disk.capacity:
+                raise VmguiError(
+                    f"{disk.target} has {sizes.get(disk.target)} bytes on the destination, "
+                    f"{disk.capacity} on the source",
+                    hint="The guest runs on the destination; the source was kept.",
+                )
+        return ""
+
+    async def _cleanup(self) -> str:
+        if self.keep_source:
+            return "skipped"
+        assert self.side is not None
+        owned = owned_paths(self.side, self.xml)
+        uuid = self.uuid
+        self.removed = await self.src.call(
+            lambda c: remove_source_blocking(c, uuid, owned), "Could not remove the source"
+        )
+        return ""
+
+    async def _undo_volume(self, path: str) -> None:
+        if self.migrated:
+            return  # the guest runs there now: never delete what it uses
+        await self.dst.call(lambda c: _delete_after_refresh(c, path), f"Could not delete {path}")
+
+    async def _undo_guest(self) -> None:
+        if self.migrated:
+            return
+        uuid = self.uuid
+        await self.dst.call(lambda c: remove_domain_blocking(c, uuid), "Could not remove the guest")
+
+
+def _detach_blocking(uuid: str, element: str, conn: libvirt.virConnect) -> None:
+    flags = libvirt.VIR_DOMAIN_AFFECT_LIVE | libvirt.VIR_DOMAIN_AFFECT_CONFIG
+    conn.lookupByUUIDString(uuid).detachDeviceFlags(element, flags)
+
+
+def _pool_at_blocking(conn: libvirt.virConnect, folder: str) -> str:
+    for pool in conn.listAllStoragePools(libvirt.VIR_CONNECT_LIST_STORAGE_POOLS_ACTIVE):
+        if read_pool(pool.XMLDesc(0)).target_path.rstrip("/") == folder:
+            return str(pool.name())
+    raise VmguiError(f"There is no active storage pool at {folder}")
+
+
+def _delete_after_refresh(conn: libvirt.virConnect, path: str) -> None:
+    for pool in conn.listAllStoragePools(libvirt.VIR_CONNECT_LIST_STORAGE_POOLS_ACTIVE):
+        with contextlib.suppress(libvirt.libvirtError):
+            pool.refresh(0)
+    delete_volume_blocking(conn, path)
+
+
+def _verify_blocking(conn: libvirt.virConnect, uuid: str, targets: list[str]) -> dict[str, int]:
+    dom = conn.lookupByUUIDString(uuid)
+    if not dom.isPersistent():
+        raise VmguiError("The guest is not persistent on the destination")
+    if not dom.isActive():
+        raise VmguiError("The guest does not run on the destination")
+    return {t: int(dom.blockInfo(t, 0)[0]) for t in targets}
