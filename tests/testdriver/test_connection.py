@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Callable
 from functools import partial
@@ -473,6 +474,56 @@ def test_slow_capabilities_never_delay_other_calls(node50_uri: str, arun: Run) -
         assert not host.host_info.capabilities_known  # all of that happened meanwhile
         release.set()
         await wait_until(lambda: host.host_info is not None and host.host_info.capabilities_known)
+
+    arun(scenario())
+    arun(host.close())
+
+
+class _WatchedClose(_SlowCapabilities):
+    """Also records when close() runs, and whether getCapabilities was still inside libvirt."""
+
+    def __init__(self, conn: libvirt.virConnect, release: threading.Event) -> None:
+        super().__init__(conn, release)
+        self.in_capabilities = threading.Event()
+        self.closed_during_call: list[bool] = []
+        self.closed = threading.Event()
+
+    def getCapabilities(self) -> str:
+        self.in_capabilities.set()
+        try:
+            return super().getCapabilities()
+        finally:
+            self.in_capabilities.clear()
+
+    def close(self) -> int:
+        self.closed_during_call.append(self.in_capabilities.is_set())
+        self.closed.set()
+        return int(self._conn.close())
+
+
+def test_disconnect_closes_only_after_a_hanging_slow_call(node50_uri: str, arun: Run) -> None:
+    """A drop while the slow worker is inside getCapabilities must not close the connection
+    under it (libvirt frees it mid-call: the suite once segfaulted there)."""
+    release = threading.Event()
+    opened: list[_WatchedClose] = []
+
+    def opener(uri: str) -> Any:
+        conn = _WatchedClose(open_connection(uri), release)
+        opened.append(conn)
+        return conn
+
+    host = HostConnection(node50_uri, Recorder(), opener=opener)
+
+    async def scenario() -> None:
+        await host.connect()
+        conn = opened[0]
+        await wait_until(conn.in_capabilities.is_set, 2.0)
+        await host.disconnect()
+        await asyncio.sleep(0.2)
+        assert not conn.closed.is_set(), "closed while getCapabilities was running"
+        release.set()
+        await wait_until(conn.closed.is_set, 5.0)
+        assert conn.closed_during_call == [False]
 
     arun(scenario())
     arun(host.close())

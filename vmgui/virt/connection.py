@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import threading
 from collections.abc import Callable, Sequence
 from typing import Protocol, TypeVar
 
@@ -269,15 +270,16 @@ class HostConnection:
         self._generation += 1
         conn, self._conn = self._conn, None
         event_ids, self._event_ids = self._event_ids, []
-        old_worker = self._worker
+        old_workers = (self._worker, self._slow_worker)
         self._worker = Worker(f"virt:{self.uri}")
-        self._slow_worker.stop()
         self._slow_worker = Worker(f"virt-slow:{self.uri}")
         if conn is not None:
-            # Close on the old worker after whatever it is running; never wait for it.
-            with contextlib.suppress(WorkerStoppedError):
-                old_worker.submit(lambda: _close_quietly(conn, event_ids))
-        old_worker.stop()
+            # Both old workers may still be inside a call on ``conn`` (the slow one in
+            # getCapabilities, say): closing it under them frees it mid-call (a segfault, seen
+            # in the suite). Close after the last of them is done; never wait for either.
+            _CloseWhenIdle(conn, event_ids, old_workers)
+        for worker in old_workers:
+            worker.stop()
         self._set_status(state, reason, retry_in)
         self._tracker.detach(tell=conn is not None)
 
@@ -418,6 +420,33 @@ def _alive(conn: libvirt.virConnect) -> bool:
         return bool(conn.isAlive())
     except libvirt.libvirtError:
         return False
+
+
+class _CloseWhenIdle:
+    """Closes a dropped connection once every worker that may use it has finished its call.
+
+    Each worker runs a release after whatever it is running now; the last release closes.
+    """
+
+    def __init__(
+        self, conn: libvirt.virConnect, event_ids: list[int], workers: tuple[Worker, ...]
+    ) -> None:
+        self._conn = conn
+        self._event_ids = event_ids
+        self._left = len(workers)
+        self._lock = threading.Lock()
+        for worker in workers:
+            try:
+                worker.submit(self._release)
+            except WorkerStoppedError:
+                self._release()
+
+    def _release(self) -> None:
+        with self._lock:
+            self._left -= 1
+            last = self._left == 0
+        if last:
+            _close_quietly(self._conn, self._event_ids)
 
 
 def _close_quietly(conn: libvirt.virConnect, event_ids: list[int]) -> None:
