@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 
 import pytest
@@ -11,14 +12,16 @@ from PySide6.QtWidgets import QWidget
 from pytestqt.qtbot import QtBot
 
 from tests.conftest import fixture_uri, wait_until
-from tests.ui.consolefakes import FakeOpener
+from tests.ui.consolefakes import FakeOpener, FakeVnc
 from tests.ui.helpers import FakeDialogs, Run, WindowFixture, names_in
 from tests.ui.serialfakes import FakeSerial, FakeSerialOpener
 from vmgui.core.errors import VmguiError
 from vmgui.core.model import GuestAction, GuestInfo, GuestState
 from vmgui.ui.console import ConsoleManager, ConsoleWindow, Phase, SerialButton, SerialPhase
 from vmgui.ui.main.window import MainWindow
+from vmgui.virt.connection import HostConnection
 from vmgui.virt.serial import GUEST_STOPPED, TAKEN_OVER, ConsoleBusyError
+from vmgui.virt.vnc import VncObserver
 
 Serials = tuple[MainWindow, ConsoleManager, FakeSerialOpener, FakeDialogs, Run]
 
@@ -177,12 +180,45 @@ def test_guest_without_a_serial_console_says_so(serials: Serials) -> None:
 def test_host_reconnect_reopens_the_stream(serials: Serials) -> None:
     win, _m, opener, _d, run = serials
     window, stream = live(serials)
+    stream.ends("the serial console failed: the connection broke")  # before the host's news
+    assert serial_phase(window, SerialPhase.ERROR)
+    run(win.controller.disconnect_host(fixture_uri()))
+    run(wait_until(lambda: serial_phase(window, SerialPhase.WAITING)))
+    run(win.controller.connect_host(fixture_uri()))
+    run(wait_until(lambda: serial_phase(window, SerialPhase.LIVE)))
+    assert len(opener.made) == 2 and opener.made[1].is_open
+
+
+def test_host_disconnect_closes_the_stream(serials: Serials) -> None:
+    win, _m, opener, _d, run = serials
+    window, stream = live(serials)
     run(win.controller.disconnect_host(fixture_uri()))
     run(wait_until(lambda: serial_phase(window, SerialPhase.WAITING)))
     assert stream.closed_by_us, "the stream goes with the connection"
     run(win.controller.connect_host(fixture_uri()))
     run(wait_until(lambda: serial_phase(window, SerialPhase.LIVE)))
-    assert len(opener.made) == 2 and opener.made[1].is_open
+    assert len(opener.made) == 2
+
+
+class HangingOpener(FakeOpener):
+    """A graphical console that never connects (its state never changes)."""
+
+    async def __call__(self, host: HostConnection, uuid: str, observer: VncObserver) -> FakeVnc:
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+
+def test_the_stream_opens_on_its_own_while_the_screen_hangs(window: WindowFixture) -> None:
+    win, dialogs, run = window
+    opener = FakeSerialOpener()
+    manager = ConsoleManager(win.controller, dialogs, opener=HangingOpener(), serial_opener=opener)
+    (console,) = manager.open([guest(win, GuestState.RUNNING)])
+    run(wait_until(lambda: serial_phase(console, SerialPhase.LIVE)))
+    assert console.session.state.phase is Phase.CONNECTING
+    assert len(opener.made) == 1
+    manager.close_all()
+    run(wait_until(lambda: not manager.tasks.running))
+    assert opener.made[0].closed_by_us
 
 
 def test_real_stream_on_the_test_driver_says_why(window: WindowFixture) -> None:

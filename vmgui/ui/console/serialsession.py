@@ -332,10 +332,9 @@ class SerialSession(QObject):
         old = self._guest
         self._guest = guest
         if old is None or not old.is_active or old.domain_id != guest.domain_id:
-            # A start (or a new guest process): the old stream's end and holder are history.
+            # A start (or a new guest process): the old stream's error and holder are history.
             self._error = None
             self._held = None
-            self._ended_id = None
         self._evaluate()
 
     def _on_graphical_state_changed(self, _state: ConsoleState) -> None:
