@@ -68,7 +68,10 @@ def test_one_window_per_guest_raised_when_open(consoles: Consoles) -> None:
     assert window.objectName() == "consoleWindow"
     assert window.windowTitle() == f"{first.name} — console (Test driver (node50.xml))"
     tabs = window.findChild(QTabWidget, "consoleTabs")
-    assert tabs is not None and [tabs.tabText(i) for i in range(tabs.count())] == ["Graphical"]
+    assert tabs is not None and [tabs.tabText(i) for i in range(tabs.count())] == [
+        "Graphical",
+        "Serial",
+    ]
     assert window.findChild(QWidget, "guestConsole") is window.console
     run(wait_until(lambda: phase(window, Phase.LIVE)))
     assert manager.open([first]) == [window], "open: raised, not duplicated"

@@ -1,4 +1,5 @@
-"""Guest consoles: one ``consoleWindow`` per guest, its Graphical tab showing ``guestConsole``.
+"""Guest consoles: one ``consoleWindow`` per guest, its Graphical tab showing ``guestConsole``
+and its Serial tab the terminal ``serialConsole``.
 
 Layer: a feature of ``vmgui.ui`` beside :mod:`vmgui.ui.wizard`, below the main window
 (``pyproject.toml``'s ui layers contract). It may use :mod:`vmgui.ui.guests` (the lifecycle
@@ -10,6 +11,8 @@ numpy with the RFB client).
 from __future__ import annotations
 
 from vmgui.ui.console.manager import ConsoleManager
+from vmgui.ui.console.serialsession import SerialButton, SerialPhase, SerialSession, SerialState
+from vmgui.ui.console.serialwidget import SerialTerminal
 from vmgui.ui.console.session import ConsoleSession, ConsoleState, Phase
 from vmgui.ui.console.widget import GuestConsole
 from vmgui.ui.console.window import ConsoleWindow
@@ -21,4 +24,9 @@ __all__ = [
     "ConsoleWindow",
     "GuestConsole",
     "Phase",
+    "SerialButton",
+    "SerialPhase",
+    "SerialSession",
+    "SerialState",
+    "SerialTerminal",
 ]

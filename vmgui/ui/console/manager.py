@@ -5,11 +5,13 @@ from __future__ import annotations
 from PySide6.QtCore import QObject
 
 from vmgui.core.model import GuestInfo
+from vmgui.ui.console.serialsession import SerialOpener
 from vmgui.ui.console.session import SessionOpener, default_opener
 from vmgui.ui.console.window import AskPath, ConsoleWindow, ask_screenshot_path
 from vmgui.ui.controller import HostController
 from vmgui.ui.dialogs import Dialogs
 from vmgui.ui.tasks import TaskOwner
+from vmgui.virt.serial import SerialConsole
 
 
 class ConsoleManager(QObject):
@@ -19,6 +21,7 @@ class ConsoleManager(QObject):
         controller: the hosts.
         dialogs: the windows' confirmations and errors.
         opener: opens a VNC session (tests pass a fake).
+        serial_opener: makes a serial console stream (tests pass a fake).
         ask_path: asks where to save a screenshot (tests pass a fake).
     """
 
@@ -28,6 +31,7 @@ class ConsoleManager(QObject):
         dialogs: Dialogs,
         *,
         opener: SessionOpener = default_opener,
+        serial_opener: SerialOpener = SerialConsole,
         ask_path: AskPath = ask_screenshot_path,
         parent: QObject | None = None,
     ) -> None:
@@ -35,6 +39,7 @@ class ConsoleManager(QObject):
         self._controller = controller
         self._dialogs = dialogs
         self._opener = opener
+        self._serial_opener = serial_opener
         self._ask_path = ask_path
         self._windows: dict[tuple[str, str], ConsoleWindow] = {}
         # Closing a session outlives its window: these tasks belong to the manager.
@@ -51,6 +56,7 @@ class ConsoleManager(QObject):
                     self._controller,
                     self._dialogs,
                     opener=self._opener,
+                    serial_opener=self._serial_opener,
                     ask_path=self._ask_path,
                 )
                 window.closed.connect(self._on_window_closed)
@@ -74,7 +80,7 @@ class ConsoleManager(QObject):
 
     @property
     def tasks(self) -> TaskOwner:
-        """The sessions being closed."""
+        """The sessions (VNC and serial) being closed."""
         return self._tasks
 
     def close_all(self) -> None:
@@ -89,6 +95,6 @@ class ConsoleManager(QObject):
 
     async def _dispose(self, window: ConsoleWindow) -> None:
         try:
-            await window.session.close()
+            await window.close_sessions()
         finally:
             window.deleteLater()

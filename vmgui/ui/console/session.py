@@ -370,11 +370,14 @@ def _live_state(guest: GuestInfo) -> ConsoleState:
     return ConsoleState(Phase.LIVE)
 
 
-def _stopped_state(guest: GuestInfo) -> ConsoleState:
+def stopped_text(guest: GuestInfo) -> str:
+    """What a console says of a guest that does not run (it offers Start)."""
     if guest.state is GuestState.SAVED:
-        text = f"{guest.name} is saved: Start restores it."
-    elif guest.state is GuestState.CRASHED:
-        text = f"{guest.name} crashed."
-    else:
-        text = f"{guest.name} is shut off."
-    return ConsoleState(Phase.STOPPED, text, GuestAction.START)
+        return f"{guest.name} is saved: Start restores it."
+    if guest.state is GuestState.CRASHED:
+        return f"{guest.name} crashed."
+    return f"{guest.name} is shut off."
+
+
+def _stopped_state(guest: GuestInfo) -> ConsoleState:
+    return ConsoleState(Phase.STOPPED, stopped_text(guest), GuestAction.START)

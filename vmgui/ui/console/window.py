@@ -1,8 +1,10 @@
-"""``consoleWindow``: one guest's console — a Graphical tab, a toolbar, the guest's lifecycle.
+"""``consoleWindow``: one guest's console — Graphical and Serial tabs, a toolbar, the lifecycle.
 
 The tabs are a ``QTabWidget`` (``consoleTabs``): the Graphical tab holds the screen
 (``guestConsole``) or, when there is none to show, one line saying why with the button that
-helps (Start, Resume, Retry). Another tab (the serial terminal) is one ``addTab`` away.
+helps (Start, Resume, Retry); the Serial tab holds the guest's serial terminal
+(``serialConsole``, :mod:`vmgui.ui.console.serialtab`), whose stream opens with the window.
+The toolbar's screen actions (Send Key, screenshot, grab) work on the Graphical tab.
 
 The window is a :class:`~vmgui.ui.shell.Shell` of its own: the lifecycle runner's
 confirmations, the screenshot's file dialog and errors are modal to it, not to the main
@@ -36,6 +38,9 @@ from vmgui.core.errors import VmguiError
 from vmgui.core.model import GuestAction, GuestInfo
 from vmgui.core.rfb.keys import KEY_SEQUENCES
 from vmgui.ui.console.actions import build_console_actions, build_toolbar
+from vmgui.ui.console.serialsession import SerialOpener
+from vmgui.ui.console.serialtab import SerialTab
+from vmgui.ui.console.serialwidget import SerialTerminal
 from vmgui.ui.console.session import ConsoleSession, ConsoleState, Phase, SessionOpener
 from vmgui.ui.console.widget import GuestConsole
 from vmgui.ui.controller import HostController
@@ -44,6 +49,7 @@ from vmgui.ui.guests import commands
 from vmgui.ui.shell import NOTICE_MSECS
 from vmgui.ui.tasks import TaskOwner
 from vmgui.ui.widgets import MUTED_STYLE, RED_COLOR
+from vmgui.virt.serial import SerialConsole
 
 _T = TypeVar("_T")
 
@@ -76,6 +82,7 @@ class ConsoleWindow(QMainWindow):
         controller: the hosts.
         dialogs: confirmations and errors (the lifecycle runner's).
         opener: opens the VNC session (tests pass a fake).
+        serial_opener: makes the serial console stream (tests pass a fake).
         ask_path: asks where to save a screenshot (tests pass a fake).
 
     Signals:
@@ -91,6 +98,7 @@ class ConsoleWindow(QMainWindow):
         dialogs: Dialogs,
         *,
         opener: SessionOpener,
+        serial_opener: SerialOpener = SerialConsole,
         ask_path: AskPath = ask_screenshot_path,
         parent: QWidget | None = None,
     ) -> None:
@@ -146,6 +154,7 @@ class ConsoleWindow(QMainWindow):
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(graphical, "Graphical")
         self.setCentralWidget(self.tabs)
+        self._graphical_page = graphical
 
         self.console_actions = actions = build_console_actions(self)
         self.addToolBar(build_toolbar(actions))
@@ -158,6 +167,10 @@ class ConsoleWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.grab_hint)
 
         self.session = ConsoleSession(guest, controller, self.console, opener=opener, parent=self)
+        self.serial = SerialTab(guest, self.session, controller, opener=serial_opener)
+        self.tabs.addTab(self.serial, "Serial")
+        self.serial.lifecycleRequested.connect(self._run_lifecycle)
+        self.tabs.currentChanged.connect(self._on_tabs_current_changed)
         self.session.stateChanged.connect(self._on_session_state_changed)
         self.session.guestChanged.connect(self._on_session_guest_changed)
         self.console.grabChanged.connect(self._on_console_grab_changed)
@@ -207,20 +220,33 @@ class ConsoleWindow(QMainWindow):
         """The window's running tasks."""
         return self._tasks
 
+    @property
+    def terminal(self) -> SerialTerminal:
+        """The Serial tab's terminal (``serialConsole``)."""
+        return self.serial.terminal
+
     def start(self) -> None:
-        """Connect (once the window is shown)."""
+        """Connect the screen and open the serial console (once the window is shown)."""
         self.session.start()
+        self.serial.start()
+
+    async def close_sessions(self) -> None:
+        """End the VNC session and the serial stream, awaiting both (the window closed)."""
+        await asyncio.gather(self.session.close(), self.serial.session.close())
 
     # -- state ---------------------------------------------------------------------------------
 
+    def _graphical_shown(self) -> bool:
+        return self.tabs.currentWidget() is self._graphical_page
+
     def _show_state(self, state: ConsoleState) -> None:
         screen = state.phase in (Phase.LIVE, Phase.PAUSED)
-        self.console_actions.set_live(state.phase is Phase.LIVE)
+        self.console_actions.set_live(state.phase is Phase.LIVE and self._graphical_shown())
         self.pause_bar.setVisible(state.phase is Phase.PAUSED)
         self.pause_label.setText(state.text)
         if screen:
             self.stack.setCurrentWidget(self.scroll_area)
-            if state.phase is Phase.LIVE and self.isActiveWindow():
+            if state.phase is Phase.LIVE and self.isActiveWindow() and self._graphical_shown():
                 self.console.setFocus(Qt.FocusReason.OtherFocusReason)
             return
         if self.console.grabbed:
@@ -249,6 +275,16 @@ class ConsoleWindow(QMainWindow):
 
     def _on_session_state_changed(self, state: ConsoleState) -> None:
         self._show_state(state)
+
+    def _on_tabs_current_changed(self, _index: int) -> None:
+        graphical = self._graphical_shown()
+        live = self.session.state.phase is Phase.LIVE
+        self.console_actions.set_live(live and graphical)
+        if not graphical:
+            self.console.set_grab(False)
+            self.terminal.setFocus(Qt.FocusReason.TabFocusReason)
+        elif live:
+            self.console.setFocus(Qt.FocusReason.TabFocusReason)
 
     def _on_session_guest_changed(self, guest: GuestInfo) -> None:
         self.console_actions.update_lifecycle(guest)
