@@ -37,6 +37,8 @@ TEST_PACKAGES=(
   # real services the tests start themselves (tests/services): an sshd on loopback, a Secret
   # Service in a private D-Bus session
   openssh-server openssh-client gnome-keyring libsecret-tools dbus-daemon dbus-bin
+  # UEFI firmware: the "no internal snapshot of a running UEFI guest" refusal is tested for real
+  ovmf
 )
 
 install_packages() {
