@@ -22,7 +22,8 @@ from vmgui.core.model import (
     StorageItem,
 )
 from vmgui.virt import guests as svc
-from vmgui.virt.connection import HostConnection, open_connection
+from vmgui.virt.connection import HostConnection
+from vmgui.virt.opening import open_connection
 
 Run = Callable[..., Any]
 
