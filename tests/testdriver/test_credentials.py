@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import os
 import subprocess
 import threading
@@ -27,7 +28,7 @@ from vmgui.virt.credentials import (
     CredentialAnswer,
     CredentialRequest,
 )
-from vmgui.virt.opening import OpenTimeoutError, open_connection
+from vmgui.virt.opening import OpenTimeoutError, open_connection, wait_for_open
 
 Run = Callable[..., Any]
 URI = "qemu+libssh2://alice@example.org:2222/system"
@@ -253,3 +254,26 @@ def test_an_authentication_failure_stops_the_reconnect_loop(node50_uri: str, aru
     arun(asyncio.sleep(0.1))
     assert host.state is ConnectionState.FAILED  # no further attempt
     arun(host.close())
+
+
+def test_the_deadline_pauses_while_a_question_is_on_screen(arun: Run) -> None:
+    asker = Asker()
+    auth = session(arun, asker)
+    never: concurrent.futures.Future[int] = concurrent.futures.Future()
+
+    async def scenario() -> float:
+        asker.hold = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        answer = loop.run_in_executor(None, auth.answer_askpass, QUESTION)
+        await wait_until(lambda: auth.prompting)
+        wait = asyncio.ensure_future(wait_for_open(never, auth, 0.3, "Could not connect"))
+        await asyncio.sleep(0.8)  # the user reads the fingerprint: no deadline
+        assert not wait.done()
+        asker.hold.set()
+        assert await answer == "yes"
+        started = time.monotonic()
+        with pytest.raises(OpenTimeoutError):
+            await wait
+        return time.monotonic() - started
+
+    assert 0.2 < arun(scenario()) < 1.0
