@@ -323,7 +323,7 @@ def test_keepalive_notices_a_dead_link_and_reconnects_when_it_returns(
         slow_sshd.set_blackhole(True)
         lost = mrun(until(lambda: host.state is not ConnectionState.CONNECTED, 20))
         down = [s for s in rec.statuses if s.state is ConnectionState.DISCONNECTED]
-        assert down[0].reason == "the host stopped answering keepalives"
+        assert "keepalive" in down[0].reason  # the close callback, or a call failing first
         print(f"\nkeepalive noticed the dead link after {lost:.1f} s")
         assert lost < 8
         mrun(until(lambda: len(slow_sshd_attempts(rec)) >= 1, 20))
