@@ -13,7 +13,7 @@ from pytestqt.qtbot import QtBot
 
 from vmgui.core.hosturi import Transport
 from vmgui.core.sshprompts import HostKeyQuestion, PromptKind
-from vmgui.ui.hosts.credentials import CredentialDialog, DialogAsker
+from vmgui.ui.hosts.credentials import CredentialDialog, DialogAsker, HostKeyDialog
 from vmgui.ui.hosts.hostdialog import HostChoice, HostDialog, ask_host
 from vmgui.virt.credentials import CredentialPrompt, CredentialRequest
 
@@ -134,6 +134,9 @@ def test_host_key_dialog_shows_the_key_and_accept_trusts_it(qloop: Run, parent: 
         return answer
 
     uri = "qemu+ssh://root@srv.example:2222/system"
+    dialog = HostKeyDialog(uri, QUESTION, parent)
+    assert dialog.refuse_button.isDefault() and not dialog.trust_button.autoDefault()
+    dialog.deleteLater()
     assert qloop(answered(asker.confirm_host_key(uri, QUESTION), "hostKeyDialog", read_and(True)))
     assert QUESTION.fingerprint in shown and "ED25519" in shown and QUESTION.host in shown
     refused = asker.confirm_host_key(uri, QUESTION)

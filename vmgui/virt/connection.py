@@ -52,6 +52,9 @@ DEFAULT_BACKOFF: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0, 15.0, 30.0)
 
 Opener = Callable[[str], libvirt.virConnect]
 
+#: Seconds a dropped connection's close waits for the slow worker's call to end.
+_CLOSE_WAIT = 30.0
+
 _CLOSE_REASONS = {
     libvirt.VIR_CONNECT_CLOSE_REASON_ERROR: "the connection failed",
     libvirt.VIR_CONNECT_CLOSE_REASON_EOF: "the host closed the connection (libvirtd stopped?)",
@@ -305,12 +308,23 @@ class HostConnection:
         event_ids, self._event_ids = self._event_ids, []
         old_worker = self._worker
         self._worker = Worker(f"virt:{self.uri}")
-        self._slow_worker.stop()
-        self._slow_worker = Worker(f"virt-slow:{self.uri}")
+        old_slow, self._slow_worker = self._slow_worker, Worker(f"virt-slow:{self.uri}")
+        slow_idle: concurrent.futures.Future[None] | None = None
+        with contextlib.suppress(WorkerStoppedError):
+            slow_idle = old_slow.submit(lambda: None)  # runs once its current call is over
+        old_slow.stop()
         if conn is not None:
-            # Close on the old worker after whatever it is running; never wait for it.
+            # Close on the old worker after whatever both workers run (closing a connection
+            # during another thread's call crashed the test driver); never wait for it here.
+            def close() -> None:
+                _forget_callbacks(conn, event_ids)  # no event may arrive after the drop
+                if slow_idle is not None:
+                    with contextlib.suppress(Exception):  # stopped, or still busy: close anyway
+                        slow_idle.result(timeout=_CLOSE_WAIT)
+                _close_quietly(conn, [])
+
             with contextlib.suppress(WorkerStoppedError):
-                old_worker.submit(lambda: _close_quietly(conn, event_ids))
+                old_worker.submit(close)
         old_worker.stop()
         self._set_status(state, reason, retry_in)
         self._tracker.detach(tell=conn is not None)
@@ -469,11 +483,15 @@ def _alive(conn: libvirt.virConnect) -> bool:
         return False
 
 
-def _close_quietly(conn: libvirt.virConnect, event_ids: list[int]) -> None:
+def _forget_callbacks(conn: libvirt.virConnect, event_ids: list[int]) -> None:
     for event_id in event_ids:
         with contextlib.suppress(libvirt.libvirtError):
             conn.domainEventDeregisterAny(event_id)
     with contextlib.suppress(libvirt.libvirtError):
         conn.unregisterCloseCallback()
+
+
+def _close_quietly(conn: libvirt.virConnect, event_ids: list[int]) -> None:
+    _forget_callbacks(conn, event_ids)
     with contextlib.suppress(libvirt.libvirtError):
         conn.close()

@@ -58,7 +58,10 @@ class HostKeyDialog(QDialog):
         )
         self.refuse_button = buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
         self.refuse_button.setText("Refuse")
+        # Enter must never trust a key: only a deliberate click on "Trust and Connect" does.
+        self.trust_button.setAutoDefault(False)
         self.refuse_button.setDefault(True)
+        self.refuse_button.setFocus()
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
