@@ -126,9 +126,6 @@ class QuietDialogs:
     async def confirm(self, parent: Any, title: str, text: str, ok_label: str) -> bool:
         return False
 
-    async def ask_host(self, parent: Any) -> tuple[str, bool] | None:
-        return None
-
     def show_error(self, parent: Any, error: Any) -> None:
         print(f"vmgui error: {error}", file=sys.stderr)
 

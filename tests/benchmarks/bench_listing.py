@@ -33,7 +33,8 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from tests.benchmarks import benchlib
 from tests.benchmarks.benchlib import fmt_ms, med_max, median, print_table
 from vmgui.core.model import GuestInfo, GuestState, HostInfo, HostStatus
-from vmgui.virt.connection import HostConnection, open_connection
+from vmgui.virt.connection import HostConnection
+from vmgui.virt.opening import open_connection
 
 
 class Recorder:

@@ -302,7 +302,8 @@ class SlowCapabilities:
 async def inprocess_slow(uri: str, delay: float) -> dict[str, float]:
     """Time a HostConnection to a host whose capabilities take ``delay`` s."""
     from vmgui.core.model import GuestInfo, HostInfo, HostStatus
-    from vmgui.virt.connection import HostConnection, open_connection
+    from vmgui.virt.connection import HostConnection
+    from vmgui.virt.opening import open_connection
 
     times: dict[str, float] = {}
     caps_known = asyncio.Event()

@@ -12,7 +12,8 @@ from tests.integration.helpers import OpenHost, Recorder, Run, connect, promptly
 from tests.integration.lab import GUEST_TIMEOUT, POWEROFF, Lab, TinyGuest, disk_xml
 from vmgui.core.model import GuestAction, GuestInfo, GuestState, StorageItem
 from vmgui.virt import guests as svc
-from vmgui.virt.connection import HostConnection, open_connection
+from vmgui.virt.connection import HostConnection
+from vmgui.virt.opening import open_connection
 
 pytestmark = pytest.mark.integration
 

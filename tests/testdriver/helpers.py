@@ -7,6 +7,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import libvirt
+
 from vmgui.core.model import GuestInfo, GuestState, HostInfo, HostStatus
 from vmgui.virt.connection import HostConnection
 from vmgui.virt.storage import UploadProgress, create_volume_blocking
@@ -82,3 +84,34 @@ class CreateOnlyUploader:
 
     async def is_complete(self, host: HostConnection, path: str) -> bool:
         return True
+
+
+class Droppable:
+    """A connection whose close callback the test fires, as libvirt does when a host drops."""
+
+    def __init__(self, conn: libvirt.virConnect) -> None:
+        self._conn = conn
+        self._close: tuple[Callable[..., None], Any] | None = None
+        self.dead = False
+
+    def registerCloseCallback(self, callback: Callable[..., None], opaque: Any) -> int:
+        self._close = (callback, opaque)
+        return 0
+
+    def unregisterCloseCallback(self) -> int:
+        self._close = None
+        return 0
+
+    def isAlive(self) -> int:
+        return 0 if self.dead else int(self._conn.isAlive())
+
+    def drop(self, reason: int) -> None:
+        """Call the close callback from another thread (libvirt's event thread does)."""
+        assert self._close is not None, "HostConnection registered no close callback"
+        callback, opaque = self._close
+        thread = threading.Thread(target=callback, args=(self, reason, opaque))
+        thread.start()
+        thread.join()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._conn, name)

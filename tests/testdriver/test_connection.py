@@ -12,7 +12,7 @@ import libvirt
 import pytest
 
 from tests.conftest import fixture_uri, wait_until
-from tests.testdriver.helpers import Recorder
+from tests.testdriver.helpers import Droppable, Recorder
 from vmgui.core.errors import VmguiError
 from vmgui.core.model import (
     ConnectionState,
@@ -22,7 +22,8 @@ from vmgui.core.model import (
     StorageItem,
 )
 from vmgui.virt import guests as svc
-from vmgui.virt.connection import HostConnection, open_connection
+from vmgui.virt.connection import HostConnection
+from vmgui.virt.opening import open_connection
 
 Run = Callable[..., Any]
 
@@ -330,41 +331,10 @@ def test_disconnect_clears_guests_and_refuses_calls(
     run(host.close())
 
 
-class _Droppable:
-    """A connection whose close callback the test fires, as libvirt does when a host drops."""
-
-    def __init__(self, conn: libvirt.virConnect) -> None:
-        self._conn = conn
-        self._close: tuple[Callable[..., None], Any] | None = None
-        self.dead = False
-
-    def registerCloseCallback(self, callback: Callable[..., None], opaque: Any) -> int:
-        self._close = (callback, opaque)
-        return 0
-
-    def unregisterCloseCallback(self) -> int:
-        self._close = None
-        return 0
-
-    def isAlive(self) -> int:
-        return 0 if self.dead else int(self._conn.isAlive())
-
-    def drop(self, reason: int) -> None:
-        """Call the close callback from another thread (libvirt's event thread does)."""
-        assert self._close is not None, "HostConnection registered no close callback"
-        callback, opaque = self._close
-        thread = threading.Thread(target=callback, args=(self, reason, opaque))
-        thread.start()
-        thread.join()
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._conn, name)
-
-
 def test_reconnect_with_backoff_after_a_drop(node50_uri: str, arun: Run) -> None:
     """When a host drops, it is retried with backoff until it answers again."""
     failures = {"left": 2}
-    opened: list[_Droppable] = []
+    opened: list[Droppable] = []
 
     def flaky_open(uri: str) -> libvirt.virConnect:
         if failures["left"] > 0 and attempts["n"] > 0:
@@ -372,7 +342,7 @@ def test_reconnect_with_backoff_after_a_drop(node50_uri: str, arun: Run) -> None
             attempts["n"] += 1
             raise libvirt.libvirtError("Failed to connect socket: Connection refused")
         attempts["n"] += 1
-        opened.append(_Droppable(open_connection(uri)))
+        opened.append(Droppable(open_connection(uri)))
         return opened[-1]
 
     attempts = {"n": 0}
@@ -400,10 +370,10 @@ def test_a_call_failing_on_a_dead_connection_drops_and_reconnects(
     node50_uri: str, arun: Run
 ) -> None:
     """No close callback came, but a call failed and the connection is not alive."""
-    opened: list[_Droppable] = []
+    opened: list[Droppable] = []
 
     def open_droppable(uri: str) -> libvirt.virConnect:
-        opened.append(_Droppable(open_connection(uri)))
+        opened.append(Droppable(open_connection(uri)))
         return opened[-1]
 
     rec = Recorder()

@@ -29,7 +29,6 @@ class FakeDialogs:
         self.plans: list[list[DeletePlan]] = []
         self.confirms: list[str] = []
         self.errors: list[VmguiError] = []
-        self.host_answer: tuple[str, bool] | None = None
 
     async def confirm_delete(self, parent: QWidget, plans: list[DeletePlan]) -> list[str] | None:
         self.plans.append(plans)
@@ -38,9 +37,6 @@ class FakeDialogs:
     async def confirm(self, parent: QWidget, title: str, text: str, ok_label: str) -> bool:
         self.confirms.append(text)
         return self.confirm_answer
-
-    async def ask_host(self, parent: QWidget) -> tuple[str, bool] | None:
-        return self.host_answer
 
     def show_error(self, parent: QWidget, error: VmguiError) -> None:
         self.errors.append(error)

@@ -22,7 +22,8 @@ from vmgui.ui.console import ConsoleManager, ConsoleWindow, Phase
 from vmgui.ui.console.window import GRAB_HINT
 from vmgui.ui.controller import HostController
 from vmgui.ui.main.window import MainWindow
-from vmgui.virt.connection import HostConnection, HostObserver, open_connection
+from vmgui.virt.connection import HostConnection, HostObserver
+from vmgui.virt.opening import open_connection
 
 Consoles = tuple[MainWindow, ConsoleManager, FakeOpener, FakeDialogs, Run]
 

@@ -9,7 +9,6 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
 import pytest
-from PySide6.QtTest import QTest
 from PySide6.QtWidgets import (
     QApplication,
     QDialog,
@@ -33,7 +32,7 @@ from vmgui.core.model import (
     StorageItem,
 )
 from vmgui.core.xml.domain import DiskInfo, GuestDetails, NicInfo
-from vmgui.ui.dialogs import AddHostDialog, DeleteGuestDialog, QtDialogs, exec_async
+from vmgui.ui.dialogs import DeleteGuestDialog, QtDialogs, exec_async
 from vmgui.ui.guests.details import GuestDetailsPane
 from vmgui.ui.hosts.details import HostDetailsPane
 from vmgui.ui.widgets import AMBER_COLOR, NORMAL_COLOR, RED_COLOR
@@ -387,32 +386,6 @@ def test_delete_dialog_single_title(qtbot: QtBot) -> None:
     assert dialog.title_label.text() == "Delete web-01?"
 
 
-def test_add_host_dialog_validates_custom_uri(qtbot: QtBot) -> None:
-    dialog = AddHostDialog()
-    qtbot.addWidget(dialog)
-    dialog.show()
-    assert dialog.objectName() == "addHostDialog"
-    assert dialog.ok_button.isEnabled()
-    assert dialog.uri() == "qemu:///system"
-    assert dialog.autoconnect()
-
-    QTest.keyClicks(dialog.uri_edit, "qemu+ssh://root@srv1/foo")
-    assert dialog.custom_radio.isChecked()
-    assert not dialog.ok_button.isEnabled()
-    assert dialog.error_label.isVisible()
-    assert "/system or /session" in dialog.error_label.text()
-
-    dialog.uri_edit.setText("qemu+ssh://root@srv1/system")
-    assert dialog.ok_button.isEnabled()
-    assert not dialog.error_label.isVisible()
-    assert dialog.uri() == "qemu+ssh://root@srv1/system"
-
-    dialog.session_radio.setChecked(True)
-    dialog.autoconnect_check.setChecked(False)
-    assert dialog.uri() == "qemu:///session"
-    assert not dialog.autoconnect()
-
-
 def test_exec_async_returns_accepted(qloop: Run, parent: QWidget) -> None:
     dialog = QDialog(parent)
     result = qloop(answered(exec_async(dialog), dialog.accept))
@@ -438,17 +411,6 @@ def test_qt_dialogs_confirm_delete(qloop: Run, parent: QWidget) -> None:
         _child(parent, DeleteGuestDialog).cancel_button.click()
 
     assert qloop(answered(QtDialogs().confirm_delete(parent, _plans()), cancel)) is None
-
-
-def test_qt_dialogs_ask_host(qloop: Run, parent: QWidget) -> None:
-    def answer() -> None:
-        dialog = _child(parent, AddHostDialog)
-        dialog.uri_edit.setText("test:///default")
-        dialog.custom_radio.setChecked(True)
-        dialog.autoconnect_check.setChecked(False)
-        dialog.ok_button.click()
-
-    assert qloop(answered(QtDialogs().ask_host(parent), answer)) == ("test:///default", False)
 
 
 @pytest.mark.parametrize(("click_ok", "expected"), [(True, True), (False, False)])

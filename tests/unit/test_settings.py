@@ -57,3 +57,14 @@ def test_paths_follow_xdg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
 def test_demo_uri_is_absolute(tmp_path: Path) -> None:
     fixture = tmp_path / "demo.xml"
     assert demo_host_uri(fixture) == f"test://{fixture}"
+
+
+def test_a_saved_host_keeps_its_display_name(tmp_path: Path) -> None:
+    path = tmp_path / "hosts.json"
+    entries = [
+        HostEntry("qemu+ssh://root@srv/system", False, "Rack 3"),
+        HostEntry("qemu:///system"),
+    ]
+    save_hosts(entries, path)
+    assert load_hosts(path) == entries
+    assert '"name"' not in path.read_text().split("qemu:///system")[1]  # only when given

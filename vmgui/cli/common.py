@@ -7,16 +7,22 @@ line and exits non-zero.
 from __future__ import annotations
 
 import argparse
+import asyncio
+import getpass
 import json
 import sys
 from collections.abc import Awaitable, Callable
 from typing import TypeAlias
 
 from vmgui.core.errors import VmguiError
+from vmgui.core.hosturi import uri_warnings
 from vmgui.core.provisioning import Progress, ProvisionResult, Step
+from vmgui.core.sshprompts import HostKeyQuestion
 from vmgui.core.units import format_bytes, format_rate, format_seconds
 from vmgui.virt.connection import HostConnection, NullObserver
+from vmgui.virt.credentials import AuthenticationError, CredentialAnswer, CredentialRequest
 from vmgui.virt.download import TransferProgress
+from vmgui.virt.passwords import SecretStore
 
 Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 """What a verb module's ``add_parser`` gets."""
@@ -29,8 +35,49 @@ HostHandler = Callable[[argparse.Namespace, HostConnection], Awaitable[int]]
 
 
 def add_connect(parser: argparse.ArgumentParser) -> None:
-    """The ``--connect URI`` option (required)."""
+    """The ``--connect URI`` option (required) and ``--accept-host-key``."""
     parser.add_argument("--connect", metavar="URI", required=True)
+    parser.add_argument(
+        "--accept-host-key",
+        action="store_true",
+        help="trust the host's key if it is unknown (its fingerprint is printed)",
+    )
+
+
+class TerminalAsker:
+    """The CLI's CredentialAsker: passwords from the terminal (getpass) when there is one;
+    an unknown host key only with ``--accept-host-key``.
+
+    Attributes:
+        note: why the last question was refused, for the error line ("" if none was).
+    """
+
+    def __init__(self, accept_host_key: bool, interactive: bool) -> None:
+        self._accept = accept_host_key
+        self._interactive = interactive
+        self.note = ""
+
+    async def confirm_host_key(self, uri: str, question: HostKeyQuestion) -> bool:
+        """Trust the key only with ``--accept-host-key`` (and say so on stderr)."""
+        key = f"{question.key_type} key {question.fingerprint}".strip()
+        if not self._accept:
+            self.note = f"the host key is unknown ({key}); pass --accept-host-key to trust it"
+            return False
+        print(f"vmgui-cli: trusting the {key} of {question.host}", file=sys.stderr)
+        return True
+
+    async def ask_credentials(self, request: CredentialRequest) -> CredentialAnswer | None:
+        """Read the answers from the terminal; refuse without one."""
+        if not self._interactive:
+            self.note = "the host asks for a password and stdin is not a terminal"
+            return None
+        loop = asyncio.get_running_loop()
+        values = []
+        for prompt in request.prompts:
+            text = prompt.text.rstrip(": ") + ": "
+            read = input if prompt.echo else getpass.getpass
+            values.append(await loop.run_in_executor(None, read, text))
+        return CredentialAnswer(tuple(values))
 
 
 def add_json(parser: argparse.ArgumentParser, help_text: str | None = "print JSON") -> None:
@@ -42,8 +89,22 @@ def on_host(handler: HostHandler) -> Handler:
     """A verb that connects to ``--connect`` first and closes the host afterwards."""
 
     async def run(args: argparse.Namespace) -> int:
-        host = HostConnection(args.connect, NullObserver(), keepalive=None)
-        await host.connect()
+        for warning in uri_warnings(args.connect):
+            print(f"vmgui-cli: warning: {warning}", file=sys.stderr)
+        asker = TerminalAsker(getattr(args, "accept_host_key", False), sys.stdin.isatty())
+        host = HostConnection(
+            args.connect, NullObserver(), keepalive=None, asker=asker, secrets=SecretStore()
+        )
+        try:
+            await host.connect()  # one attempt: a failed connect never reconnects
+        except AuthenticationError as exc:
+            if asker.note:
+                exc.hint = asker.note
+            await host.close()
+            raise
+        except VmguiError:
+            await host.close()
+            raise
         try:
             return await handler(args, host)
         finally:

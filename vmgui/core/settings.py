@@ -27,12 +27,14 @@ class HostEntry:
     """A saved host.
 
     Attributes:
-        uri: the libvirt URI.
+        uri: the libvirt URI (its connection fields: :func:`vmgui.core.hosturi.fields_from_uri`).
         autoconnect: open it when vmgui starts.
+        name: the display name the user gave it ("" = derived from the URI).
     """
 
     uri: str
     autoconnect: bool = True
+    name: str = ""
 
 
 def config_dir() -> Path:
@@ -64,7 +66,11 @@ def load_hosts(path: Path | None = None) -> list[HostEntry] | None:
     try:
         data = json.loads(text)
         entries = [
-            HostEntry(uri=str(item["uri"]), autoconnect=bool(item.get("autoconnect", True)))
+            HostEntry(
+                uri=str(item["uri"]),
+                autoconnect=bool(item.get("autoconnect", True)),
+                name=str(item.get("name", "")),
+            )
             for item in data["hosts"]
         ]
     except (ValueError, KeyError, TypeError) as exc:
@@ -84,7 +90,10 @@ def save_hosts(entries: list[HostEntry], path: Path | None = None) -> None:
     path = path or hosts_file()
     payload = {
         "version": _VERSION,
-        "hosts": [{"uri": e.uri, "autoconnect": e.autoconnect} for e in entries],
+        "hosts": [
+            {"uri": e.uri, "autoconnect": e.autoconnect, **({"name": e.name} if e.name else {})}
+            for e in entries
+        ],
     }
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -15,19 +15,17 @@ from PySide6.QtCore import QObject, Signal
 from vmgui.core.errors import VmguiError
 from vmgui.core.model import GuestInfo, HostInfo, HostStatus
 from vmgui.core.settings import HostEntry
+from vmgui.core.sshprompts import HostKeyQuestion
 from vmgui.core.validation import validate_uri
 from vmgui.ui.tasks import TaskOwner
 from vmgui.virt.connection import HostConnection, HostObserver
+from vmgui.virt.credentials import CredentialAnswer, CredentialAsker, CredentialRequest
+from vmgui.virt.passwords import SecretStore
 
 _log = logging.getLogger(__name__)
 
 ConnectionFactory = Callable[[str, HostObserver], HostConnection]
 SaveHosts = Callable[[list[HostEntry]], None]
-
-
-def default_connection_factory(uri: str, observer: HostObserver) -> HostConnection:
-    """A real connection to ``uri``."""
-    return HostConnection(uri, observer)
 
 
 class HostController(QObject):
@@ -36,6 +34,7 @@ class HostController(QObject):
     Signals:
         hostAdded(str): a host (URI) was added.
         hostRemoved(str): a host was removed.
+        hostEdited(str): a host's name or autoconnect changed (same URI).
         statusChanged(HostStatus): a host's connection state changed.
         hostInfoChanged(HostInfo): a host's identity/size became known.
         guestsReset(str, list): the full guest list of a host (URI, list of GuestInfo).
@@ -46,6 +45,7 @@ class HostController(QObject):
 
     hostAdded = Signal(str)
     hostRemoved = Signal(str)
+    hostEdited = Signal(str)
     statusChanged = Signal(HostStatus)
     hostInfoChanged = Signal(HostInfo)
     guestsReset = Signal(str, list)
@@ -56,13 +56,16 @@ class HostController(QObject):
     def __init__(
         self,
         *,
-        factory: ConnectionFactory = default_connection_factory,
+        factory: ConnectionFactory | None = None,
         save: SaveHosts | None = None,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
-        self._factory = factory
+        self._factory = factory or self._real_connection
         self._save = save
+        self.asker = _AskerProxy()
+        self.secrets = SecretStore()
+        self._names: dict[str, str] = {}
         self._hosts: dict[str, HostConnection] = {}
         self._autoconnect: dict[str, bool] = {}
         self._labels: dict[str, str] = {}
@@ -79,8 +82,12 @@ class HostController(QObject):
         return self._hosts[uri]
 
     def label(self, uri: str) -> str:
-        """The host's display name (a custom label, e.g. for the demo host, wins)."""
-        return self._labels.get(uri) or self._hosts[uri].display_name
+        """The host's display name (a saved name or a custom label, e.g. the demo host's, wins)."""
+        return self._names.get(uri) or self._labels.get(uri) or self._hosts[uri].display_name
+
+    def name(self, uri: str) -> str:
+        """The display name the user gave the host, or ""."""
+        return self._names.get(uri, "")
 
     def autoconnect(self, uri: str) -> bool:
         """Whether the host opens when vmgui starts."""
@@ -88,12 +95,21 @@ class HostController(QObject):
 
     def entries(self) -> list[HostEntry]:
         """The hosts as saved."""
-        return [HostEntry(uri, self._autoconnect.get(uri, True)) for uri in self._hosts]
+        return [
+            HostEntry(uri, self._autoconnect.get(uri, True), self._names.get(uri, ""))
+            for uri in self._hosts
+        ]
 
     # -- changes ------------------------------------------------------------------------
 
     def add_host(
-        self, uri: str, *, autoconnect: bool = True, save: bool = True, label: str = ""
+        self,
+        uri: str,
+        *,
+        autoconnect: bool = True,
+        save: bool = True,
+        label: str = "",
+        name: str = "",
     ) -> HostConnection:
         """Add a host (validated), optionally remembering it; returns its connection.
 
@@ -111,6 +127,8 @@ class HostController(QObject):
         self._autoconnect[uri] = autoconnect
         if label:
             self._labels[uri] = label
+        if name:
+            self._names[uri] = name
         self.hostAdded.emit(uri)
         if save:
             self._persist()
@@ -123,8 +141,32 @@ class HostController(QObject):
             return
         self._autoconnect.pop(uri, None)
         self._labels.pop(uri, None)
+        self._names.pop(uri, None)
         await host.close()
         self.hostRemoved.emit(uri)
+        self._persist()
+
+    async def edit_host(self, uri: str, new_uri: str, *, name: str, autoconnect: bool) -> None:
+        """Change a host in place: its name and autoconnect; a new URI replaces its connection
+        (at the same place in the saved list).
+
+        Raises:
+            VmguiError: the new URI is malformed or another host has it.
+        """
+        new_uri = new_uri.strip()
+        if new_uri != uri:
+            order = list(self._hosts)
+            self.add_host(new_uri, autoconnect=autoconnect, save=False, name=name)
+            await self.remove_host(uri)
+            order[order.index(uri)] = new_uri
+            self._hosts = {u: self._hosts[u] for u in order}
+        else:
+            self._autoconnect[uri] = autoconnect
+            if name:
+                self._names[uri] = name
+            else:
+                self._names.pop(uri, None)
+            self.hostEdited.emit(uri)
         self._persist()
 
     def set_autoconnect(self, uri: str, autoconnect: bool) -> None:
@@ -156,6 +198,9 @@ class HostController(QObject):
         for host in list(self._hosts.values()):
             await host.close()
 
+    def _real_connection(self, uri: str, observer: HostObserver) -> HostConnection:
+        return HostConnection(uri, observer, asker=self.asker, secrets=self.secrets)
+
     def _persist(self) -> None:
         if self._save is None:
             return
@@ -164,6 +209,29 @@ class HostController(QObject):
             self._save(entries)
         except VmguiError as exc:
             self.errorRaised.emit(exc)
+
+
+class _AskerProxy:
+    """The hosts' CredentialAsker: forwards to the one set (the window's dialogs), else refuses.
+
+    Attributes:
+        target: the asker that answers, or None (every question is refused).
+    """
+
+    def __init__(self) -> None:
+        self.target: CredentialAsker | None = None
+
+    async def confirm_host_key(self, uri: str, question: HostKeyQuestion) -> bool:
+        """Ask the target; refuse without one."""
+        if self.target is None:
+            return False
+        return await self.target.confirm_host_key(uri, question)
+
+    async def ask_credentials(self, request: CredentialRequest) -> CredentialAnswer | None:
+        """Ask the target; cancel without one."""
+        if self.target is None:
+            return None
+        return await self.target.ask_credentials(request)
 
 
 class _Relay:

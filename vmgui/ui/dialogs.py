@@ -1,4 +1,4 @@
-"""Dialogs the main window awaits: delete confirmation, add host, errors.
+"""Dialogs the main window awaits: delete confirmation, questions, errors.
 
 Every dialog is shown with ``open()`` (window-modal, no nested event loop); the
 ``async`` functions await its ``finished`` signal on the running (qasync) loop.
@@ -15,16 +15,13 @@ from typing import Protocol
 
 from PySide6.QtCore import QObject, Qt
 from PySide6.QtWidgets import (
-    QButtonGroup,
     QCheckBox,
     QDialog,
     QDialogButtonBox,
     QHBoxLayout,
     QLabel,
-    QLineEdit,
     QMessageBox,
     QPushButton,
-    QRadioButton,
     QStyle,
     QVBoxLayout,
     QWidget,
@@ -32,8 +29,7 @@ from PySide6.QtWidgets import (
 
 from vmgui.core.errors import VmguiError
 from vmgui.core.model import DeletePlan
-from vmgui.core.settings import SESSION_URI, SYSTEM_URI
-from vmgui.core.validation import ValidationError, host_display_name, validate_uri
+from vmgui.core.validation import host_display_name
 from vmgui.ui.widgets import MUTED_STYLE, RED_COLOR, muted_label, scroll_area, title_font
 
 _log = logging.getLogger("vmgui.ui")
@@ -85,10 +81,6 @@ class Dialogs(Protocol):
 
     async def confirm(self, parent: QWidget, title: str, text: str, ok_label: str) -> bool:
         """Ask a yes/no question; True if the user chose ``ok_label``."""
-        ...
-
-    async def ask_host(self, parent: QWidget) -> tuple[str, bool] | None:
-        """Ask for a host to add: (URI, connect automatically), or None if cancelled."""
         ...
 
     def show_error(self, parent: QWidget, error: VmguiError) -> None:
@@ -216,116 +208,6 @@ class DeleteGuestDialog(QDialog):
         self.reject()
 
 
-class AddHostDialog(QDialog):
-    """Asks for a libvirt URI to connect to, checked as it is typed."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setObjectName("addHostDialog")
-        self.setWindowTitle("Add Host")
-        intro = QLabel("Choose the libvirt host to manage.")
-        self.system_radio = QRadioButton(f"Local system ({SYSTEM_URI})")
-        self.session_radio = QRadioButton(f"Local session ({SESSION_URI})")
-        self.custom_radio = QRadioButton("Custom URI")
-        self.system_radio.setChecked(True)
-        self._group = QButtonGroup(self)
-        for radio in (self.system_radio, self.session_radio, self.custom_radio):
-            self._group.addButton(radio)
-        self.uri_edit = QLineEdit()
-        self.uri_edit.setPlaceholderText("qemu+ssh://root@server/system")
-        self.uri_edit.setClearButtonEnabled(True)
-        self.error_label = QLabel()
-        self.error_label.setWordWrap(True)
-        self.error_label.setStyleSheet(f"color: {RED_COLOR};")
-        self.error_label.setVisible(False)
-        self._hint = muted_label("Remote hosts: qemu+ssh://user@host/system (needs SSH keys).")
-        self.autoconnect_check = QCheckBox("Connect automatically at start")
-        self.autoconnect_check.setChecked(True)
-        self._buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
-        )
-        self.ok_button.setText("Add Host")
-
-        custom = QVBoxLayout()
-        custom.setContentsMargins(26, 0, 0, 0)
-        custom.setSpacing(4)
-        custom.addWidget(self.uri_edit)
-        custom.addWidget(self.error_label)
-        custom.addWidget(self._hint)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(20, 20, 20, 16)
-        layout.setSpacing(8)
-        layout.addWidget(intro)
-        layout.addWidget(self.system_radio)
-        layout.addWidget(self.session_radio)
-        layout.addWidget(self.custom_radio)
-        layout.addLayout(custom)
-        layout.addSpacing(8)
-        layout.addWidget(self.autoconnect_check)
-        layout.addStretch(1)
-        layout.addWidget(self._buttons)
-        self.setMinimumWidth(460)
-
-        self._group.buttonToggled.connect(self._on_group_button_toggled)
-        self.uri_edit.textEdited.connect(self._on_uri_edit_text_edited)
-        self.uri_edit.textChanged.connect(self._on_uri_edit_text_changed)
-        self._buttons.accepted.connect(self._on_buttons_accepted)
-        self._buttons.rejected.connect(self._on_buttons_rejected)
-        self._validate()
-
-    @property
-    def ok_button(self) -> QPushButton:
-        """The button that accepts the dialog."""
-        return self._buttons.button(QDialogButtonBox.StandardButton.Ok)
-
-    def uri(self) -> str:
-        """The chosen URI (stripped); check :meth:`error` first for a custom one."""
-        if self.system_radio.isChecked():
-            return SYSTEM_URI
-        if self.session_radio.isChecked():
-            return SESSION_URI
-        return self.uri_edit.text().strip()
-
-    def autoconnect(self) -> bool:
-        """Whether the host should be connected at every start."""
-        return self.autoconnect_check.isChecked()
-
-    def error(self) -> str:
-        """Why the chosen URI is not valid, or ""."""
-        if not self.custom_radio.isChecked():
-            return ""
-        try:
-            validate_uri(self.uri_edit.text())
-        except ValidationError as exc:
-            return exc.message
-        return ""
-
-    def _on_group_button_toggled(self, _button: QRadioButton, _checked: bool) -> None:
-        self._validate()
-
-    def _on_uri_edit_text_edited(self, _text: str) -> None:
-        self.custom_radio.setChecked(True)
-
-    def _on_uri_edit_text_changed(self, _text: str) -> None:
-        self._validate()
-
-    def _on_buttons_accepted(self) -> None:
-        if not self.error():
-            self.accept()
-
-    def _on_buttons_rejected(self) -> None:
-        self.reject()
-
-    def _validate(self) -> None:
-        message = self.error()
-        typed = bool(self.uri_edit.text().strip())
-        # An empty field is not an error yet; it only keeps the dialog from accepting.
-        self.error_label.setText(message if typed else "")
-        self.error_label.setVisible(bool(message) and typed)
-        self._hint.setVisible(not (message and typed))
-        self.ok_button.setEnabled(not message)
-
-
 class QtDialogs:
     """The real dialogs, shown window-modal with ``open()``."""
 
@@ -354,16 +236,6 @@ class QtDialogs:
             return box.clickedButton() == ok
         finally:
             box.deleteLater()
-
-    async def ask_host(self, parent: QWidget) -> tuple[str, bool] | None:
-        """Show an :class:`AddHostDialog`; (URI, autoconnect), or None if cancelled."""
-        dialog = AddHostDialog(parent)
-        try:
-            if await exec_async(dialog) != QDialog.DialogCode.Accepted.value:
-                return None
-            return dialog.uri(), dialog.autoconnect()
-        finally:
-            dialog.deleteLater()
 
     def show_error(self, parent: QWidget, error: VmguiError) -> None:
         """Show ``error`` in a window-modal message box and log it at warning level."""

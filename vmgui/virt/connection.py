@@ -10,27 +10,37 @@ it current are :class:`~vmgui.virt.guestcache.GuestTracker`'s.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import logging
-import threading
 from collections.abc import Callable, Sequence
 from typing import Protocol, TypeVar
 
 import libvirt
 
 from vmgui.core.errors import VmguiError
+from vmgui.core.hosturi import uri_warnings
 from vmgui.core.model import (
     ConnectionState,
     GuestInfo,
     HostInfo,
     HostStatus,
 )
-from vmgui.core.validation import host_display_name
+from vmgui.core.validation import ValidationError, host_display_name, parse_uri
 from vmgui.core.xml.host import read_capabilities
 from vmgui.virt import inspect
-from vmgui.virt.events import TaskSet, Worker, WorkerStoppedError, ensure_event_loop
+from vmgui.virt.askpass import AskpassServer
+from vmgui.virt.closing import CloseWhenIdle, close_late, close_quietly
+from vmgui.virt.credentials import AuthenticationError, AuthSession, CredentialAsker
+from vmgui.virt.events import TaskSet, Worker, WorkerStoppedError
 from vmgui.virt.guestcache import GuestObserver, GuestTracker
+from vmgui.virt.opening import (
+    CONNECT_TIMEOUT,
+    is_ssh,
+    open_connection,
+    open_error,
+    wait_for_open,
+)
+from vmgui.virt.passwords import SecretStore
 
 _log = logging.getLogger(__name__)
 
@@ -47,30 +57,6 @@ _CLOSE_REASONS = {
     libvirt.VIR_CONNECT_CLOSE_REASON_KEEPALIVE: "the host stopped answering keepalives",
     libvirt.VIR_CONNECT_CLOSE_REASON_CLIENT: "the connection was closed",
 }
-
-
-def open_connection(uri: str) -> libvirt.virConnect:
-    """Open ``uri`` without ever prompting on a terminal (blocking).
-
-    Credentials libvirt would ask for interactively are refused, so a host that needs them
-    fails with an authentication error instead of hanging.
-    """
-    ensure_event_loop()
-
-    def refuse(_creds: list[list[object]], _data: object) -> int:
-        return -1
-
-    auth = [
-        [
-            libvirt.VIR_CRED_AUTHNAME,
-            libvirt.VIR_CRED_PASSPHRASE,
-            libvirt.VIR_CRED_NOECHOPROMPT,
-            libvirt.VIR_CRED_ECHOPROMPT,
-        ],
-        refuse,
-        None,
-    ]
-    return libvirt.openAuth(uri, auth, 0)
 
 
 class HostObserver(GuestObserver, Protocol):
@@ -108,9 +94,13 @@ class HostConnection:
     Args:
         uri: the libvirt URI.
         observer: told about status, host info and guests, on the loop's thread.
-        opener: opens the connection (blocking; runs on the worker).
+        opener: opens the connection (blocking; runs on the worker); None = libvirt's, with
+            the credential questions answered by ``asker``.
         backoff: seconds between reconnect attempts after the host drops.
         keepalive: (interval s, count) for ``setKeepAlive``, or None.
+        asker: answers host-key and password questions (on the loop), or None to refuse them.
+        secrets: where saved passwords are read and remembered ones written, or None.
+        connect_timeout: seconds an open may take, not counting questions on screen.
     """
 
     def __init__(
@@ -118,9 +108,12 @@ class HostConnection:
         uri: str,
         observer: HostObserver,
         *,
-        opener: Opener = open_connection,
+        opener: Opener | None = None,
         backoff: Sequence[float] = DEFAULT_BACKOFF,
         keepalive: tuple[int, int] | None = (5, 3),
+        asker: CredentialAsker | None = None,
+        secrets: SecretStore | None = None,
+        connect_timeout: float = CONNECT_TIMEOUT,
     ) -> None:
         self.uri = uri
         self.display_name = host_display_name(uri)
@@ -128,6 +121,10 @@ class HostConnection:
         self._opener = opener
         self._backoff = tuple(backoff) or DEFAULT_BACKOFF
         self._keepalive = keepalive
+        self._asker = asker
+        self._secrets = secrets
+        self._connect_timeout = connect_timeout
+        self._session: AuthSession | None = None
         self._worker = Worker(f"virt:{uri}")
         # Calls that may take seconds (capabilities: libvirt re-probes qemu when /dev/kvm is
         # not accessible) run on a second thread, so they never hold up listing, events or
@@ -192,7 +189,7 @@ class HostConnection:
             await self._establish()
         except VmguiError as exc:
             self._want_connected = False
-            self._drop(ConnectionState.FAILED, exc.details or exc.summary)
+            self._drop(ConnectionState.FAILED, _failure_reason(exc))
             raise
 
     async def disconnect(self) -> None:
@@ -209,24 +206,45 @@ class HostConnection:
         self._slow_worker.stop()
 
     async def _establish(self) -> None:
+        try:
+            parse_uri(self.uri)
+        except ValidationError as exc:
+            raise VmguiError(f"Could not connect to {self.display_name}", exc.message) from exc
+        for warning in uri_warnings(self.uri):
+            _log.warning("%s: %s", self.uri, warning)
         self._generation += 1
         generation = self._generation
+        loop = asyncio.get_running_loop()
+        session = AuthSession(self.uri, self._asker, loop, self._secrets)
+        # Set SSH_ASKPASS here, on the loop's thread, before any worker opens (askpass.py).
+        askpass = AskpassServer.instance() if is_ssh(self.uri) and self._asker else None
+        self._session = session
+        worker = self._worker
         try:
-            loop = asyncio.get_running_loop()
-            conn, event_ids = await self._worker.run(lambda: self._open_blocking(generation, loop))
+            future = worker.submit(lambda: self._open_blocking(generation, loop, session, askpass))
+            conn, event_ids = await wait_for_open(
+                future, session, self._connect_timeout, f"Could not connect to {self.display_name}"
+            )
         except libvirt.libvirtError as exc:
-            raise inspect.error_from_libvirt(
-                exc, f"Could not connect to {self.display_name}"
-            ) from exc
+            raise open_error(exc, session, f"Could not connect to {self.display_name}") from exc
         except WorkerStoppedError as exc:
             raise VmguiError(f"Could not connect to {self.display_name}", str(exc)) from exc
+        except (VmguiError, asyncio.CancelledError):
+            # Deadline or cancel: abandon the stuck open; close what it opens late.
+            future.add_done_callback(close_late)
+            if worker is self._worker:
+                self._abandon_worker()
+            raise
+        finally:
+            self._session = None
         if generation != self._generation:  # disconnected while opening
-            self._worker.submit(lambda: _close_quietly(conn, event_ids))
+            self._worker.submit(lambda: close_quietly(conn, event_ids))
             raise VmguiError(f"Connection to {self.display_name} was cancelled")
         self._conn = conn
         self._event_ids = event_ids
         self._tracker.attach(generation)
         self._set_status(ConnectionState.CONNECTED)
+        self._worker.submit(session.remember_password)
         guests = await self.call(
             lambda c: inspect.list_guests(self.uri, c),
             f"Could not list the guests of {self.display_name}",
@@ -239,9 +257,16 @@ class HostConnection:
         self._tasks.spawn(self._fetch_capabilities(generation))
 
     def _open_blocking(
-        self, generation: int, loop: asyncio.AbstractEventLoop
+        self,
+        generation: int,
+        loop: asyncio.AbstractEventLoop,
+        session: AuthSession,
+        askpass: AskpassServer | None,
     ) -> tuple[libvirt.virConnect, list[int]]:
-        conn = self._opener(self.uri)
+        if self._opener is not None:
+            conn = self._opener(self.uri)
+        else:
+            conn = open_connection(self.uri, session, askpass)
         if self._keepalive is not None:
             try:
                 conn.setKeepAlive(*self._keepalive)
@@ -266,7 +291,14 @@ class HostConnection:
             dataclasses.replace(self._host_info, cpu_model=model, capabilities_known=True)
         )
 
+    def _abandon_worker(self) -> None:
+        self._generation += 1
+        old_worker, self._worker = self._worker, Worker(f"virt:{self.uri}")
+        old_worker.stop()
+
     def _drop(self, state: ConnectionState, reason: str, retry_in: float | None = None) -> None:
+        if self._session is not None:  # a connect is waiting: it gives up now
+            self._session.cancel()
         self._generation += 1
         conn, self._conn = self._conn, None
         event_ids, self._event_ids = self._event_ids, []
@@ -277,7 +309,7 @@ class HostConnection:
             # Both old workers may still be inside a call on ``conn`` (the slow one in
             # getCapabilities, say): closing it under them frees it mid-call (a segfault, seen
             # in the suite). Close after the last of them is done; never wait for either.
-            _CloseWhenIdle(conn, event_ids, old_workers)
+            CloseWhenIdle(conn, event_ids, old_workers)
         for worker in old_workers:
             worker.stop()
         self._set_status(state, reason, retry_in)
@@ -315,6 +347,10 @@ class HostConnection:
                 self._set_status(ConnectionState.CONNECTING, reason)
                 try:
                     await self._establish()
+                except AuthenticationError as exc:
+                    self._want_connected = False  # asking again would only annoy
+                    self._drop(ConnectionState.FAILED, _failure_reason(exc))
+                    return
                 except VmguiError as exc:
                     reason = exc.details or exc.summary
                     attempt += 1
@@ -415,45 +451,13 @@ class _ConnectionLostError(Exception):
         self.error = error
 
 
+def _failure_reason(exc: VmguiError) -> str:
+    reason = exc.details or exc.summary
+    return f"authentication failed — {reason}" if isinstance(exc, AuthenticationError) else reason
+
+
 def _alive(conn: libvirt.virConnect) -> bool:
     try:
         return bool(conn.isAlive())
     except libvirt.libvirtError:
         return False
-
-
-class _CloseWhenIdle:
-    """Closes a dropped connection once every worker that may use it has finished its call.
-
-    Each worker runs a release after whatever it is running now; the last release closes.
-    """
-
-    def __init__(
-        self, conn: libvirt.virConnect, event_ids: list[int], workers: tuple[Worker, ...]
-    ) -> None:
-        self._conn = conn
-        self._event_ids = event_ids
-        self._left = len(workers)
-        self._lock = threading.Lock()
-        for worker in workers:
-            try:
-                worker.submit(self._release)
-            except WorkerStoppedError:
-                self._release()
-
-    def _release(self) -> None:
-        with self._lock:
-            self._left -= 1
-            last = self._left == 0
-        if last:
-            _close_quietly(self._conn, self._event_ids)
-
-
-def _close_quietly(conn: libvirt.virConnect, event_ids: list[int]) -> None:
-    for event_id in event_ids:
-        with contextlib.suppress(libvirt.libvirtError):
-            conn.domainEventDeregisterAny(event_id)
-    with contextlib.suppress(libvirt.libvirtError):
-        conn.unregisterCloseCallback()
-    with contextlib.suppress(libvirt.libvirtError):
-        conn.close()

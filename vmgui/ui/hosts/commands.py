@@ -1,4 +1,4 @@
-"""Host commands: add, connect, disconnect, remove; and the actions that run them.
+"""Host commands: add, edit, connect, disconnect, forget a password, remove; and their actions.
 
 The async functions gather input, await the controller and report through the
 :class:`~vmgui.ui.shell.Shell`. :class:`HostActions` keeps the Host menu's actions enabled for
@@ -7,6 +7,7 @@ the selected hosts and runs them.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Protocol
 
 from PySide6.QtCore import QObject
@@ -15,21 +16,48 @@ from PySide6.QtGui import QAction
 from vmgui.core.model import ConnectionState, HostStatus
 from vmgui.ui.controller import HostController
 from vmgui.ui.dialogs import Dialogs
+from vmgui.ui.hosts.credentials import DialogAsker
+from vmgui.ui.hosts.hostdialog import HostChoice, ask_host
 from vmgui.ui.hosts.model import HostModel
 from vmgui.ui.shell import NOTICE_MSECS, Selection, Shell
+from vmgui.virt.credentials import uri_user
 
 #: How long a host's new connection state stays in the status bar (ms).
 STATUS_NOTICE_MSECS = 8000
 
 
-async def add_host(shell: Shell, controller: HostController, dialogs: Dialogs) -> None:
-    """Ask for a URI, add the host and connect it."""
-    answer = await dialogs.ask_host(shell.dialog_parent)
+async def add_host(shell: Shell, controller: HostController) -> None:
+    """Ask for a host, add it and connect it."""
+    answer = await ask_host(shell.dialog_parent)
     if answer is None:
         return
-    uri, autoconnect = answer
-    controller.add_host(uri, autoconnect=autoconnect)
-    await connect_host(shell, controller, uri)
+    controller.add_host(answer.uri, autoconnect=answer.autoconnect, name=answer.name)
+    await connect_host(shell, controller, answer.uri)
+
+
+async def edit_host(shell: Shell, controller: HostController, uri: str) -> None:
+    """Change a host in place; a changed URI reconnects it."""
+    initial = HostChoice(uri, controller.name(uri), controller.autoconnect(uri))
+    answer = await ask_host(shell.dialog_parent, initial)
+    if answer is None or answer == initial:
+        return
+    await controller.edit_host(uri, answer.uri, name=answer.name, autoconnect=answer.autoconnect)
+    if answer.uri != uri:
+        await connect_host(shell, controller, answer.uri)
+
+
+async def forget_password(shell: Shell, controller: HostController, uri: str) -> None:
+    """Delete the host's saved password from the Secret Service (off the Qt thread)."""
+    user = uri_user(uri)
+    loop = asyncio.get_running_loop()
+    forgotten = await loop.run_in_executor(None, controller.secrets.forget, uri, user)
+    label = controller.label(uri)
+    shell.notify(
+        f"Forgot the saved password of {user} on {label}"
+        if forgotten
+        else f"No password of {user} on {label} was saved",
+        NOTICE_MSECS,
+    )
 
 
 async def connect_host(shell: Shell, controller: HostController, uri: str) -> None:
@@ -88,11 +116,22 @@ class HostActionSet(Protocol):
         """Host → Remove Host…"""
         ...
 
+    @property
+    def edit_host(self) -> QAction:
+        """Host → Edit Host…"""
+        ...
+
+    @property
+    def forget_password(self) -> QAction:
+        """Host → Forget Saved Password."""
+        ...
+
 
 class HostActions(QObject):
     """Runs the host actions on the selected hosts and keeps them enabled accordingly.
 
-    Also reports hosts being added and changing state in the status bar.
+    Also reports hosts being added and changing state in the status bar, and makes vmgui's
+    host-key and credential dialogs answer the controller's connecting hosts.
 
     Args:
         selection: the window's selection.
@@ -120,7 +159,10 @@ class HostActions(QObject):
         self._dialogs = dialogs
         self._model = model
         self._actions = actions
+        controller.asker.target = DialogAsker(lambda: shell.dialog_parent)
         actions.add_host.triggered.connect(self._on_add_host_triggered)
+        actions.edit_host.triggered.connect(self._on_edit_host_triggered)
+        actions.forget_password.triggered.connect(self._on_forget_password_triggered)
         actions.connect.triggered.connect(self._on_connect_triggered)
         actions.disconnect.triggered.connect(self._on_disconnect_triggered)
         actions.remove_host.triggered.connect(self._on_remove_host_triggered)
@@ -146,6 +188,8 @@ class HostActions(QObject):
         actions.remove_host.setEnabled(bool(uris))
         single = len(uris) == 1 and uris[0] in self._controller.uris()
         actions.autoconnect.setEnabled(single)
+        actions.edit_host.setEnabled(single)
+        actions.forget_password.setEnabled(single)
         actions.autoconnect.blockSignals(True)
         actions.autoconnect.setChecked(single and self._controller.autoconnect(uris[0]))
         actions.autoconnect.blockSignals(False)
@@ -165,7 +209,17 @@ class HostActions(QObject):
         self.update_enabled()
 
     def _on_add_host_triggered(self) -> None:
-        self._shell.spawn(add_host(self._shell, self._controller, self._dialogs))
+        self._shell.spawn(add_host(self._shell, self._controller))
+
+    def _on_edit_host_triggered(self) -> None:
+        uris = self._selection.hosts()
+        if len(uris) == 1:
+            self._shell.spawn(edit_host(self._shell, self._controller, uris[0]))
+
+    def _on_forget_password_triggered(self) -> None:
+        uris = self._selection.hosts()
+        if len(uris) == 1:
+            self._shell.spawn(forget_password(self._shell, self._controller, uris[0]))
 
     def _on_connect_triggered(self) -> None:
         for uri in self._selection.hosts():

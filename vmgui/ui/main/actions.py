@@ -128,6 +128,8 @@ class WindowActions:
     disconnect: QAction
     autoconnect: QAction
     remove_host: QAction
+    edit_host: QAction
+    forget_password: QAction
     demo_host: QAction
     quit: QAction
     storage: QAction
@@ -135,7 +137,14 @@ class WindowActions:
 
     def host_actions(self) -> list[QAction]:
         """The actions on selected hosts, in menu order."""
-        return [self.connect, self.disconnect, self.autoconnect, self.remove_host]
+        return [
+            self.connect,
+            self.disconnect,
+            self.autoconnect,
+            self.edit_host,
+            self.forget_password,
+            self.remove_host,
+        ]
 
     def template_actions(self) -> list[QAction]:
         """The template and seed actions on the selected guest, in menu order."""
@@ -199,6 +208,8 @@ def build_window_actions(parent: QWidget) -> WindowActions:
         remove_host=_make(
             parent, "actionRemoveHost", "&Remove Host…", "", pixmap.SP_DialogDiscardButton
         ),
+        edit_host=_make(parent, "actionEditHost", "&Edit Host…", "", None),
+        forget_password=_make(parent, "actionForgetPassword", "&Forget Saved Password", "", None),
         demo_host=_make(parent, "actionDemoHost", "Open &Demo Host", "", None),
         quit=_make(parent, "actionQuit", "&Quit", "Ctrl+Q", None),
         storage=_make(parent, "actionStorage", "&Storage…", "", pixmap.SP_DriveHDIcon),

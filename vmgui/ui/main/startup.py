@@ -93,7 +93,9 @@ def open_initial_hosts(
         return
     for entry in saved:
         try:
-            controller.add_host(entry.uri, autoconnect=entry.autoconnect, save=False)
+            controller.add_host(
+                entry.uri, autoconnect=entry.autoconnect, save=False, name=entry.name
+            )
         except VmguiError as exc:
             shell.show_error(exc)
             continue

@@ -1,0 +1,109 @@
+"""Saved host passwords, in the Secret Service only (blocking D-Bus calls: use a worker).
+
+``keyring``'s ``SecretService.Keyring`` backend is used directly, never
+``keyring.get_keyring()``: with ``keyrings.alt`` installed and no Secret Service, that one
+silently writes secrets base64-encoded to a plain file (RECIPES.md §6). When no Secret
+Service is usable, saving is refused with the reason. Secrets are keyed by URI + user.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Protocol, cast
+
+from keyring.backends import SecretService
+from keyring.errors import KeyringError, PasswordDeleteError
+
+from vmgui.core.errors import VmguiError
+
+#: The service name prefix of vmgui's secrets (followed by the host's URI).
+SERVICE_PREFIX = "vmgui:"
+
+
+class _Connection(Protocol):
+    def close(self) -> None: ...
+
+
+class _Collection(Protocol):
+    connection: _Connection
+
+
+class _Backend(Protocol):
+    """The part of ``SecretService.Keyring`` used here (keyring's methods are untyped)."""
+
+    def get_preferred_collection(self) -> _Collection: ...
+    def get_password(self, service: str, username: str) -> str | None: ...
+    def set_password(self, service: str, username: str, password: str) -> None: ...
+    def delete_password(self, service: str, username: str) -> None: ...
+
+
+_KEYRING = cast("type[_Backend]", SecretService.Keyring)
+
+
+def service_name(uri: str) -> str:
+    """The Secret Service "service" attribute of a host's password."""
+    return SERVICE_PREFIX + uri
+
+
+class SecretStore:
+    """The passwords vmgui saved in the Secret Service (every method blocks)."""
+
+    def __init__(self) -> None:
+        self._backend = _KEYRING()
+
+    def unavailable_reason(self) -> str:
+        """Why passwords cannot be saved now (one sentence), or "" when they can."""
+        try:
+            SecretService.Keyring.priority  # noqa: B018 - raises when unusable
+        except (RuntimeError, OSError, ValueError) as exc:  # no bus: jeepney's OSError
+            return f"No Secret Service is available: {exc or type(exc).__name__}"
+        try:
+            with contextlib.closing(self._backend.get_preferred_collection().connection):
+                pass
+        except (KeyringError, OSError) as exc:
+            return f"The Secret Service keyring cannot be used: {exc}"
+        return ""
+
+    def get(self, uri: str, user: str) -> str | None:
+        """The saved password of ``user`` on ``uri``, or None.
+
+        Raises:
+            VmguiError: the Secret Service cannot be used.
+        """
+        self._require()
+        try:
+            return self._backend.get_password(service_name(uri), user)
+        except (KeyringError, OSError) as exc:
+            raise VmguiError("Could not read the saved password", str(exc)) from exc
+
+    def save(self, uri: str, user: str, password: str) -> None:
+        """Save the password of ``user`` on ``uri``.
+
+        Raises:
+            VmguiError: no Secret Service is usable (nothing is written anywhere else).
+        """
+        self._require()
+        try:
+            self._backend.set_password(service_name(uri), user, password)
+        except (KeyringError, OSError) as exc:
+            raise VmguiError("Could not save the password", str(exc)) from exc
+
+    def forget(self, uri: str, user: str) -> bool:
+        """Delete the saved password; False if there was none.
+
+        Raises:
+            VmguiError: the Secret Service cannot be used.
+        """
+        self._require()
+        try:
+            self._backend.delete_password(service_name(uri), user)
+        except PasswordDeleteError:
+            return False
+        except (KeyringError, OSError) as exc:
+            raise VmguiError("Could not forget the saved password", str(exc)) from exc
+        return True
+
+    def _require(self) -> None:
+        reason = self.unavailable_reason()
+        if reason:
+            raise VmguiError("The password cannot be kept", reason)
