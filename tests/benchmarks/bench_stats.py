@@ -187,7 +187,9 @@ def child(uri: str, select: str, settle: float, seconds: float) -> None:
     """Run vmgui's window on ``uri`` and print one JSON line of figures, then exit."""
     import asyncio
 
-    import vmgui.ui  # noqa: F401  (QT_NO_GLIB before Qt starts)
+    from vmgui.app import use_unix_event_dispatcher
+
+    use_unix_event_dispatcher()  # QT_NO_GLIB before Qt starts, as app.main does
 
     guard = _pyside_refcount_guard()
     import qasync
