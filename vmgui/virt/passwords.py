@@ -9,12 +9,13 @@ Service is usable, saving is refused with the reason. Secrets are keyed by URI +
 from __future__ import annotations
 
 import contextlib
-from typing import Protocol, cast
-
-from keyring.backends import SecretService
-from keyring.errors import KeyringError, PasswordDeleteError
+from types import ModuleType
+from typing import TYPE_CHECKING, Protocol, cast
 
 from vmgui.core.errors import VmguiError
+
+if TYPE_CHECKING:
+    from keyring.errors import KeyringError, PasswordDeleteError
 
 #: The service name prefix of vmgui's secrets (followed by the host's URI).
 SERVICE_PREFIX = "vmgui:"
@@ -37,7 +38,18 @@ class _Backend(Protocol):
     def delete_password(self, service: str, username: str) -> None: ...
 
 
-_KEYRING = cast("type[_Backend]", SecretService.Keyring)
+def _secret_service() -> ModuleType:
+    """keyring's Secret Service backend, imported on first use: keyring, secretstorage and
+    cryptography cost ~35 ms, which must not come before the first window."""
+    from keyring.backends import SecretService
+
+    return SecretService
+
+
+def _errors() -> tuple[type[KeyringError], type[PasswordDeleteError]]:
+    from keyring.errors import KeyringError, PasswordDeleteError
+
+    return KeyringError, PasswordDeleteError
 
 
 def service_name(uri: str) -> str:
@@ -49,18 +61,25 @@ class SecretStore:
     """The passwords vmgui saved in the Secret Service (every method blocks)."""
 
     def __init__(self) -> None:
-        self._backend = _KEYRING()
+        self._loaded: _Backend | None = None
+
+    @property
+    def _backend(self) -> _Backend:
+        if self._loaded is None:
+            self._loaded = cast("type[_Backend]", _secret_service().Keyring)()
+        return self._loaded
 
     def unavailable_reason(self) -> str:
         """Why passwords cannot be saved now (one sentence), or "" when they can."""
+        keyring_error, _ = _errors()
         try:
-            SecretService.Keyring.priority  # noqa: B018 - raises when unusable
+            _secret_service().Keyring.priority  # noqa: B018 - raises when unusable
         except (RuntimeError, OSError, ValueError) as exc:  # no bus: jeepney's OSError
             return f"No Secret Service is available: {exc or type(exc).__name__}"
         try:
             with contextlib.closing(self._backend.get_preferred_collection().connection):
                 pass
-        except (KeyringError, OSError) as exc:
+        except (keyring_error, OSError) as exc:
             return f"The Secret Service keyring cannot be used: {exc}"
         return ""
 
@@ -71,9 +90,10 @@ class SecretStore:
             VmguiError: the Secret Service cannot be used.
         """
         self._require()
+        keyring_error, _ = _errors()
         try:
             return self._backend.get_password(service_name(uri), user)
-        except (KeyringError, OSError) as exc:
+        except (keyring_error, OSError) as exc:
             raise VmguiError("Could not read the saved password", str(exc)) from exc
 
     def save(self, uri: str, user: str, password: str) -> None:
@@ -83,9 +103,10 @@ class SecretStore:
             VmguiError: no Secret Service is usable (nothing is written anywhere else).
         """
         self._require()
+        keyring_error, _ = _errors()
         try:
             self._backend.set_password(service_name(uri), user, password)
-        except (KeyringError, OSError) as exc:
+        except (keyring_error, OSError) as exc:
             raise VmguiError("Could not save the password", str(exc)) from exc
 
     def forget(self, uri: str, user: str) -> bool:
@@ -95,11 +116,12 @@ class SecretStore:
             VmguiError: the Secret Service cannot be used.
         """
         self._require()
+        keyring_error, delete_error = _errors()
         try:
             self._backend.delete_password(service_name(uri), user)
-        except PasswordDeleteError:
+        except delete_error:
             return False
-        except (KeyringError, OSError) as exc:
+        except (keyring_error, OSError) as exc:
             raise VmguiError("Could not forget the saved password", str(exc)) from exc
         return True
 
