@@ -88,8 +88,8 @@ class ConsoleManager(QObject):
         for window in list(self._windows.values()):
             window.close()
 
-    def _on_window_closed(self, key: tuple[str, str]) -> None:
-        window = self._windows.pop(key, None)
+    def _on_window_closed(self, uri: str, uuid: str) -> None:
+        window = self._windows.pop((uri, uuid), None)
         if window is not None:
             self._tasks.spawn(self._dispose(window))
 

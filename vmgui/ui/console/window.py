@@ -86,10 +86,10 @@ class ConsoleWindow(QMainWindow):
         ask_path: asks where to save a screenshot (tests pass a fake).
 
     Signals:
-        closed(object): the window closed; the payload is the guest's key (URI, UUID).
+        closed(str, str): the window closed; the guest's host URI and UUID.
     """
 
-    closed = Signal(object)
+    closed = Signal(str, str)
 
     def __init__(
         self,
@@ -369,4 +369,4 @@ class ConsoleWindow(QMainWindow):
         self.console.set_grab(False)
         self._tasks.cancel_all()
         super().closeEvent(event)
-        self.closed.emit(self._key)
+        self.closed.emit(*self._key)

@@ -64,13 +64,13 @@ class LimitsPane(QWidget):
     """One guest's limits, editable.
 
     Signals:
-        applyRequested(list, object): the user pressed Apply: the
+        applyRequested(list, Scope): the user pressed Apply: the
             :class:`~vmgui.core.limits.LimitChange` list (one for CPU and memory, one per
             changed disk and NIC) and the :class:`~vmgui.core.limits.Scope`.
         refreshRequested(): the user asked to re-read the limits.
     """
 
-    applyRequested = Signal(list, object)
+    applyRequested = Signal(list, Scope)
     refreshRequested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:

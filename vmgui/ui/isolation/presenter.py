@@ -28,11 +28,12 @@ class LimitsTab(QObject):
     """The Limits tab's presenter; :attr:`pane` is the widget to put in a tab.
 
     Signals:
-        limitsChanged(object): the shown guest's limits were read or changed: a
-            :class:`~vmgui.core.limits.LimitsView`, or None when no single guest is shown.
+        limitsChanged(LimitsView): the shown guest's limits were read or changed.
+        limitsCleared(): no single guest is shown any more (no limits to draw).
     """
 
-    limitsChanged = Signal(object)
+    limitsChanged = Signal(LimitsView)
+    limitsCleared = Signal()
 
     def __init__(
         self,
@@ -108,7 +109,10 @@ class LimitsTab(QObject):
         if view == self.pane.view:
             return
         self.pane.show_limits(view)
-        self.limitsChanged.emit(view)
+        if view is None:
+            self.limitsCleared.emit()
+        else:
+            self.limitsChanged.emit(view)
 
     def _on_pane_apply_requested(self, changes: list[LimitChange], scope: Scope) -> None:
         guest = self._guest
