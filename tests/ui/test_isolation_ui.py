@@ -227,3 +227,18 @@ class _ShellStub:
 
     def spawn(self, coro: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
         return asyncio.ensure_future(coro)
+
+
+def test_closing_the_main_window_closes_its_tool_windows(qtbot: QtBot, qloop: Run) -> None:
+    """Storage and Networks windows end with the window that opened them: their host-event
+    refreshes must not outlive it (they once fired into a finished test's loop)."""
+    with open_window(qtbot, qloop) as (win, _dialogs, run):
+        win.window_actions.storage.trigger()
+        win.window_actions.networks.trigger()
+        storage = win.findChild(StorageWindow, "storageWindow")
+        networks = win.findChild(NetworksWindow, "networksWindow")
+        assert storage is not None and networks is not None
+        run(wait_until(lambda: storage.watching and networks.watching, 5))
+        win.close()
+        assert not storage.isVisible() and not networks.isVisible()
+        assert not storage.watching and not networks.watching

@@ -7,6 +7,7 @@ import logging
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
+import shiboken6
 from PySide6.QtCore import QObject, Signal
 
 from vmgui.core.errors import VmguiError
@@ -62,7 +63,8 @@ class TaskOwner(QObject):
         try:
             self._report(task)
         finally:
-            if not self._tasks:
+            # A task cancelled as its owner's widget is deleted ends after the QObject is gone.
+            if not self._tasks and shiboken6.isValid(self):
                 self.idle.emit()
 
     def _report(self, task: asyncio.Task[Any]) -> None:

@@ -452,5 +452,10 @@ class MainWindow(QMainWindow):
         self.save_state()
         if self._consoles is not None:
             self._consoles.close_all()
+        for tool in self.findChildren(QWidget):  # the Storage and Networks windows
+            if tool.isWindow() and tool.isVisible():
+                # Closed (their host watches and timers end), deleted with this window.
+                tool.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, False)
+                tool.close()
         self._tasks.cancel_all()
         super().closeEvent(event)

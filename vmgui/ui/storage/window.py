@@ -282,9 +282,11 @@ class StorageWindow(QWidget):
         self._event_timer.start()
 
     def _on_event_timer_timeout(self) -> None:
-        self.refresh()
+        if self._watch is not None:  # not after the window closed
+            self.refresh()
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+        self._event_timer.stop()
         if self._watch is not None:
             self._shell.spawn(self._watch.close())
             self._watch = None
