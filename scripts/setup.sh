@@ -62,7 +62,11 @@ start_libvirtd() {
       || "${SUDO[@]}" systemctl start libvirtd || true
   fi
   if ! pgrep -x virtlogd >/dev/null; then "${SUDO[@]}" virtlogd -d; fi
-  if ! pgrep -x libvirtd >/dev/null; then "${SUDO[@]}" libvirtd -d; fi
+  # Whether *this* machine's daemon answers (pgrep would also see a test's second host, which
+  # runs its own libvirtd in another mount namespace).
+  if ! "${SUDO[@]}" timeout 10 virsh -q -c qemu:///system version >/dev/null 2>&1; then
+    "${SUDO[@]}" libvirtd -d
+  fi
   for _ in $(seq 1 50); do
     [ -S /run/libvirt/libvirt-sock ] && return 0
     sleep 0.2

@@ -26,15 +26,25 @@ class DaemonCommand:
 
 
 def libvirtd_pid() -> int | None:
-    """The pid of the running libvirtd (``pgrep -x libvirtd``), ignoring zombies."""
+    """The pid of the machine's own libvirtd (``pgrep -x libvirtd``), ignoring zombies and the
+    daemons of other mount namespaces (the second host of tests/services runs one: restarting
+    it instead of the main daemon would leave the main daemon running under the test)."""
     found = subprocess.run(
         ["pgrep", "-x", "libvirtd"], capture_output=True, text=True, check=False
     ).stdout.split()
+    ours = _mount_namespace("self")
     for text in found:
         pid = int(text)
-        if _alive(pid):
+        if _alive(pid) and _mount_namespace(str(pid)) == ours:
             return pid
     return None
+
+
+def _mount_namespace(pid: str) -> str:
+    try:
+        return os.readlink(f"/proc/{pid}/ns/mnt")
+    except OSError:
+        return ""
 
 
 def _alive(pid: int) -> bool:
