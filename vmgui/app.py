@@ -224,6 +224,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             window.side_tabs,
             controller,
             state=window.ui_state,
+            limits_changed=window.limits_tab.limitsChanged,
+            limits_cleared=window.limits_tab.limitsCleared,
         )
 
     QTimer.singleShot(150, start_usage)

@@ -114,3 +114,14 @@ def test_slots_are_allocated_released_and_reused() -> None:
     assert table.view(10.0, slot=1)[1][:, 0].tolist() == [10.0]
     assert table.allocate() == 3, "the released slot first"
     assert table.allocate() == 5
+
+
+def test_a_young_series_gets_no_mean_before_its_first_row() -> None:
+    """Rows at 17 and 19 s close the 10-20 s step at 21 s; its mean (stamped at 15 s) must not
+    be drawn before the series began: the full-rate rows still hold that step."""
+    h = History(1, step=10.0)
+    for t, v in ((17.0, 1.0), (19.0, 3.0), (21.0, 5.0)):
+        h.append(t, [v])
+    times, values = h.view(600.0)
+    assert times.tolist() == [17.0, 19.0, 21.0]
+    assert values[:, 0, ...].ravel().tolist() == [1.0, 3.0, 5.0]

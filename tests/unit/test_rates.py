@@ -240,6 +240,7 @@ def test_rows_follow_the_channels_not_the_field_order() -> None:
         disk_write_iops=9.0,
         net_rx_bps=10.0,
         net_tx_bps=11.0,
+        cpu_wait_ms=12.0,
         balloon=True,
     )
     expected_guest = {
@@ -254,6 +255,7 @@ def test_rows_follow_the_channels_not_the_field_order() -> None:
         GuestChannel.DISK_WRITE_IOPS: 9.0,
         GuestChannel.NET_RX: 10.0,
         GuestChannel.NET_TX: 11.0,
+        GuestChannel.CPU_WAIT: 12.0,
     }
     assert dict(zip(GuestChannel, guest.row(), strict=True)) == expected_guest
     host = HostSample(
@@ -283,3 +285,58 @@ def test_rows_follow_the_channels_not_the_field_order() -> None:
     assert sorted(HOST_FIELDS.values()) == sorted(
         n for n in HostSample.__dataclass_fields__ if n != "time"
     )
+
+
+# Recorded on libvirt 9.0 / QEMU 7.2 (TCG) from a 2-vCPU tiny guest spinning one vCPU, 2 s
+# apart (bulk call, groups state|cpu-total|vcpu, NOWAIT; cpu.cache/haltpoll keys trimmed).
+VCPU_T0: dict[str, Any] = {
+    "cpu.system": 189815000,
+    "cpu.time": 3602383000,
+    "cpu.user": 3412567000,
+    "state.reason": 1,
+    "state.state": 1,
+    "vcpu.0.delay": 443766062,
+    "vcpu.0.state": 1,
+    "vcpu.0.time": 2310000000,
+    "vcpu.0.wait": 0,
+    "vcpu.1.delay": 364386695,
+    "vcpu.1.state": 1,
+    "vcpu.1.time": 1150000000,
+    "vcpu.1.wait": 0,
+    "vcpu.current": 2,
+    "vcpu.maximum": 2,
+}
+VCPU_T2: dict[str, Any] = {
+    **VCPU_T0,
+    "cpu.time": 5609732000,
+    "cpu.user": 5419917000,
+    "vcpu.0.delay": 445934341,
+    "vcpu.0.time": 4310000000,
+    "vcpu.1.delay": 364397792,
+}
+
+
+def test_recorded_vcpu_delay_is_ms_per_s_averaged_over_the_vcpus() -> None:
+    counters = guest_counters_from_stats(UUID, 7, 100.0, VCPU_T0)
+    assert counters.vcpu_delays == ((0, 443766062), (1, 364386695))
+    s = _sample(VCPU_T0, VCPU_T2, vcpus=2)
+    # vCPU 0 waited 2.168 ms, vCPU 1 0.011 ms in 2 s: (1.084 + 0.0055) / 2 ms per s.
+    expected = ((445934341 - 443766062) + (364397792 - 364386695)) / 2 / 2 / 1e6
+    assert s.cpu_wait_ms == pytest.approx(expected)
+    assert s.row()[GuestChannel.CPU_WAIT] == pytest.approx(expected)
+
+
+def test_vcpu_delay_counter_reset_or_absence_is_a_gap() -> None:
+    reset = {**VCPU_T2, "vcpu.1.delay": 1000}  # one vCPU's counter went down
+    assert math.isnan(_sample(VCPU_T0, reset, vcpus=2).cpu_wait_ms)
+    assert math.isnan(_sample(None, VCPU_T0, vcpus=2).cpu_wait_ms), "needs two snapshots"
+    # No delay reported (the test driver, older libvirt): unknown, never 0.
+    assert math.isnan(_sample(NO_BALLOON, NO_BALLOON).cpu_wait_ms)
+    assert guest_counters_from_stats(UUID, 7, 0.0, TEST_DRIVER).vcpu_delays == ()
+    # A vCPU hot-plugged between the snapshots is left out, not counted from 0.
+    plugged = {**VCPU_T2, "vcpu.current": 3, "vcpu.maximum": 3, "vcpu.2.delay": 10**12}
+    assert _sample(VCPU_T0, plugged, vcpus=3).cpu_wait_ms == pytest.approx(
+        _sample(VCPU_T0, VCPU_T2, vcpus=2).cpu_wait_ms
+    )
+    # A new QEMU (domain id changed): no rate across it.
+    assert math.isnan(_sample(VCPU_T0, VCPU_T2, vcpus=2, prev_id=3).cpu_wait_ms)

@@ -255,7 +255,9 @@ class History:
         fine_start = self.fine.first_time()
         if len(self.coarse) and not math.isnan(fine_start) and fine_start > since:
             old_t, old_v = self.coarse.view(since, slot)
-            keep = old_t < fine_start
+            # Only steps whose rows have all left the full-rate ring: a young series' first
+            # step would otherwise add its mean, stamped mid-step, before the series began.
+            keep = old_t + self._step / 2 <= fine_start
             if keep.any():
                 times = np.concatenate((old_t[keep], times))
                 values = np.concatenate((old_v[keep], values))

@@ -10,6 +10,9 @@ Honesty rules the maths follows:
 * A counter that went down (the guest rebooted, was restored, or its QEMU restarted) gives no
   rate for that interval (NaN, a gap), never a negative or huge value; so does a changed
   domain id or a missing key.
+* Waiting for a host CPU (``vcpu.N.delay``: ns a vCPU was runnable but not running, libvirt
+  9+) is averaged over the vCPUs that report it, in ms per s (1000 = every vCPU waited the
+  whole interval). A host that reports no delay gives NaN, never 0.
 * Guest memory use comes only from the balloon driver (``balloon.available`` minus
   ``balloon.usable``/``unused``). Without one it is NaN and the host-side resident size
   (``balloon.rss``) is what can be shown, labelled as such.
@@ -41,6 +44,7 @@ class GuestChannel(enum.IntEnum):
     DISK_WRITE_IOPS = 8  # requests/s
     NET_RX = 9  # bytes/s
     NET_TX = 10  # bytes/s
+    CPU_WAIT = 11  # ms per s a vCPU waited for a host CPU, averaged over its vCPUs (steal time)
 
 
 class HostChannel(enum.IntEnum):
@@ -90,6 +94,7 @@ class GuestCounters:
     rss_kib: int | None = None  # resident size of the QEMU process on the host
     disks: tuple[DeviceCounters, ...] = ()
     nics: tuple[DeviceCounters, ...] = ()
+    vcpu_delays: tuple[tuple[int, int], ...] = ()  # (vCPU index, ns waited for a host CPU)
 
     @property
     def has_counters(self) -> bool:
@@ -132,8 +137,9 @@ def guest_counters_from_stats(
     record: Mapping[str, Any],
     vcpus: int | None = None,
 ) -> GuestCounters:
-    """Read one ``getAllDomainStats`` record (groups state, cpu-total, balloon, block,
-    interface). Missing keys become None; nothing is guessed."""
+    """Read one ``getAllDomainStats`` record (groups state, cpu-total, balloon, vcpu, block,
+    interface). Missing keys become None (a vCPU without ``vcpu.N.delay`` is left out);
+    nothing is guessed."""
     if vcpus is None:
         vcpus = _int(record, "vcpu.current")
     current, available, usable, unused, rss = (
@@ -152,7 +158,18 @@ def guest_counters_from_stats(
         rss,
         _devices(record, "block", _BLOCK_KEYS),
         _devices(record, "net", _NET_KEYS),
+        _vcpu_delays(record),
     )
+
+
+def _vcpu_delays(record: Mapping[str, Any]) -> tuple[tuple[int, int], ...]:
+    count = _int(record, "vcpu.maximum") or _int(record, "vcpu.current") or 0
+    delays = []
+    for i in range(count):
+        delay = _int(record, f"vcpu.{i}.delay")
+        if delay is not None:
+            delays.append((i, delay))
+    return tuple(delays)
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,6 +237,21 @@ def _device_rates(
     return sums[0], sums[1], sums[2], sums[3]
 
 
+def delay_rate(
+    previous: tuple[tuple[int, int], ...], current: tuple[tuple[int, int], ...], seconds: float
+) -> float:
+    """ms per s the vCPUs waited for a host CPU, averaged over the vCPUs in both snapshots.
+
+    NaN when no vCPU reports its delay in both, or when any vCPU's counter went down (a reset:
+    the whole interval is a gap, never a partial average). Clamped to 0-1000.
+    """
+    before = dict(previous)
+    rates = [counter_rate(before[i], ns, seconds) for i, ns in current if i in before]
+    if not rates or any(math.isnan(r) for r in rates):
+        return NAN
+    return min(1000.0, sum(rates) / len(rates) / 1e6)
+
+
 @dataclass(frozen=True, slots=True)
 class GuestSample:
     """One guest's usage over one interval (NaN: unknown). Units as in :class:`GuestChannel`.
@@ -241,6 +273,7 @@ class GuestSample:
     disk_write_iops: float = NAN
     net_rx_bps: float = NAN
     net_tx_bps: float = NAN
+    cpu_wait_ms: float = NAN
     balloon: bool = False
 
     def row(self) -> tuple[float, ...]:
@@ -263,6 +296,7 @@ GUEST_FIELDS: Mapping[GuestChannel, str] = {
     GuestChannel.DISK_WRITE_IOPS: "disk_write_iops",
     GuestChannel.NET_RX: "net_rx_bps",
     GuestChannel.NET_TX: "net_tx_bps",
+    GuestChannel.CPU_WAIT: "cpu_wait_ms",
 }
 # A channel without a field fails here, at import.
 _guest_row = attrgetter(*(GUEST_FIELDS[channel] for channel in GuestChannel))
@@ -284,7 +318,7 @@ def guest_sample(
         previous.domain_id != current.domain_id or previous.uuid != current.uuid
     ):
         previous = None
-    cpu = cpu_host = NAN
+    cpu = cpu_host = wait = NAN
     disk = net = (NAN, NAN, NAN, NAN)
     if previous is not None:
         seconds = current.mono - previous.mono
@@ -296,6 +330,7 @@ def guest_sample(
                 cpu_host = min(100.0, ns_per_s / 1e7 / host_cpus)
         disk = _device_rates(previous.disks, current.disks, seconds)
         net = _device_rates(previous.nics, current.nics, seconds)
+        wait = delay_rate(previous.vcpu_delays, current.vcpu_delays, seconds)
     available = current.memory_available_kib
     free = current.memory_usable_kib
     if free is None:
@@ -318,6 +353,7 @@ def guest_sample(
         disk_write_iops=disk[3],
         net_rx_bps=net[0],
         net_tx_bps=net[1],
+        cpu_wait_ms=wait,
         balloon=balloon,
     )
 

@@ -7,7 +7,9 @@ charts on screen redraw; a hidden widget just notes that it is out of date.
 
 Every chart (:class:`~vmgui.ui.monitor.plot.Chart`) has a time axis counting back from now, a
 unit on its value axis and a read-out line above it that doubles as the legend; while the
-mouse hovers any chart, a vertical line marks that moment on all of them.
+mouse hovers any chart, a vertical line marks that moment on all of them. The limits of the
+charted guest, once known (:meth:`UsageCharts.set_limits`), are dashed lines on its CPU, disk
+and network charts (see :mod:`vmgui.ui.monitor.limitlines`).
 """
 
 from __future__ import annotations
@@ -30,11 +32,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from vmgui.core.limits import LimitsView
 from vmgui.core.rates import GuestChannel, HostChannel
 from vmgui.core.units import plural
 from vmgui.ui.monitor.chartspec import GUEST_CHARTS, HOST_CHARTS, ChartId, ChartSpec
 from vmgui.ui.monitor.controller import StatsController
 from vmgui.ui.monitor.lazy import without_source_scan
+from vmgui.ui.monitor.limitlines import LimitLines, limit_lines
 from vmgui.ui.monitor.plot import Array, Chart
 from vmgui.ui.monitor.series import GuestKey, GuestSeries, HostSeries
 
@@ -89,6 +93,7 @@ class UsageCharts(QWidget):
         self._drawn_at = -math.inf
         self._guest_charts: dict[ChartId, Chart] = {}
         self._host_charts: dict[ChartId, Chart] = {}
+        self._limits: tuple[GuestKey, LimitLines] | None = None
 
         self.title = QLabel()
         font = self.title.font()
@@ -163,6 +168,22 @@ class UsageCharts(QWidget):
         self._hover = None
         self._show_page()
         self.refresh()
+
+    def set_limits(self, key: GuestKey, view: LimitsView | None) -> None:
+        """Draw the limits of guest ``key`` on its charts (None: it has none known).
+
+        One guest's limits are kept at a time (the last one given): they are drawn while that
+        guest is charted, as lines on the charts that have a limit, and nowhere else.
+        """
+        lines = limit_lines(view)
+        self._limits = (key, lines) if lines else None
+        self.refresh()
+
+    def clear_limits(self) -> None:
+        """Forget the limits given: no limit lines on any chart."""
+        if self._limits is not None:
+            self._limits = None
+            self.refresh()
 
     def window_seconds(self) -> int:
         """The seconds of history shown (one of :data:`WINDOWS`)."""
@@ -272,7 +293,11 @@ class UsageCharts(QWidget):
         if series is not None:
             times, values = series.history.view(self._window, end)
             rows = values.astype(np.float64)
+        limits: LimitLines = {}
+        if isinstance(target, GuestTarget) and self._limits and self._limits[0] == target.key:
+            limits = self._limits[1]
         for chart in self.charts():
+            chart.set_limits(limits.get(chart.spec.id, ()))
             if curves:
                 chart.set_data(times, rows, end, self._window)
             else:

@@ -6,9 +6,10 @@ shown: import it after the window's first paint.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSortFilterProxyModel
+from PySide6.QtCore import QSortFilterProxyModel, SignalInstance
 from PySide6.QtWidgets import QApplication, QTabWidget, QTreeView
 
+from vmgui.core.limits import LimitsView
 from vmgui.ui.controller import HostController
 from vmgui.ui.guests.model import GuestModel
 from vmgui.ui.monitor.lazy import without_source_scan
@@ -34,6 +35,8 @@ def install_usage(
     controller: HostController,
     *,
     state: UiState | None = None,
+    limits_changed: SignalInstance | None = None,
+    limits_cleared: SignalInstance | None = None,
 ) -> StatsController:
     """Add live usage to the window; returns the stats controller (a child of ``tabs``).
 
@@ -45,6 +48,9 @@ def install_usage(
       ``proxy``), and makes ``model`` sort its usage columns by the current figures.
     * Remembers the chosen chart window and stats interval in ``state`` (if given) and starts
       with the remembered ones.
+    * Draws the selected guest's limits on its charts: ``limits_changed(LimitsView)`` gives
+      them (for the one guest selected), ``limits_cleared()`` says there are none to draw
+      (the Limits tab's signals).
     * Stops polling when the application quits.
     """
     stats = StatsController(controller, parent=tabs)
@@ -64,6 +70,15 @@ def install_usage(
     def on_host_added_or_removed(_uri: str) -> None:
         follow_selection()
 
+    def on_limits_changed(limits: LimitsView) -> None:
+        guests = selection.guests()
+        if len(guests) == 1 and guests[0].uuid == limits.uuid:
+            charts.set_limits(guests[0].key, limits)
+
+    if limits_changed is not None:
+        limits_changed.connect(on_limits_changed)
+    if limits_cleared is not None:
+        limits_cleared.connect(charts.clear_limits)
     selection.changed.connect(follow_selection)
     controller.hostAdded.connect(on_host_added_or_removed)
     controller.hostRemoved.connect(on_host_added_or_removed)

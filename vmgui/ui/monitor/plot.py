@@ -3,13 +3,16 @@
 Created once per chart (pyqtgraph is passed in: the caller imports it when the charts are first
 shown) and fed whole history rows by :meth:`Chart.set_data`. The time axis counts back from
 now, so its range and ticks change only with the window; the read-out line doubles as the
-legend: the newest values, or those under the mouse, with their clock time.
+legend: the newest values, or those under the mouse, with their clock time. A guest's limits
+are dashed horizontal lines with their label (:meth:`Chart.set_limits`); the value axis always
+reaches the highest one.
 """
 
 from __future__ import annotations
 
 import math
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -19,6 +22,7 @@ from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from vmgui.core.units import format_kib, format_rate, pick_unit
 from vmgui.ui.monitor.chartspec import GREY, ChartSpec, Unit
+from vmgui.ui.monitor.limitlines import LimitLine
 
 Array = npt.NDArray[np.float64]
 
@@ -36,6 +40,8 @@ def format_value(value: float, unit: Unit) -> str:
         return f"{value:.1f} %"
     if unit is Unit.IOPS:
         return f"{value:.0f} IOPS"
+    if unit is Unit.MS_PER_S:
+        return f"{value:.1f} ms/s"
     return format_kib(value) if unit is Unit.KIB else format_rate(value)
 
 
@@ -50,6 +56,7 @@ class Chart:
     """
 
     def __init__(self, pg: Any, spec: ChartSpec, fg: str, bg: str) -> None:
+        self._pg = pg
         self.spec = spec
         self.title = spec.title
         self.fields = spec.fields
@@ -101,6 +108,34 @@ class Chart:
         self._window = math.nan
         self._unit_shown = ""
         self._top = math.nan
+        #: What one unit of the value axis is in the first field's unit (bytes/s per KiB/s...).
+        self.scale = 1.0
+        self.limits: tuple[LimitLine, ...] = ()
+        #: The ``InfiniteLine`` of each of :attr:`limits`, in the same order.
+        self.limit_items: list[Any] = []
+
+    def set_limits(self, lines: Sequence[LimitLine]) -> None:
+        """Draw ``lines`` (replacing the previous ones); empty: no limit lines."""
+        lines = tuple(lines)
+        if lines == self.limits:
+            return
+        item = self.plot.getPlotItem()
+        for old in self.limit_items:
+            item.removeItem(old)
+        self.limits = lines
+        self.limit_items = []
+        for line in lines:
+            pen = self._pg.mkPen(line.color, width=1.5, style=Qt.PenStyle.DashLine)
+            marker = self._pg.InfiniteLine(
+                line.value / self.scale,
+                angle=0,
+                movable=False,
+                pen=pen,
+                label=line.label,
+                labelOpts={"position": 0.02, "color": line.color, "anchors": [(0, 1), (0, 1)]},
+            )
+            item.addItem(marker, ignoreBounds=True)
+            self.limit_items.append(marker)
 
     def set_data(self, times: Array, values: Array, now: float, window: float) -> None:
         """Show ``values`` (whole history rows) of the ``window`` seconds before ``now``.
@@ -118,13 +153,19 @@ class Chart:
         columns = [values[:, f.channel] if len(values) else np.empty(0) for f in plotted]
         finite = [c[np.isfinite(c)] for c in columns]
         peak = max((float(c.max()) for c in finite if c.size), default=0.0)
+        peak = max([peak, *(line.value for line in self.limits)])
         if self.unit is Unit.PERCENT:
             scale, unit, top = 1.0, "%", 100.0
+        elif self.unit is Unit.MS_PER_S:
+            scale, unit, top = 1.0, "ms/s", _nice_top(peak * 1.1)
         else:
             per_value = 1024.0 if self.unit is Unit.KIB else 1.0  # memory is kept in KiB
             scale, unit = pick_unit(peak * per_value, "" if self.unit is Unit.KIB else "/s")
             scale /= per_value
             top = _nice_top(peak / scale * 1.1)
+        self.scale = scale
+        for line, marker in zip(self.limits, self.limit_items, strict=True):
+            marker.setValue(line.value / scale)
         x = times - now
         for curve, column, good in zip(self.items, columns, finite, strict=True):
             if good.size == column.size:
