@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import pytest
 
 from tests.unit.xmldata import QEMU_LIVE_XML, minimal, read
+from vmgui.core.provisioning import (
+    DomainFacts,
+    GuestPaths,
+    LocalImage,
+    ProvisionPlan,
+    domain_spec_for,
+)
 from vmgui.core.xml.base import DomainXMLError
+from vmgui.core.xml.build import DomainSpec, domain_xml
 from vmgui.core.xml.display import (
     VncListen,
     has_spice,
@@ -155,3 +164,37 @@ def test_switch_refuses_a_guest_without_spice() -> None:
         switch_to_vnc_xml(minimal("<devices><graphics type='vnc'/></devices>"), VncListen.NONE)
     with pytest.raises(DomainXMLError, match="no SPICE display"):
         switch_to_vnc_xml(minimal(), VncListen.NONE)
+
+
+# ------------------------------------------------------------------ what provisioning writes
+
+
+def _provisioned(plan_graphics: bool, listen: VncListen) -> ET.Element:
+    plan = ProvisionPlan("g", LocalImage(Path("/i/tiny.qcow2")), graphics=plan_graphics)
+    facts = DomainFacts("qemu", "x86_64", "qcow2", vnc_listen=listen)
+    spec = domain_spec_for(plan, facts, GuestPaths("/p/g.qcow2", "/p/base.qcow2"))
+    return _devices(domain_xml(spec))
+
+
+def test_provisioned_on_a_local_host_vnc_has_no_tcp_port() -> None:
+    devices = _provisioned(True, VncListen.NONE)
+    (graphics,) = devices.findall("graphics")
+    assert graphics.attrib == {"type": "vnc"}
+    assert [x.attrib for x in graphics] == [{"type": "none"}]
+    assert [m.get("type") for m in devices.findall("video/model")] == ["virtio"]
+
+
+def test_provisioned_on_a_remote_host_vnc_listens_on_localhost() -> None:
+    (graphics,) = _provisioned(True, VncListen.LOCALHOST).findall("graphics")
+    expected = {"type": "vnc", "port": "-1", "autoport": "yes", "listen": "127.0.0.1"}
+    assert graphics.attrib == expected
+
+
+def test_provisioned_without_graphics_has_no_display() -> None:
+    devices = _provisioned(False, VncListen.NONE)
+    assert devices.findall("graphics") == [] and devices.findall("video") == []
+
+
+def test_domain_spec_default_is_vnc_without_tcp() -> None:
+    assert DomainSpec("g", "qemu", 1, 256, ()).graphics is VncListen.NONE
+    assert DomainFacts("qemu", "", "qcow2").vnc_listen is VncListen.NONE
