@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
+from pathlib import Path
 
 import libvirt
 import pytest
+from pytestqt.qtbot import QtBot
 
 from tests.conftest import fixture_uri, wait_until
 from tests.ui.consolefakes import FakeOpener, FakeVnc
@@ -19,6 +21,7 @@ from vmgui.core.errors import VmguiError
 from vmgui.core.model import GuestAction, GuestInfo, GuestState
 from vmgui.core.xml.domain import parse_domain_xml
 from vmgui.ui.console import ConsoleManager, ConsoleWindow, Phase
+from vmgui.ui.console.viewer import DetachedLauncher
 from vmgui.ui.main.window import MainWindow
 from vmgui.virt.connection import HostConnection
 from vmgui.virt.vnc import VncObserver
@@ -160,3 +163,13 @@ def test_switch_applies_at_the_next_boot(spice: Spice) -> None:
     window.message_button.click()  # Start
     run(wait_until(lambda: phase(window, Phase.LIVE)))
     assert not dialogs.errors
+
+
+def test_detached_launcher_starts_an_argv_and_reports_a_missing_program(
+    qtbot: QtBot, tmp_path: Path
+) -> None:
+    launcher = DetachedLauncher()
+    assert not launcher.launch([str(tmp_path / "no-such-viewer"), "--attach"])
+    marker = tmp_path / "started"
+    assert launcher.launch(["touch", str(marker)])  # an argv: no shell parses it
+    qtbot.waitUntil(marker.exists)

@@ -66,11 +66,6 @@ def vnc_graphics(listen: VncListen) -> ET.Element:
     return ET.Element("graphics", type="vnc", port="-1", autoport="yes", listen=listen.value)
 
 
-def has_spice(xml: str) -> bool:
-    """Whether the domain has a SPICE display."""
-    return parse_root(xml).find("devices/graphics[@type='spice']") is not None
-
-
 def switch_to_vnc_xml(xml: str, listen: VncListen) -> str:
     """The domain ``xml`` with its SPICE display replaced by VNC.
 

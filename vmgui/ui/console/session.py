@@ -189,7 +189,8 @@ class ConsoleSession(QObject):
         """
         host = self._host()
         if host is None:
-            raise VmguiError(f"Could not switch the display of {self._name} to VNC", "no host")
+            summary = f"Could not switch the display of {self._name} to VNC"
+            raise VmguiError(summary, f"the host of {self._name} was removed")
         await switch_to_vnc(host, self._uuid)
         self._spice = await fetch_displays(host, self._uuid)
         self._evaluate()
