@@ -38,6 +38,7 @@ from vmgui.core.provisioning import (
 from vmgui.core.xml.domain import parse_domain_xml
 from vmgui.virt.connection import HostConnection, NullObserver
 from vmgui.virt.download import DownloadedImage, Downloader, TransferProgress
+from vmgui.virt.opening import open_connection
 from vmgui.virt.provision import Provisioner
 from vmgui.virt.storage import StreamUploader, create_volume_blocking
 from vmgui.virt.templates import clone_from_template, set_template
@@ -173,6 +174,40 @@ def test_provision_from_local_image(arun: Run, host: HostConnection, image: Path
     assert again.timing(Step.UPLOAD).note == "reused"
     assert again.base_path == result.base_path
     assert len(uploader.uploads) == 3  # the base was not uploaded twice
+
+
+@pytest.mark.parametrize(
+    ("uri", "expected"),
+    [
+        ("", ("vnc", {"type": "none"})),  # this machine: libvirt's socket, no TCP port
+        (
+            "test+ssh://host.example/default",
+            ("vnc", {"type": "address", "address": "127.0.0.1"}),
+        ),  # a tunnel's port
+    ],
+)
+def test_the_vnc_display_follows_the_host(
+    arun: Run, image: Path, uri: str, expected: tuple[str, dict[str, str]]
+) -> None:
+    host = HostConnection(
+        uri or fixture_uri(),
+        NullObserver(),
+        keepalive=None,
+        opener=lambda _u: open_connection(fixture_uri()),
+    )
+    arun(host.connect())
+    try:
+        arun(
+            Provisioner(host, uploader=CreateOnlyUploader()).provision(
+                _plan(LocalImage(image), graphics=True, start=False), lambda _r: None
+            )
+        )
+        graphics = ET.fromstring(_xml(arun, host, "vmgui-pv-new")).findall("devices/graphics")
+    finally:
+        arun(host.close())
+    assert [(g.get("type"), g[0].attrib) for g in graphics] == [expected]
+    if uri:
+        assert graphics[0].get("listen") == "127.0.0.1" and graphics[0].get("autoport") == "yes"
 
 
 def test_catalog_image_and_cdrom_seed(arun: Run, host: HostConnection, image: Path) -> None:

@@ -191,8 +191,11 @@ def test_real_opener_says_which_display_a_guest_has(window: WindowFixture) -> No
         if g.state is GuestState.RUNNING and "spice" in _graphics(g)
     )
     (console,) = manager.open([spice])
-    run(wait_until(lambda: phase(console, Phase.ERROR)))
-    assert f"{spice.name} has no VNC display (it has spice)" in console.message_label.text()
+    run(wait_until(lambda: phase(console, Phase.SPICE)))
+    assert console.message_label.text() == (
+        f"{spice.name} has a SPICE display; this console shows VNC displays only."
+    )
+    assert console.message_button.text() == "Switch Display to VNC…"
     assert not dialogs.errors, "said in the window, no dialog"
     manager.close_all()
     run(wait_until(lambda: not manager.tasks.running))

@@ -71,7 +71,7 @@ def test_domain_xml_parses_back() -> None:
 
 
 def test_domain_xml_kvm_user_network_no_graphics() -> None:
-    xml = domain_xml(_spec(virt_type="kvm", network="user", graphics=False, osinfo=""))
+    xml = domain_xml(_spec(virt_type="kvm", network="user", graphics=None, osinfo=""))
     details = _parse(xml)
     assert isinstance(details, GuestDetails)
     assert details.domain_type == "kvm" and details.cpu_mode == "host-passthrough"

@@ -16,6 +16,7 @@ from vmgui.core.catalog import CatalogEntry
 from vmgui.core.cloudinit import CloudInitConfig
 from vmgui.core.errors import VmguiError
 from vmgui.core.xml.build import DiskSpec, DomainSpec
+from vmgui.core.xml.display import VncListen
 
 USER_NETWORK = "user"
 DEFAULT_POOL = "default"
@@ -144,7 +145,8 @@ class ProvisionPlan:
         osinfo: libosinfo id ("" takes the catalog entry's).
         start: start the guest at the end.
         serial_log: a file on the host that records the serial console, or "".
-        graphics: add a VNC display (listening on localhost) and a video card.
+        graphics: add a VNC display and a video card (the display listens as
+            :attr:`DomainFacts.vnc_listen` says).
     """
 
     name: str
@@ -275,12 +277,15 @@ class DomainFacts:
         arch: the host's architecture ("" reads "x86_64").
         disk_format: the guest disk's format: "qcow2", or an imported volume's own.
         installer: the image is an install ISO (it boots first, from a CD-ROM).
+        vnc_listen: where the display listens on this host
+            (:func:`~vmgui.core.xml.display.vnc_listen_for` its URI).
     """
 
     virt_type: str
     arch: str
     disk_format: str
     installer: bool = False
+    vnc_listen: VncListen = VncListen.NONE
 
 
 @dataclass(frozen=True, slots=True)
@@ -328,7 +333,7 @@ def domain_spec_for(plan: ProvisionPlan, facts: DomainFacts, paths: GuestPaths) 
         osinfo=osinfo,
         arch=facts.arch or "x86_64",
         serial_log=plan.serial_log,
-        graphics=plan.graphics,
+        graphics=facts.vnc_listen if plan.graphics else None,
         description=description_for(source),
     )
 

@@ -50,6 +50,7 @@ from vmgui.core.validation import (
     validate_vcpus,
 )
 from vmgui.core.xml.build import domain_xml
+from vmgui.core.xml.display import vnc_listen_for
 from vmgui.core.xml.domain import seed_volume_name
 from vmgui.virt.connection import HostConnection
 from vmgui.virt.download import Downloader, TransferProgress, hash_file
@@ -379,6 +380,7 @@ class _Run:
             arch=facts.arch,
             disk_format=facts.import_format if existing else "qcow2",
             installer=self.image is not None and self.image.format is ImageFormat.ISO,
+            vnc_listen=vnc_listen_for(self.host.uri),
         )
         paths = GuestPaths(self.disk_path, self.base_path, self.seed_path)
         xml = domain_xml(domain_spec_for(plan, domain, paths))

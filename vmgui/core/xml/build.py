@@ -9,6 +9,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 
 from vmgui.core.xml.base import LIBOSINFO_NS, serialize
+from vmgui.core.xml.display import VncListen, vnc_graphics
 
 
 def _tostring(root: ET.Element) -> str:
@@ -98,7 +99,9 @@ class DomainSpec:
         osinfo: the libosinfo id, or "".
         arch: e.g. "x86_64".
         serial_log: a host file recording the serial console, or "".
-        graphics: add VNC (on localhost) and a video card.
+        graphics: where the VNC display listens (:func:`~vmgui.core.xml.display.vnc_listen_for`
+            the host: no TCP port on a local host, 127.0.0.1 on a remote one), or None for
+            no display and no video card.
         description: the domain description.
     """
 
@@ -111,7 +114,7 @@ class DomainSpec:
     osinfo: str = ""
     arch: str = "x86_64"
     serial_log: str = ""
-    graphics: bool = True
+    graphics: VncListen | None = VncListen.NONE
     description: str = ""
 
 
@@ -161,8 +164,8 @@ def domain_xml(spec: DomainSpec) -> str:
     _sub(console, "target", type="serial", port="0")
     channel = _sub(devices, "channel", type="unix")
     _sub(channel, "target", type="virtio", name="org.qemu.guest_agent.0")
-    if spec.graphics:
-        _sub(devices, "graphics", type="vnc", port="-1", autoport="yes", listen="127.0.0.1")
+    if spec.graphics is not None:
+        devices.append(vnc_graphics(spec.graphics))
         video = _sub(devices, "video")
         _sub(video, "model", type="virtio")
     balloon = _sub(devices, "memballoon", model="virtio")

@@ -7,6 +7,7 @@ from PySide6.QtCore import QObject
 from vmgui.core.model import GuestInfo
 from vmgui.ui.console.serialsession import SerialOpener
 from vmgui.ui.console.session import SessionOpener, default_opener
+from vmgui.ui.console.viewer import ViewerLauncher
 from vmgui.ui.console.window import AskPath, ConsoleWindow, ask_screenshot_path
 from vmgui.ui.controller import HostController
 from vmgui.ui.dialogs import Dialogs
@@ -23,6 +24,7 @@ class ConsoleManager(QObject):
         opener: opens a VNC session (tests pass a fake).
         serial_opener: makes a serial console stream (tests pass a fake).
         ask_path: asks where to save a screenshot (tests pass a fake).
+        viewer: starts virt-viewer for SPICE guests (tests pass a fake).
     """
 
     def __init__(
@@ -33,6 +35,7 @@ class ConsoleManager(QObject):
         opener: SessionOpener = default_opener,
         serial_opener: SerialOpener = SerialConsole,
         ask_path: AskPath = ask_screenshot_path,
+        viewer: ViewerLauncher | None = None,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
@@ -41,6 +44,7 @@ class ConsoleManager(QObject):
         self._opener = opener
         self._serial_opener = serial_opener
         self._ask_path = ask_path
+        self._viewer = viewer
         self._windows: dict[tuple[str, str], ConsoleWindow] = {}
         # Closing a session outlives its window: these tasks belong to the manager.
         self._tasks = TaskOwner(None, name="console close", parent=self)
@@ -58,6 +62,7 @@ class ConsoleManager(QObject):
                     opener=self._opener,
                     serial_opener=self._serial_opener,
                     ask_path=self._ask_path,
+                    viewer=self._viewer,
                 )
                 window.closed.connect(self._on_window_closed)
                 self._windows[guest.key] = window

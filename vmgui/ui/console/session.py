@@ -2,7 +2,8 @@
 
 :class:`ConsoleSession` follows the host controller's news about its guest and host and
 decides what the window shows (:class:`ConsoleState`): connecting, the live screen, "paused",
-"shut off — Start", a one-line error with Retry. It opens the VNC session (libvirt's socket
+"shut off — Start", a one-line error with Retry, or "has a SPICE display" with the offer to
+switch it to VNC (next boot). It opens the VNC session (libvirt's socket
 on the host's worker, the RFB session on the asyncio loop: nothing blocks the Qt thread),
 feeds the frames to a :class:`~vmgui.ui.console.widget.GuestConsole`, and connects again by
 itself when the guest starts, restarts, or its host reconnects.
@@ -27,6 +28,7 @@ from vmgui.ui.console.widget import ConsoleInput, GuestConsole
 from vmgui.ui.controller import HostController
 from vmgui.ui.tasks import TaskOwner
 from vmgui.virt.connection import HostConnection
+from vmgui.virt.display import GuestDisplays, fetch_displays, switch_to_vnc
 from vmgui.virt.vnc import VncObserver, open_vnc_session
 
 _log = logging.getLogger(__name__)
@@ -74,6 +76,7 @@ class Phase(enum.Enum):
     STOPPED = "stopped"
     WAITING = "waiting"
     ERROR = "error"
+    SPICE = "spice"
     GONE = "gone"
 
 
@@ -86,12 +89,15 @@ class ConsoleState:
         text: the line to show ("" for the live screen).
         action: the lifecycle action the state offers (Start, Resume), or None.
         retry: whether the state offers Retry.
+        switch: whether the state offers Switch Display to VNC (a SPICE guest not yet
+            switched).
     """
 
     phase: Phase
     text: str = ""
     action: GuestAction | None = None
     retry: bool = False
+    switch: bool = False
 
 
 class ConsoleSession(QObject):
@@ -132,6 +138,7 @@ class ConsoleSession(QObject):
         self._opening = False
         self._closing = False
         self._error: VmguiError | None = None
+        self._spice: GuestDisplays | None = None  # the guest shows SPICE, not VNC
         self._state = ConsoleState(Phase.CONNECTING, f"Connecting to {self._name}…")
         self._tasks = TaskOwner(None, name="console task", parent=self)
         self._closers: set[asyncio.Task[None]] = set()  # sessions being closed
@@ -171,6 +178,21 @@ class ConsoleSession(QObject):
     def retry(self) -> None:
         """Forget the last error and connect again."""
         self._error = None
+        self._spice = None
+        self._evaluate()
+
+    async def switch_to_vnc(self) -> None:
+        """Switch the guest's display to VNC from its next boot on (the state then says so).
+
+        Raises:
+            VmguiError: the host is gone or libvirt refused.
+        """
+        host = self._host()
+        if host is None:
+            summary = f"Could not switch the display of {self._name} to VNC"
+            raise VmguiError(summary, f"the host of {self._name} was removed")
+        await switch_to_vnc(host, self._uuid)
+        self._spice = await fetch_displays(host, self._uuid)
         self._evaluate()
 
     def set_updates_enabled(self, enabled: bool) -> None:
@@ -252,6 +274,9 @@ class ConsoleSession(QObject):
             self._stop_vnc()
             self._set_state(_stopped_state(guest))
             return
+        if self._spice is not None:
+            self._set_state(_spice_state(guest.name, self._spice))
+            return
         if self._error is not None:
             error = self._error
             text = f"{error.summary}: {error.details}" if error.details else error.summary
@@ -273,7 +298,8 @@ class ConsoleSession(QObject):
             # The guest may have stopped meanwhile: then it is not an error to show.
             await self._refresh(host)
             if self._guest is not None and self._guest.is_active:
-                self._error = exc
+                self._spice = await self._spice_displays(host)
+                self._error = exc if self._spice is None else None
         finally:
             self._opening = False
         if session is not None:
@@ -284,6 +310,14 @@ class ConsoleSession(QObject):
             self._console.show_frame(session.framebuffer)
             self._console.set_input(session)
         self._evaluate()
+
+    async def _spice_displays(self, host: HostConnection) -> GuestDisplays | None:
+        """The guest's displays if it shows SPICE and no VNC (why the opener failed)."""
+        try:
+            displays = await fetch_displays(host, self._uuid)
+        except VmguiError:
+            return None
+        return displays if displays.spice_only else None
 
     async def _refresh(self, host: HostConnection) -> None:
         try:
@@ -316,7 +350,7 @@ class ConsoleSession(QObject):
         old = self._guest
         self._guest = guest
         if old is None or not old.is_active or old.domain_id != guest.domain_id:
-            self._error = None  # a start (or a new guest process): try again
+            self._error = self._spice = None  # a start (or a new guest process): try again
         self.guestChanged.emit(guest)
         self._evaluate()
 
@@ -340,7 +374,7 @@ class ConsoleSession(QObject):
         if status.uri != self._uri:
             return
         if status.state is ConnectionState.CONNECTED:
-            self._error = None  # the host is back: try again
+            self._error = self._spice = None  # the host is back: try again
         self._evaluate()
 
     def _on_controller_host_removed(self, uri: str) -> None:
@@ -377,6 +411,17 @@ def stopped_text(guest: GuestInfo) -> str:
     if guest.state is GuestState.CRASHED:
         return f"{guest.name} crashed."
     return f"{guest.name} is shut off."
+
+
+def _spice_state(name: str, displays: GuestDisplays) -> ConsoleState:
+    if displays.vnc_next_boot:
+        text = (
+            f"{name} has a SPICE display until it next starts from shut off; "
+            "then it has VNC, which this console shows."
+        )
+        return ConsoleState(Phase.SPICE, text)
+    text = f"{name} has a SPICE display; this console shows VNC displays only."
+    return ConsoleState(Phase.SPICE, text, switch=True)
 
 
 def _stopped_state(guest: GuestInfo) -> ConsoleState:

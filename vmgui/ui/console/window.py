@@ -37,11 +37,13 @@ from PySide6.QtWidgets import (
 from vmgui.core.errors import VmguiError
 from vmgui.core.model import GuestAction, GuestInfo
 from vmgui.core.rfb.keys import KEY_SEQUENCES
+from vmgui.core.xml.display import is_local_uri
 from vmgui.ui.console.actions import build_console_actions, build_toolbar
 from vmgui.ui.console.serialsession import SerialOpener
 from vmgui.ui.console.serialtab import SerialTab
 from vmgui.ui.console.serialwidget import SerialTerminal
 from vmgui.ui.console.session import ConsoleSession, ConsoleState, Phase, SessionOpener
+from vmgui.ui.console.viewer import DetachedLauncher, ViewerLauncher
 from vmgui.ui.console.widget import GuestConsole
 from vmgui.ui.controller import HostController
 from vmgui.ui.dialogs import Dialogs, exec_async
@@ -49,6 +51,7 @@ from vmgui.ui.guests import commands
 from vmgui.ui.shell import NOTICE_MSECS
 from vmgui.ui.tasks import TaskOwner
 from vmgui.ui.widgets import MUTED_STYLE, RED_COLOR
+from vmgui.virt.display import INSTALL_HINT, VIEWER, viewer_argv
 from vmgui.virt.serial import SerialConsole
 
 _T = TypeVar("_T")
@@ -57,6 +60,8 @@ _T = TypeVar("_T")
 AskPath = Callable[[QWidget, str], Awaitable[str | None]]
 GRAB_HINT = "Press Ctrl+Alt to release the keyboard"
 _BUTTON_TEXT = {GuestAction.START: "Start", GuestAction.RESUME: "Resume"}
+SWITCH_TEXT = "Switch Display to VNC…"
+VIEWER_TEXT = "Open in virt-viewer"
 
 
 async def ask_screenshot_path(parent: QWidget, suggested: str) -> str | None:
@@ -84,6 +89,7 @@ class ConsoleWindow(QMainWindow):
         opener: opens the VNC session (tests pass a fake).
         serial_opener: makes the serial console stream (tests pass a fake).
         ask_path: asks where to save a screenshot (tests pass a fake).
+        viewer: starts virt-viewer for a SPICE guest (tests pass a fake).
 
     Signals:
         closed(str, str): the window closed; the guest's host URI and UUID.
@@ -100,6 +106,7 @@ class ConsoleWindow(QMainWindow):
         opener: SessionOpener,
         serial_opener: SerialOpener = SerialConsole,
         ask_path: AskPath = ask_screenshot_path,
+        viewer: ViewerLauncher | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
@@ -109,6 +116,7 @@ class ConsoleWindow(QMainWindow):
         self._controller = controller
         self._dialogs = dialogs
         self._ask_path = ask_path
+        self._viewer = viewer if viewer is not None else DetachedLauncher()
         self._tasks = TaskOwner(self.show_error, name="console window task", parent=self)
 
         self.console = GuestConsole()
@@ -124,11 +132,15 @@ class ConsoleWindow(QMainWindow):
         self.message_label.setWordWrap(True)
         self.message_button = QPushButton()
         self.message_button.setObjectName("consoleMessageButton")
+        self.viewer_button = QPushButton(VIEWER_TEXT)
+        self.viewer_button.setObjectName("consoleViewerButton")
+        self.viewer_button.hide()
         message_page = QWidget()
         message_layout = QVBoxLayout(message_page)
         message_layout.addStretch(1)
         message_layout.addWidget(self.message_label)
         message_layout.addWidget(self.message_button, 0, Qt.AlignmentFlag.AlignHCenter)
+        message_layout.addWidget(self.viewer_button, 0, Qt.AlignmentFlag.AlignHCenter)
         message_layout.addStretch(1)
         self.pause_label = QLabel()
         self.pause_button = QPushButton("Resume")
@@ -184,6 +196,7 @@ class ConsoleWindow(QMainWindow):
         actions.screenshot.triggered.connect(self._on_screenshot_triggered)
         actions.grab.toggled.connect(self._on_grab_toggled)
         self.message_button.clicked.connect(self._on_message_button_clicked)
+        self.viewer_button.clicked.connect(self._on_viewer_button_clicked)
         self.pause_button.clicked.connect(self._on_pause_button_clicked)
         actions.update_lifecycle(guest)
         self._show_state(self.session.state)
@@ -255,9 +268,9 @@ class ConsoleWindow(QMainWindow):
         self.message_label.setStyleSheet(
             f"color: {RED_COLOR};" if state.phase is Phase.ERROR else MUTED_STYLE
         )
-        label = "Retry" if state.retry else _BUTTON_TEXT.get(state.action) if state.action else ""
-        self.message_button.setText(label or "")
-        self.message_button.setVisible(bool(label))
+        self.message_button.setText(_button_text(state))
+        self.message_button.setVisible(bool(self.message_button.text()))
+        self.viewer_button.setVisible(state.phase is Phase.SPICE and self._viewer_offered())
         self.stack.setCurrentIndex(1)
 
     def _fit_to_screen(self, size: QSize) -> None:
@@ -321,10 +334,16 @@ class ConsoleWindow(QMainWindow):
 
     def _on_message_button_clicked(self) -> None:
         state = self.session.state
-        if state.retry:
+        if state.switch:
+            self.spawn(self._switch_display())
+        elif state.retry:
             self.session.retry()
         elif state.action is not None:
             self._run_lifecycle(state.action)
+
+    def _on_viewer_button_clicked(self) -> None:
+        if not self._viewer.launch(viewer_argv(self._key[0], self._key[1])):
+            self.notify(f"Could not start {VIEWER}: {INSTALL_HINT}")
 
     def _on_pause_button_clicked(self) -> None:
         self._run_lifecycle(GuestAction.RESUME)
@@ -333,6 +352,24 @@ class ConsoleWindow(QMainWindow):
         guest = self.session.guest
         if guest is not None:
             self.spawn(commands.run_lifecycle(self, self._controller, self._dialogs, kind, [guest]))
+
+    def _viewer_offered(self) -> bool:
+        """virt-viewer attaches through libvirt's socket: local hosts, when installed."""
+        return is_local_uri(self._key[0]) and self._viewer.available()
+
+    async def _switch_display(self) -> None:
+        guest = self.session.guest
+        name = guest.name if guest is not None else "the guest"
+        text = (
+            f"Switch the display of {name} from SPICE to VNC?\n\n"
+            f"This takes effect at the next boot: the next time {name} starts from shut off "
+            "(a reboot inside the guest is not enough). SPICE's agent channel, USB "
+            "redirection and SPICE audio are removed; the video card stays."
+        )
+        if not await self._dialogs.confirm(self, "Switch Display to VNC", text, "Switch to VNC"):
+            return
+        await self.session.switch_to_vnc()
+        self.notify(f"{name} has VNC from its next boot on")
 
     async def _save_screenshot(self) -> None:
         image = self.console.screenshot()
@@ -370,3 +407,12 @@ class ConsoleWindow(QMainWindow):
         self._tasks.cancel_all()
         super().closeEvent(event)
         self.closed.emit(*self._key)
+
+
+def _button_text(state: ConsoleState) -> str:
+    """The message page's button: what the state offers."""
+    if state.switch:
+        return SWITCH_TEXT
+    if state.retry:
+        return "Retry"
+    return _BUTTON_TEXT.get(state.action, "") if state.action else ""
