@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from PySide6.QtGui import QImage
+from PySide6.QtWidgets import QWidget
 
 from tests.conftest import wait_until
 from tests.ui.helpers import WindowFixture, names_in, select
@@ -48,6 +49,8 @@ def test_thumbnail_refresh_is_rate_limited_and_follows_the_selection(
     )
     first, second = names_in(win, GuestState.RUNNING)[:2]
     guests = {g.name: g for g in win.guest_list.model.guests()}
+    select(win, [first])  # the guest pane (and its thumbnail) in view
+    run(wait_until(pane.thumbnail.isVisible, 5.0))
     presenter.show(guests[first])
     run(wait_until(lambda: len(taken) >= 3, 5.0))
     start = len(taken)
@@ -77,3 +80,33 @@ def test_thumbnail_says_why_there_is_none_without_a_dialog(window: WindowFixture
     assert pane.thumbnail.toolTip().endswith("not supported")
     assert pane.thumbnail.image == QImage()
     assert not dialogs.errors
+
+
+def test_no_screenshots_while_the_thumbnail_is_out_of_view(window: WindowFixture) -> None:
+    win, _d, run = window
+    taken: list[str] = []
+
+    async def fetch(host: HostConnection, uuid: str, name: str) -> Screenshot:
+        taken.append(name)
+        return await fetch_screenshot(host, uuid, name)
+
+    pane = win.guest_details
+    running = names_in(win, GuestState.RUNNING)[0]
+    select(win, [running])
+    run(wait_until(pane.thumbnail.isVisible, 5.0))
+    presenter = ThumbnailPresenter(
+        pane.thumbnail, win, win.controller, fetch=fetch, interval_ms=100
+    )
+    guest = next(g for g in win.guest_list.model.guests() if g.name == running)
+    presenter.show(guest)
+    run(wait_until(lambda: len(taken) >= 2, 5.0))
+    other = QWidget()
+    win.side_tabs.addTab(other, "Other")
+    win.side_tabs.setCurrentWidget(other)  # the details (and the thumbnail) behind a tab
+    run(asyncio.sleep(0.15))
+    hidden = len(taken)
+    run(asyncio.sleep(0.6))
+    assert len(taken) == hidden, "no screenshot while nobody can see it"
+    win.side_tabs.setCurrentIndex(0)
+    run(wait_until(lambda: len(taken) > hidden, 5.0))
+    presenter.show(None)

@@ -210,6 +210,9 @@ class ThumbnailPresenter(QObject):
                 self._task = None
 
     def _on_timer_timeout(self) -> None:
+        if not self._view.isVisible():  # another tab is in front, or the window is minimised
+            self._timer.start()  # look again later; a screenshot nobody sees costs CPU
+            return
         self._refresh_now()
 
     def _on_controller_guest_changed(self, guest: GuestInfo) -> None:
