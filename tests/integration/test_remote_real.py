@@ -345,6 +345,7 @@ def test_tcp_to_the_second_host(second_host: SecondHost, mrun: Run) -> None:
     try:
         assert host.host_info is not None
         assert host.host_info.hostname == second_host.hostname
+        assert host.host_info.secure is False, "qemu+tcp without TLS is neither local nor encrypted"
     finally:
         mrun(host.close())
 

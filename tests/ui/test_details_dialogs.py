@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine
@@ -308,6 +309,19 @@ def test_host_pane_shows_identity_and_consolidation(qtbot: QtBot) -> None:
     assert pane.defined_label.text() == (
         "16 vCPUs (4.00\N{MULTIPLICATION SIGN}) · 16.0 GiB (100%) for all 4 guests"
     )
+    assert pane.insecure_label.isHidden(), "a local or encrypted link needs no warning"
+
+
+def test_host_pane_warns_about_an_unencrypted_connection(qtbot: QtBot) -> None:
+    pane = HostDetailsPane()
+    qtbot.addWidget(pane)
+    status = HostStatus(URI, ConnectionState.CONNECTED)
+    pane.show_host("Lab", status, dataclasses.replace(_host_info(), secure=False), [])
+    assert not pane.insecure_label.isHidden()
+    assert "not encrypted" in pane.insecure_label.text()
+    assert "qemu+tls://" in pane.insecure_label.text()
+    pane.show_host("Lab", status, _host_info(), [])
+    assert pane.insecure_label.isHidden()
 
 
 def test_host_pane_red_when_heavily_overcommitted(qtbot: QtBot) -> None:

@@ -206,6 +206,8 @@ class HostInfo:
         memory_kib: physical memory (KiB).
         arch: host architecture.
         capabilities_known: False until the (possibly slow) capabilities call answered.
+        secure: libvirt's ``isSecure()``: the link is local or encrypted (False: ``qemu+tcp``
+            without TLS — credentials and console traffic travel in clear).
     """
 
     uri: str
@@ -218,6 +220,7 @@ class HostInfo:
     arch: str = ""
     cpu_model: str = ""
     capabilities_known: bool = False
+    secure: bool = True
 
 
 @dataclass(frozen=True, slots=True)

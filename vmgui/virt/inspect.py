@@ -136,6 +136,9 @@ def host_info(uri: str, conn: libvirt.virConnect, cpu_model: str = "") -> HostIn
         hv_version = _version_text(conn.getVersion())
     except libvirt.libvirtError:
         hv_version = ""
+    secure = True
+    with contextlib.suppress(libvirt.libvirtError):
+        secure = conn.isSecure() != 0
     memory_kib = int(memory_mib) * 1024
     with contextlib.suppress(libvirt.libvirtError, KeyError):
         memory_kib = int(conn.getMemoryStats(libvirt.VIR_NODE_MEMORY_STATS_ALL_CELLS, 0)["total"])
@@ -150,4 +153,5 @@ def host_info(uri: str, conn: libvirt.virConnect, cpu_model: str = "") -> HostIn
         arch=str(model),
         cpu_model=cpu_model,
         capabilities_known=bool(cpu_model),
+        secure=secure,
     )

@@ -30,6 +30,12 @@ from vmgui.ui.widgets import (
     vcpu_color,
 )
 
+#: What the host details say about a connection that is neither local nor encrypted.
+INSECURE_TEXT = (
+    "This connection is not encrypted: passwords, guest data and console traffic cross the "
+    "network in clear. Use SSH or TLS (qemu+ssh://, qemu+tls://) for hosts on a network."
+)
+
 
 class HostDetailsPane(QWidget):
     """One host: its connection, identity, guests and what they commit."""
@@ -42,6 +48,13 @@ class HostDetailsPane(QWidget):
         self.label = self._header.title
         self.state_badge = self._header.badge
         self.uri_label = value_label(selectable=True)
+        #: Shown only for a connection that is neither local nor encrypted.
+        self.insecure_label = value_label()
+        self.insecure_label.setObjectName("hostInsecure")
+        self.insecure_label.setText(INSECURE_TEXT)
+        self.insecure_label.setStyleSheet(f"color: {RED_COLOR};")
+        self.insecure_label.setWordWrap(True)
+        self.insecure_label.hide()
         self.hostname_label = value_label(selectable=True)
         self.hypervisor_label = value_label()
         self.libvirt_label = value_label()
@@ -58,6 +71,7 @@ class HostDetailsPane(QWidget):
 
         identity, form = section("Host")
         form.addRow("URI", self.uri_label)
+        form.addRow(self.insecure_label)
         form.addRow("Hostname", self.hostname_label)
         form.addRow("Hypervisor", self.hypervisor_label)
         form.addRow("libvirt", self.libvirt_label)
@@ -104,6 +118,7 @@ class HostDetailsPane(QWidget):
         self.reason_label.setVisible(bool(reason))
 
         self.uri_label.setText(info.uri if info else status.uri)
+        self.insecure_label.setVisible(info is not None and not info.secure)
         unknown = "—" if info is None else "unknown"
         self.hostname_label.setText(info.hostname if info and info.hostname else unknown)
         if info is not None and info.hypervisor:
