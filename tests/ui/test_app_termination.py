@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -26,19 +27,23 @@ def test_sigterm_closes_the_window_and_saves_the_layout(tmp_path: Path) -> None:
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
-        text=True,
+        bufsize=0,  # raw pipe: select() sees every byte that arrived
     )
     try:
         assert child.stderr is not None
         deadline = time.monotonic() + 30
-        for line in child.stderr:
-            if "listed 60 guests" in line:
-                break
-            assert time.monotonic() < deadline, "vmgui did not list the fixture's guests"
-        else:
-            raise AssertionError(f"vmgui exited early ({child.wait()})")
+        seen = ""
+        while not ("listed 60 guests" in seen and "console feature loaded" in seen):
+            # listed, and the console feature preloaded while idle after start
+            left = deadline - time.monotonic()
+            assert left > 0, f"vmgui did not get ready within 30 s: {seen}"
+            ready, _, _ = select.select([child.stderr], [], [], left)
+            if ready:
+                chunk = os.read(child.stderr.fileno(), 65536).decode(errors="replace")
+                assert chunk, f"vmgui exited early ({child.wait()}): {seen}"
+                seen += chunk
         child.send_signal(signal.SIGTERM)
-        rest = child.stderr.read()
+        rest = child.stderr.read().decode(errors="replace")
         assert child.wait(timeout=20) == 0, rest
     finally:
         if child.poll() is None:
