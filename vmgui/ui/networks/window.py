@@ -13,8 +13,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
-from PySide6.QtCore import QModelIndex, Qt, QTimer
-from PySide6.QtGui import QCloseEvent
+from PySide6.QtCore import QModelIndex
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -31,16 +30,13 @@ from vmgui.core.errors import VmguiError
 from vmgui.core.networks import NEW_MODES, VirtualNetwork, plan_network
 from vmgui.core.validation import ValidationError
 from vmgui.ui.dialogs import Dialogs
+from vmgui.ui.hostwindow import HostResourceWindow
 from vmgui.ui.networks.models import LeaseModel, NetworkModel, NetworkRole
 from vmgui.ui.shell import Shell
-from vmgui.ui.tasks import TaskOwner
 from vmgui.ui.widgets import RED_COLOR, muted_label, title_font
 from vmgui.virt import networks as net_service
 from vmgui.virt.connection import HostConnection
-from vmgui.virt.resourceevents import Kind, Watch, watch
-
-#: How long after a host event the tables are re-read (ms).
-EVENT_DELAY_MS = 100
+from vmgui.virt.resourceevents import Kind
 
 
 def _table(model: NetworkModel | LeaseModel, name: str) -> QTableView:
@@ -61,26 +57,17 @@ def _button(text: str, name: str) -> QPushButton:
     return button
 
 
-class NetworksWindow(QWidget):
+class NetworksWindow(HostResourceWindow):
     """One host's virtual networks (a top-level window; ``objectName`` ``networksWindow``)."""
 
     def __init__(
         self, host: HostConnection, shell: Shell, dialogs: Dialogs, parent: QWidget | None = None
     ) -> None:
-        super().__init__(parent, Qt.WindowType.Window)
+        super().__init__(host, shell, Kind.NETWORKS, "network task", parent)
         self.setObjectName("networksWindow")
         self.setWindowTitle(f"Networks — {host.display_name}")
         self.resize(900, 520)
-        self.host = host
-        self._shell = shell
         self._dialogs = dialogs
-        self.tasks = TaskOwner(shell.show_error, name="network task", parent=self)
-        self._watch: Watch | None = None
-        #: Events come in bursts (define + start): one re-read per burst.
-        self._event_timer = QTimer(self)
-        self._event_timer.setSingleShot(True)
-        self._event_timer.setInterval(EVENT_DELAY_MS)
-        self._event_timer.timeout.connect(self._on_event_timer_timeout)
         self.networks = NetworkModel(self)
         self.leases = LeaseModel(self)
         self.network_view = _table(self.networks, "networkView")
@@ -154,38 +141,6 @@ class NetworksWindow(QWidget):
         """The selected network, or None."""
         row = self.network_view.currentIndex().data(NetworkRole)
         return row if isinstance(row, VirtualNetwork) else None
-
-    def start(self) -> asyncio.Task[None]:
-        """Read the host's state and follow its events from now on (until closed)."""
-        return self.tasks.spawn(self._begin())
-
-    async def _begin(self) -> None:
-        self._watch = await watch(self.host, Kind.NETWORKS, self._on_host_changed)
-        await self._reload()
-
-    @property
-    def watching(self) -> bool:
-        """Whether the host's events keep the tables current (else: after actions only)."""
-        return self._watch is not None and self._watch.active
-
-    def _on_host_changed(self, _name: str) -> None:
-        self._event_timer.start()
-
-    def _on_event_timer_timeout(self) -> None:
-        if self._watch is not None:  # not after the window closed
-            self.refresh()
-
-    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
-        self._event_timer.stop()
-        if self._watch is not None:
-            self._shell.spawn(self._watch.close())
-            self._watch = None
-        self.tasks.cancel_all()
-        super().closeEvent(event)
-
-    def refresh(self) -> asyncio.Task[None]:
-        """Re-read the networks and the selected one's leases."""
-        return self.tasks.spawn(self._reload())
 
     async def _reload(self) -> None:
         shown = self.selected()

@@ -12,8 +12,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from PySide6.QtCore import QModelIndex, Qt, QTimer
-from PySide6.QtGui import QCloseEvent
+from PySide6.QtCore import QModelIndex, Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -34,13 +33,13 @@ from vmgui.core.pools import VOLUME_FORMATS, StoragePool, StorageVolume
 from vmgui.core.units import format_bytes
 from vmgui.core.validation import ValidationError, parse_size
 from vmgui.ui.dialogs import Dialogs, exec_async
+from vmgui.ui.hostwindow import HostResourceWindow
 from vmgui.ui.shell import Shell
 from vmgui.ui.storage.models import PoolModel, RowRole, VolumeModel
-from vmgui.ui.tasks import TaskOwner
 from vmgui.ui.widgets import RED_COLOR, muted_label, title_font
 from vmgui.virt import pools as pool_service
 from vmgui.virt.connection import HostConnection
-from vmgui.virt.resourceevents import Kind, Watch, watch
+from vmgui.virt.resourceevents import Kind
 from vmgui.virt.storage import download_volume
 
 #: Asks for a local file: (parent, save?) -> the path, or None when cancelled.
@@ -60,10 +59,6 @@ async def choose_file(parent: QWidget, save: bool) -> Path | None:
         return Path(dialog.selectedFiles()[0])
     finally:
         dialog.deleteLater()
-
-
-#: How long after a host event the tables are re-read (ms).
-EVENT_DELAY_MS = 100
 
 
 def _table(model: PoolModel | VolumeModel, name: str) -> QTableView:
@@ -99,7 +94,7 @@ def _row(*widgets: QWidget | None) -> QHBoxLayout:
     return row
 
 
-class StorageWindow(QWidget):
+class StorageWindow(HostResourceWindow):
     """One host's storage (a top-level window; ``objectName`` ``storageWindow``).
 
     Args:
@@ -117,21 +112,12 @@ class StorageWindow(QWidget):
         chooser: FileChooser = choose_file,
         parent: QWidget | None = None,
     ) -> None:
-        super().__init__(parent, Qt.WindowType.Window)
+        super().__init__(host, shell, Kind.POOLS, "storage task", parent)
         self.setObjectName("storageWindow")
         self.setWindowTitle(f"Storage — {host.display_name}")
         self.resize(980, 620)
-        self.host = host
-        self._shell = shell
         self._dialogs = dialogs
         self._chooser = chooser
-        self.tasks = TaskOwner(shell.show_error, name="storage task", parent=self)
-        self._watch: Watch | None = None
-        #: Events come in bursts (define + start): one re-read per burst.
-        self._event_timer = QTimer(self)
-        self._event_timer.setSingleShot(True)
-        self._event_timer.setInterval(EVENT_DELAY_MS)
-        self._event_timer.timeout.connect(self._on_event_timer_timeout)
         self._transfer: asyncio.Task[object] | None = None
 
         self.pools = PoolModel(self)
@@ -264,38 +250,6 @@ class StorageWindow(QWidget):
         """The selected volume, or None."""
         row = self.volume_view.currentIndex().data(RowRole)
         return row if isinstance(row, StorageVolume) else None
-
-    def start(self) -> asyncio.Task[None]:
-        """Read the host's state and follow its events from now on (until closed)."""
-        return self.tasks.spawn(self._begin())
-
-    async def _begin(self) -> None:
-        self._watch = await watch(self.host, Kind.POOLS, self._on_host_changed)
-        await self._reload()
-
-    @property
-    def watching(self) -> bool:
-        """Whether the host's events keep the tables current (else: after actions only)."""
-        return self._watch is not None and self._watch.active
-
-    def _on_host_changed(self, _name: str) -> None:
-        self._event_timer.start()
-
-    def _on_event_timer_timeout(self) -> None:
-        if self._watch is not None:  # not after the window closed
-            self.refresh()
-
-    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
-        self._event_timer.stop()
-        if self._watch is not None:
-            self._shell.spawn(self._watch.close())
-            self._watch = None
-        self.tasks.cancel_all()
-        super().closeEvent(event)
-
-    def refresh(self) -> asyncio.Task[None]:
-        """Re-read the pools and the shown pool's volumes."""
-        return self.tasks.spawn(self._reload())
 
     async def _reload(self) -> None:
         shown = self.selected_pool()

@@ -1,0 +1,87 @@
+"""A top-level window that shows one host's resources and follows the host's events.
+
+The Storage and Networks windows share it: a task owner, the host's event watch (opened by
+:meth:`HostResourceWindow.start`, closed with the window) and one re-read per burst of events.
+Subclasses implement :meth:`HostResourceWindow._reload`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QCloseEvent
+from PySide6.QtWidgets import QWidget
+
+from vmgui.ui.shell import Shell
+from vmgui.ui.tasks import TaskOwner
+from vmgui.virt.connection import HostConnection
+from vmgui.virt.resourceevents import Kind, Watch, watch
+
+#: Events come in bursts (define + start): one re-read per burst, this long after its first.
+EVENT_DELAY_MS = 100
+
+
+class HostResourceWindow(QWidget):
+    """One host's resources of one ``kind`` (pools, networks) in a window of its own.
+
+    Args:
+        host: the connected host.
+        shell: notices and errors go through the main window.
+        kind: which libvirt events keep the window current.
+        task_name: names the window's tasks in the log.
+    """
+
+    def __init__(
+        self,
+        host: HostConnection,
+        shell: Shell,
+        kind: Kind,
+        task_name: str,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent, Qt.WindowType.Window)
+        self.host = host
+        self._shell = shell
+        self._kind = kind
+        self.tasks = TaskOwner(shell.show_error, name=task_name, parent=self)
+        self._watch: Watch | None = None
+        self._event_timer = QTimer(self)
+        self._event_timer.setSingleShot(True)
+        self._event_timer.setInterval(EVENT_DELAY_MS)
+        self._event_timer.timeout.connect(self._on_event_timer_timeout)
+
+    def start(self) -> asyncio.Task[None]:
+        """Read the host's state and follow its events from now on (until closed)."""
+        return self.tasks.spawn(self._begin())
+
+    async def _begin(self) -> None:
+        self._watch = await watch(self.host, self._kind, self._on_host_changed)
+        await self._reload()
+
+    @property
+    def watching(self) -> bool:
+        """Whether the host's events keep the tables current (else: after actions only)."""
+        return self._watch is not None and self._watch.active
+
+    def refresh(self) -> asyncio.Task[None]:
+        """Re-read what the window shows."""
+        return self.tasks.spawn(self._reload())
+
+    async def _reload(self) -> None:
+        raise NotImplementedError
+
+    def _on_host_changed(self, _name: str) -> None:
+        self._event_timer.start()
+
+    def _on_event_timer_timeout(self) -> None:
+        if self._watch is not None:  # not after the window closed
+            self.refresh()
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+        self._event_timer.stop()
+        if self._watch is not None:
+            self._shell.spawn(self._watch.close())
+            self._watch = None
+        self.tasks.cancel_all()
+        super().closeEvent(event)
