@@ -107,16 +107,20 @@ def test_pane_changes_validation_and_apply(pane: LimitsPane, qtbot: QtBot) -> No
 
 def test_limits_tab_follows_the_selection(window: WindowFixture) -> None:
     """The tab fetches only once it is in view; the test driver cannot answer (it has no
-    scheduler parameters with flags): the error is shown and no made-up limits appear."""
+    scheduler parameters with flags): the tab says so, in place of the fields — no dialog for
+    merely looking — and no made-up limits appear."""
     win, dialogs, run = window
     tab = win.limits_tab
     assert win.side_tabs.tabText(win.side_tabs.indexOf(tab.pane)) == "Limits"
     select(win, ["guest-01"])
     run(asyncio.sleep(0.3))
-    assert not dialogs.errors, "nothing fetched while the tab is hidden"
+    assert tab.pane.title.text() == "Select one guest to see its limits."
     win.side_tabs.setCurrentWidget(tab.pane)
-    run(wait_until(lambda: bool(dialogs.errors), 5))
-    assert "Could not read the limits of guest guest-01" in dialogs.errors[0].summary
+    run(wait_until(lambda: "cannot be read" in tab.pane.title.text(), 5))
+    assert tab.pane.title.text() == "The limits of guest-01 cannot be read on this host."
+    assert "unsupported" in tab.pane.message.text()
+    assert not tab.pane.apply_button.isEnabled()
+    assert not dialogs.errors, "looking at the tab is not a failed action"
     assert tab.current is None
 
 

@@ -192,6 +192,13 @@ class LimitsPane(QWidget):
             )
         self._on_field_value_changed()
 
+    def show_unavailable(self, name: str, reason: str) -> None:
+        """Say in the tab that ``name``'s limits cannot be read on its host, and why."""
+        self.show_limits(None)
+        self.title.setText(f"The limits of {name} cannot be read on this host.")
+        self.message.setStyleSheet(f"color: {RED_COLOR};")
+        self.message.setText(reason)
+
     def changes(self) -> list[LimitChange]:
         """What differs from the limits shown: CPU and memory, then each disk and NIC."""
         view = self._view

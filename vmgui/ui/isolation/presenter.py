@@ -9,6 +9,7 @@ one is announced by ``limitsChanged`` (what a chart needs to draw a limit line).
 from __future__ import annotations
 
 import asyncio
+import logging
 
 from PySide6.QtCore import QEvent, QObject, QTimer, Signal
 
@@ -19,6 +20,8 @@ from vmgui.ui.controller import HostController
 from vmgui.ui.isolation.pane import LimitsPane
 from vmgui.ui.shell import Selection, Shell
 from vmgui.virt import limits as limit_service
+
+_log = logging.getLogger(__name__)
 
 #: How long after a guest is chosen (or changes) its limits are fetched (ms).
 FETCH_DELAY_MS = 150
@@ -101,7 +104,16 @@ class LimitsTab(QObject):
 
     async def _load(self, guest: GuestInfo) -> None:
         host = self._controller.host(guest.host_uri)
-        view = await limit_service.fetch_limits(host, guest.uuid)
+        try:
+            view = await limit_service.fetch_limits(host, guest.uuid)
+        except VmguiError as exc:
+            # Said in the tab, not in a dialog: merely looking at the tab is no failed action
+            # (the demo host, libvirt's test driver, has no scheduler parameters at all).
+            if self._guest is not None and self._guest.key == guest.key:
+                _log.info("%s: %s", exc.summary, exc.details)
+                self._show(None)
+                self.pane.show_unavailable(guest.name, exc.details or exc.summary)
+            return
         if self._guest is not None and self._guest.key == guest.key:
             self._show(view)
 
