@@ -233,3 +233,21 @@ def test_template_metadata_keeps_other_children_and_refuses_malformed() -> None:
     assert template_metadata("<vmgui><!-- only --><template/></vmgui>", False) is None
     with pytest.raises(DomainXMLError, match="vmgui's metadata is malformed"):
         template_metadata("<vmgui>", True)
+
+
+def test_clone_xml_gives_the_clone_its_own_file_chardevs() -> None:
+    """A template written by provisioning logs its serial port to a file named after it: a
+    linked clone (template or any guest) must not write into the same file."""
+    template = CLONE_TEMPLATE_XML.replace(
+        "<serial type='pty'><log file='/p/tpl.log'/><target port='0'/></serial>",
+        "<serial type='file'><source path='/var/log/vm/tpl-serial.log'/>"
+        "<target port='0'/></serial>"
+        "<console type='file'><source path='/var/log/shared/console.log'/></console>",
+    )
+    root = ET.fromstring(clone_xml(template, "c9", {}))
+    devices = root.find("devices")
+    assert devices is not None
+    paths = [s.get("path") for s in devices.iterfind("*/source") if s.get("path")]
+    assert "/var/log/vm/c9-serial.log" in paths
+    assert "/var/log/vm/tpl-serial.log" not in paths
+    assert "/var/log/shared/console.log" in paths, "a path without the guest's name stays"

@@ -32,7 +32,6 @@ from vmgui.core.xml.build import volume_xml
 from vmgui.core.xml.domain import is_seed_disk, parse_domain_xml, seed_volume_name
 from vmgui.core.xml.edit import clone_disks, clone_xml
 from vmgui.core.xml.host import read_volume
-from vmgui.core.xml.mobility import rename_guest_files
 from vmgui.virt import inspect
 from vmgui.virt.connection import HostConnection
 from vmgui.virt.storage import StreamUploader, Uploader, call_keeping, unless_missing
@@ -241,10 +240,7 @@ class _Clone:
         return ""
 
     async def _define(self) -> str:
-        source_name = parse_domain_xml(self.facts.xml).name
-        xml = rename_guest_files(
-            clone_xml(self.facts.xml, self.name, self.copies, self.seed), source_name, self.name
-        )
+        xml = clone_xml(self.facts.xml, self.name, self.copies, self.seed)
         self.uuid = await self.txn.create_domain(
             lambda c: str(c.defineXML(xml).UUIDString()), f"Could not define {self.name}", self.name
         )

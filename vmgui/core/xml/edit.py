@@ -188,6 +188,31 @@ def clone_disks(template_xml: str) -> tuple[CloneDisk, ...]:
     )
 
 
+def rename_file_chardevs(
+    devices: ET.Element, old_name: str, new_name: str, directory: str = ""
+) -> None:
+    """Point per-guest files (a serial, console, channel or parallel port written to a file)
+    at a copy's own, in place.
+
+    A ``type='file'`` chardev whose source file name holds ``old_name`` gets that name replaced
+    by ``new_name``, so that two guests never write one file; other paths are left alone. With
+    ``directory`` (a copy on another host, where the source's folders may not exist) every such
+    file moves into it.
+    """
+    if not old_name:
+        return
+    for tag in ("serial", "console", "channel", "parallel"):
+        for chardev in devices.findall(tag):
+            source = chardev.find("source")
+            if chardev.get("type") != "file" or source is None:
+                continue
+            head, sep, tail = source.get("path", "").rpartition("/")
+            if directory:
+                head, sep = directory.rstrip("/"), "/"
+            if old_name in tail or directory:
+                source.set("path", f"{head}{sep}{tail.replace(old_name, new_name)}")
+
+
 def clone_xml(template_xml: str, name: str, overlays: dict[str, str], seed_path: str = "") -> str:
     """The definition of a linked clone of a template.
 
@@ -201,13 +226,14 @@ def clone_xml(template_xml: str, name: str, overlays: dict[str, str], seed_path:
 
     Returns:
         The template's XML with a new name, no UUID, no MAC addresses (libvirt makes new
-        ones), the disks replaced by the overlays, no template mark and no serial logs or
-        other per-guest files.
+        ones), the disks replaced by the overlays, no template mark, no serial logs, and
+        file chardevs named after the clone (:func:`rename_file_chardevs`).
 
     Raises:
         DomainXMLError: if the XML cannot be read.
     """
     root = parse_root(template_xml)
+    source_name = (root.findtext("name") or "").strip()
     ensure_child(root, "name", ()).text = name
     for tag in ("uuid", "genid"):
         remove_all(root, tag)
@@ -227,6 +253,7 @@ def clone_xml(template_xml: str, name: str, overlays: dict[str, str], seed_path:
             _replace_seed(devices, seed_path)
         for chardev in [*devices.findall("serial"), *devices.findall("console")]:
             remove_all(chardev, "log")
+        rename_file_chardevs(devices, source_name, name)
         for graphics in devices.findall("graphics"):
             if graphics.get("autoport") == "no":
                 graphics.set("autoport", "yes")

@@ -11,31 +11,17 @@ from collections.abc import Iterable, Mapping
 
 from vmgui.core.provisioning import USER_NETWORK
 from vmgui.core.xml.base import attr, parse_root, remove_all, remove_child, serialize
+from vmgui.core.xml.edit import rename_file_chardevs
 
 
 def rename_guest_files(xml: str, old_name: str, new_name: str, directory: str = "") -> str:
-    """Point per-guest files (a serial or console written to a file) at the copy's own.
-
-    A ``<serial type='file'>`` (or console, channel) whose source path's file name holds the
-    source guest's name gets that name replaced by ``new_name``, so that two guests never
-    write one file; other paths are left alone. With ``directory`` (a copy on another host,
-    where the source's folders may not exist) every such file moves into it.
-    """
+    """Point per-guest files at the copy's own (:func:`~vmgui.core.xml.edit.rename_file_chardevs`
+    on a whole definition)."""
     root = parse_root(xml)
     devices = root.find("devices")
     if devices is None or not old_name:
         return xml
-    for tag in ("serial", "console", "channel", "parallel"):
-        for chardev in devices.findall(tag):
-            source = chardev.find("source")
-            if chardev.get("type") != "file" or source is None:
-                continue
-            path = source.get("path", "")
-            head, sep, tail = path.rpartition("/")
-            if directory:
-                head, sep = directory.rstrip("/"), "/"
-            if old_name in tail or directory:
-                source.set("path", f"{head}{sep}{tail.replace(old_name, new_name)}")
+    rename_file_chardevs(devices, old_name, new_name, directory)
     return serialize(root)
 
 
