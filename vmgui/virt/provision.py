@@ -21,8 +21,6 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-import libvirt
-
 from vmgui.core.catalog import ImageFormat, ImageInfo, read_image_info
 from vmgui.core.cloudinit import build_seed_iso, seed_files
 from vmgui.core.errors import VmguiError
@@ -59,6 +57,7 @@ from vmgui.virt.provhost import (
     base_volume_name,
     define_blocking,
     host_facts_blocking,
+    start_blocking,
 )
 from vmgui.virt.storage import (
     StreamUploader,
@@ -394,13 +393,8 @@ class _Run:
         if not self.plan.start:
             return "skipped"
         uuid = self.uuid
-
-        def start(conn: libvirt.virConnect) -> float:
-            dom = conn.lookupByUUIDString(uuid)
-            t0 = time.perf_counter()
-            dom.create()
-            return time.perf_counter() - t0
-
-        self.start_seconds = await self.host.call(start, f"Could not start {self.plan.name}")
+        self.start_seconds = await self.host.call(
+            lambda c: start_blocking(c, uuid), f"Could not start {self.plan.name}"
+        )
         self.host.request_refresh(uuid)
         return ""

@@ -33,6 +33,7 @@ from vmgui.core.xml.edit import (
 )
 from vmgui.virt import inspect
 from vmgui.virt.connection import HostConnection
+from vmgui.virt.provhost import start_blocking
 from vmgui.virt.storage import StreamUploader, Uploader, unless_missing
 from vmgui.virt.transaction import Transaction
 
@@ -219,13 +220,9 @@ class _Clone:
         if not self.start:
             return "skipped"
         uuid = self.uuid
-
-        def boot(conn: libvirt.virConnect) -> float:
-            t0 = time.perf_counter()
-            conn.lookupByUUIDString(uuid).create()
-            return time.perf_counter() - t0
-
-        self.start_seconds = await self.host.call(boot, f"Could not start {self.name}")
+        self.start_seconds = await self.host.call(
+            lambda c: start_blocking(c, uuid), f"Could not start {self.name}"
+        )
         return ""
 
 
