@@ -8,11 +8,13 @@ Subclasses implement :meth:`HostResourceWindow._reload`.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QCloseEvent
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QLabel, QWidget
 
+from vmgui.core.errors import VmguiError
 from vmgui.ui.shell import Shell
 from vmgui.ui.tasks import TaskOwner
 from vmgui.virt.connection import HostConnection
@@ -25,12 +27,16 @@ EVENT_DELAY_MS = 100
 class HostResourceWindow(QWidget):
     """One host's resources of one ``kind`` (pools, networks) in a window of its own.
 
+    Subclasses set :attr:`message`, the label that shows the last action's failure.
+
     Args:
         host: the connected host.
         shell: notices and errors go through the main window.
         kind: which libvirt events keep the window current.
         task_name: names the window's tasks in the log.
     """
+
+    message: QLabel
 
     def __init__(
         self,
@@ -70,6 +76,22 @@ class HostResourceWindow(QWidget):
 
     async def _reload(self) -> None:
         raise NotImplementedError
+
+    def _run(self, job: Callable[[], Awaitable[None]]) -> asyncio.Task[None]:
+        """Run one user action: its failure goes to :attr:`message` (and the error dialog);
+        the window re-reads the host afterwards either way."""
+
+        async def run() -> None:
+            self.message.setText("")
+            try:
+                await job()
+            except VmguiError as exc:
+                self.message.setText(str(exc))
+                raise
+            finally:
+                await self._reload()
+
+        return self.tasks.spawn(run())
 
     def _on_host_changed(self, _name: str) -> None:
         self._event_timer.start()

@@ -10,7 +10,6 @@ guest of the host can be given a NIC on the selected network.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 
 from PySide6.QtCore import QModelIndex
@@ -183,19 +182,6 @@ class NetworksWindow(HostResourceWindow):
         self._on_new_subnet_text_changed(self.new_subnet.text())
 
     # -- jobs ----------------------------------------------------------------------------------
-
-    def _run(self, job: Callable[[], Awaitable[None]]) -> asyncio.Task[None]:
-        async def run() -> None:
-            self.message.setText("")
-            try:
-                await job()
-            except VmguiError as exc:
-                self.message.setText(str(exc))
-                raise
-            finally:
-                await self._reload()
-
-        return self.tasks.spawn(run())
 
     async def _start(self) -> None:
         network = self.selected()

@@ -291,19 +291,6 @@ class StorageWindow(HostResourceWindow):
 
     # -- running jobs ---------------------------------------------------------------------------
 
-    def _run(self, job: Callable[[], Awaitable[None]]) -> asyncio.Task[None]:
-        async def run() -> None:
-            self.message.setText("")
-            try:
-                await job()
-            except VmguiError as exc:
-                self.message.setText(str(exc))
-                raise
-            finally:
-                await self._reload()
-
-        return self.tasks.spawn(run())
-
     async def _pool_action(
         self, action: Callable[[HostConnection, str], Awaitable[StoragePool]], done: str
     ) -> None:
