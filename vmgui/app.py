@@ -226,6 +226,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             state=window.ui_state,
             limits_changed=window.limits_tab.limitsChanged,
             limits_cleared=window.limits_tab.limitsCleared,
+            usage=window.usage,
         )
 
     QTimer.singleShot(150, start_usage)

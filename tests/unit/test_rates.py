@@ -267,6 +267,7 @@ def test_rows_follow_the_channels_not_the_field_order() -> None:
         memory_total_kib=4.0,
         committed_memory_kib=5.0,
         committed_vcpus=6.0,
+        guests_memory_kib=7.0,
     )
     expected_host = {
         HostChannel.CPU: 1.0,
@@ -276,6 +277,7 @@ def test_rows_follow_the_channels_not_the_field_order() -> None:
         HostChannel.COMMITTED_MEMORY: 5.0,
         HostChannel.COMMITTED_VCPUS: 6.0,
         HostChannel.CPUS: 16.0,
+        HostChannel.GUESTS_MEMORY: 7.0,
     }
     assert dict(zip(HostChannel, host.row(), strict=True)) == expected_host
     # Every value field has exactly one channel (a new field needs a channel, and back).

@@ -57,6 +57,7 @@ class HostChannel(enum.IntEnum):
     COMMITTED_MEMORY = 4  # KiB: current memory of the active guests
     COMMITTED_VCPUS = 5  # vCPUs of the active guests
     CPUS = 6  # the host's logical CPUs
+    GUESTS_MEMORY = 7  # KiB resident on the host for the guests (sum of their QEMU RSS)
 
 
 # --------------------------------------------------------------------------------------------
@@ -370,6 +371,7 @@ class HostSample:
     memory_total_kib: float = NAN
     committed_memory_kib: float = NAN
     committed_vcpus: float = NAN
+    guests_memory_kib: float = NAN
 
     def row(self) -> tuple[float, ...]:
         """The values in :class:`HostChannel` order (see :data:`HOST_FIELDS`)."""
@@ -385,6 +387,7 @@ HOST_FIELDS: Mapping[HostChannel, str] = {
     HostChannel.COMMITTED_MEMORY: "committed_memory_kib",
     HostChannel.COMMITTED_VCPUS: "committed_vcpus",
     HostChannel.CPUS: "cpus",
+    HostChannel.GUESTS_MEMORY: "guests_memory_kib",
 }
 _host_row = attrgetter(*(HOST_FIELDS[channel] for channel in HostChannel))
 
@@ -397,6 +400,7 @@ def host_sample(
     guests_cpu_percent: float = NAN,
     committed_memory_kib: float = NAN,
     committed_vcpus: float = NAN,
+    guests_memory_kib: float = NAN,
 ) -> HostSample:
     """The host's real CPU use between two snapshots and its memory now."""
     cpu = NAN
@@ -417,4 +421,5 @@ def host_sample(
         memory_total_kib=_opt(current.memory_total_kib),
         committed_memory_kib=committed_memory_kib,
         committed_vcpus=committed_vcpus,
+        guests_memory_kib=guests_memory_kib,
     )

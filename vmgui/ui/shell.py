@@ -13,10 +13,18 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Protocol, TypeVar
 
-from PySide6.QtCore import QItemSelection, QItemSelectionModel, QModelIndex, QObject, Signal
+from PySide6.QtCore import (
+    QItemSelection,
+    QItemSelectionModel,
+    QModelIndex,
+    QObject,
+    Signal,
+    SignalInstance,
+)
 from PySide6.QtWidgets import QWidget
 
 from vmgui.core.errors import VmguiError
@@ -62,6 +70,77 @@ class UsageSource(Protocol):
     def usage_value(self, key: tuple[str, str], kind: UsageKind) -> float:
         """The latest value of ``kind`` for guest ``key`` (host URI, UUID); -1 when unknown."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class HostUsage:
+    """What the live-usage engine measured on one host (for placement and the fleet overview).
+
+    "Guests" are *this connection's* guests: two libvirt hosts on one machine report the same
+    node figures, so a host's real load is what its own guests were measured to use.
+
+    Attributes:
+        cpus: the host's logical CPUs.
+        memory_total_kib: the host's memory (KiB).
+        guests_cpu_percent: the mean share of all host CPUs its guests used over the window
+            asked for (NaN: no sample in it).
+        guests_memory_kib: KiB resident on the host for its running guests now (NaN: unknown).
+        committed_vcpus: vCPUs of its active guests now.
+        committed_memory_kib: current memory of its active guests now (KiB).
+        covered_seconds: how much of the window asked for the history covers (0: one sample).
+    """
+
+    cpus: int
+    memory_total_kib: float
+    guests_cpu_percent: float
+    guests_memory_kib: float
+    committed_vcpus: float
+    committed_memory_kib: float
+    covered_seconds: float
+
+
+class HostUsageSource(Protocol):
+    """Where features read hosts' measured usage (the live-usage controller; tests pass a fake)."""
+
+    def host_usage(self, uri: str, seconds: float) -> HostUsage | None:
+        """The host's usage over the last ``seconds`` (None before its first sample)."""
+        ...
+
+    def host_trend(self, uri: str, kind: UsageKind, seconds: float, points: int) -> list[float]:
+        """``points`` evenly spaced means over the last ``seconds`` of the host's guests' CPU
+        (% of all host CPUs) or resident memory (KiB); NaN where nothing was measured; [] when
+        the host has no history."""
+        ...
+
+
+class UsageLink(QObject):
+    """Live usage as other features see it: the source arrives after the window's first paint
+    (the charts load late), so features hold this link, not the source.
+
+    Signals:
+        updated(str): new figures for a host (its URI); "" when a source was attached.
+    """
+
+    updated = Signal(str)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._source: HostUsageSource | None = None
+
+    @property
+    def source(self) -> HostUsageSource | None:
+        """The usage source, None until one is attached."""
+        return self._source
+
+    def attach(self, source: HostUsageSource, ticked: SignalInstance) -> None:
+        """Use ``source`` from now on; ``ticked(str)`` says a host has new figures."""
+        self._source = source
+        ticked.connect(self.updated)
+        self.updated.emit("")
+
+    def host_usage(self, uri: str, seconds: float) -> HostUsage | None:
+        """The source's answer, None while there is no source."""
+        return None if self._source is None else self._source.host_usage(uri, seconds)
 
 
 class Selection(QObject):

@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
+import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -268,6 +269,9 @@ class StatsPoller:
         previous, self._prev_host = self._prev_host, current
         shares = [s.cpu_host_percent for b in batches for s in b.samples.values()]
         known = [v for v in shares if v >= 0]
+        resident = [
+            s.rss_kib for b in batches for s in b.samples.values() if not math.isnan(s.rss_kib)
+        ]
         first.host_sample = host_sample(
             previous,
             current,
@@ -275,6 +279,7 @@ class StatsPoller:
             guests_cpu_percent=min(100.0, sum(known)) if known else float("nan"),
             committed_memory_kib=float(first.committed[1]),
             committed_vcpus=float(first.committed[0]),
+            guests_memory_kib=float(sum(resident)) if resident else float("nan"),
         )
 
     # -- worker side ------------------------------------------------------------------------

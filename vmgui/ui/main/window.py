@@ -45,7 +45,7 @@ from vmgui.ui.main.startup import add_demo_host, demo_banner
 from vmgui.ui.mobility.actions import MobilityActions
 from vmgui.ui.mobility.dialogs import MobilityDialogs, QtMobilityDialogs
 from vmgui.ui.mobility.snapshots import SnapshotsPane, SnapshotsPresenter
-from vmgui.ui.shell import NOTICE_MSECS, Selection
+from vmgui.ui.shell import NOTICE_MSECS, Selection, UsageLink
 from vmgui.ui.tablemodel import HostUriRole
 from vmgui.ui.tasks import TaskOwner
 from vmgui.ui.uistate import UiState
@@ -104,6 +104,9 @@ class MainWindow(QMainWindow):
         self._guest_presenter: DetailsPresenter | None = None
         self._host_presenter: HostDetailsPresenter | None = None
         self._consoles: ConsoleManager | None = None  # built on first use (numpy)
+        #: Hosts' measured usage for features beside the charts (placement, fleet); the
+        #: source is attached when live usage loads, after the first paint.
+        self.usage = UsageLink(self)
 
         self.host_model = HostModel(controller, self)
         self.host_view = make_host_view(self.host_model)

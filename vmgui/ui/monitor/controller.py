@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,7 +25,7 @@ from PySide6.QtCore import QObject, Signal
 from vmgui.core.model import ConnectionState, GuestInfo, HostStatus
 from vmgui.ui.controller import HostController
 from vmgui.ui.monitor.lazy import without_source_scan
-from vmgui.ui.shell import UsageKind
+from vmgui.ui.shell import HostUsage, UsageKind
 from vmgui.ui.tasks import TaskOwner
 from vmgui.virt.connection import HostConnection
 
@@ -181,6 +182,47 @@ class StatsController(QObject):
         if values is None:
             values = record.sort_values[kind] = _current(record.latest, kind)
         return values.get(key[1], -1.0)
+
+    def host_usage(self, uri: str, seconds: float) -> HostUsage | None:
+        """The host's measured usage over the last ``seconds`` (:class:`HostUsageSource`)."""
+        record = self._records.get(uri)
+        if record is None or record.host is None:
+            return None
+        history = record.host.history
+        last = history.last()
+        if last is None:
+            return None
+        times, values = history.view(seconds)
+        cpu = values[:, HostChannel.GUESTS_CPU] if len(values) else np.empty(0)
+        known = cpu[np.isfinite(cpu)]
+        now = last[1]
+        return HostUsage(
+            cpus=int(now[HostChannel.CPUS]) if np.isfinite(now[HostChannel.CPUS]) else 0,
+            memory_total_kib=float(now[HostChannel.MEMORY_TOTAL]),
+            guests_cpu_percent=float(known.mean()) if len(known) else math.nan,
+            guests_memory_kib=float(now[HostChannel.GUESTS_MEMORY]),
+            committed_vcpus=float(now[HostChannel.COMMITTED_VCPUS]),
+            committed_memory_kib=float(now[HostChannel.COMMITTED_MEMORY]),
+            covered_seconds=float(times[-1] - times[0]) if len(times) > 1 else 0.0,
+        )
+
+    def host_trend(self, uri: str, kind: UsageKind, seconds: float, points: int) -> list[float]:
+        """Evenly spaced means of the host's guests' CPU or memory (:class:`HostUsageSource`)."""
+        series = self.host_series(uri)
+        if series is None or points <= 0 or series.history.last() is None:
+            return []
+        channel = HostChannel.GUESTS_CPU if kind is UsageKind.CPU else HostChannel.GUESTS_MEMORY
+        times, values = series.history.view(seconds)
+        end = float(series.history.last_time())
+        edges = np.linspace(end - seconds, end, points + 1)
+        column = values[:, channel].astype(np.float64)
+        where = np.clip(np.searchsorted(edges, times, side="right") - 1, 0, points - 1)
+        known = np.isfinite(column) & (times >= edges[0])
+        sums = np.bincount(where[known], weights=column[known], minlength=points)
+        counts = np.bincount(where[known], minlength=points)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            means = np.where(counts > 0, sums / np.maximum(counts, 1), math.nan)
+        return [float(v) for v in means]
 
     # -- control ----------------------------------------------------------------------------
 

@@ -13,7 +13,7 @@ from vmgui.core.limits import LimitsView
 from vmgui.ui.controller import HostController
 from vmgui.ui.guests.model import GuestModel
 from vmgui.ui.monitor.lazy import without_source_scan
-from vmgui.ui.shell import Selection
+from vmgui.ui.shell import Selection, UsageLink
 from vmgui.ui.uistate import UiState
 
 with without_source_scan():
@@ -37,6 +37,7 @@ def install_usage(
     state: UiState | None = None,
     limits_changed: SignalInstance | None = None,
     limits_cleared: SignalInstance | None = None,
+    usage: UsageLink | None = None,
 ) -> StatsController:
     """Add live usage to the window; returns the stats controller (a child of ``tabs``).
 
@@ -51,6 +52,8 @@ def install_usage(
     * Draws the selected guest's limits on its charts: ``limits_changed(LimitsView)`` gives
       them (for the one guest selected), ``limits_cleared()`` says there are none to draw
       (the Limits tab's signals).
+    * Attaches the stats controller to ``usage`` (if given): hosts' measured usage for the
+      features beside the charts.
     * Stops polling when the application quits.
     """
     stats = StatsController(controller, parent=tabs)
@@ -58,6 +61,8 @@ def install_usage(
     tabs.insertTab(1, charts, "Usage")  # beside Details
     if state is not None:
         _remember(state, stats, charts)
+    if usage is not None:
+        usage.attach(stats, stats.ticked)
 
     def follow_selection() -> None:
         guests = selection.guests()
