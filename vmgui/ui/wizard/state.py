@@ -80,6 +80,12 @@ class WizardState:
         network: a libvirt network, or :data:`USER_NETWORK`.
         virt_type: KVM or emulation.
         start: start the guest once it is made.
+        count: how many guests to make (a batch when > 1).
+        name_pattern: the batch's name pattern (``web-{n}``; ``{n}`` counts from 1), "" for one.
+        keep_finished: in a batch, keep the guests that were made when a later one fails or
+            the run is cancelled (else all or none).
+        spread: spread the batch over the connected hosts (placement advice decides).
+        assignment: the host URI of each guest of the batch, in order (empty: all on ``uri``).
     """
 
     uri: str = ""
@@ -97,6 +103,11 @@ class WizardState:
     network: str = USER_NETWORK
     virt_type: VirtType = VirtType.KVM
     start: bool = True
+    count: int = 1
+    name_pattern: str = ""
+    keep_finished: bool = False
+    spread: bool = False
+    assignment: tuple[str, ...] = ()
 
     def source_key(self) -> tuple[object, ...]:
         """Identifies the chosen source (pages re-apply defaults when it changes)."""
