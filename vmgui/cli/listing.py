@@ -7,6 +7,8 @@ import argparse
 from vmgui.cli.common import Subparsers, add_connect, add_json, on_host, print_json
 from vmgui.core.errors import VmguiError
 from vmgui.core.model import GuestInfo, consolidation
+from vmgui.core.tags import format_tag_list, has_tag, validate_tag
+from vmgui.core.validation import ValidationError
 from vmgui.virt.connection import HostConnection
 
 HELP_ORDER = 10
@@ -17,6 +19,7 @@ def add_parser(sub: Subparsers) -> None:
     listing = sub.add_parser("list", help="list a host's guests")
     add_connect(listing)
     add_json(listing)
+    listing.add_argument("--tag", metavar="TAG", help="only the guests with this tag")
     listing.set_defaults(run=on_host(run_list))
     info = sub.add_parser("host", help="show a host and what its guests commit")
     add_connect(info)
@@ -27,12 +30,21 @@ def add_parser(sub: Subparsers) -> None:
 async def run_list(args: argparse.Namespace, host: HostConnection) -> int:
     """``vmgui-cli list``."""
     guests = sorted(host.guests.values(), key=lambda g: g.name)
+    if args.tag is not None:
+        try:
+            tag = validate_tag(args.tag)
+        except ValidationError as exc:
+            raise VmguiError("Cannot filter by that tag", exc.message) from exc
+        guests = [g for g in guests if has_tag(g.tags, tag)]
     if args.json:
         print_json([_guest_json(g) for g in guests])
         return 0
-    print(f"{'NAME':<32} {'STATE':<10} {'VCPUS':>5} {'MEMORY MiB':>10}")
+    print(f"{'NAME':<32} {'STATE':<10} {'VCPUS':>5} {'MEMORY MiB':>10}  TAGS")
     for g in guests:
-        print(f"{g.name:<32} {g.state.label:<10} {g.vcpus:>5} {g.memory_kib // 1024:>10}")
+        print(
+            f"{g.name:<32} {g.state.label:<10} {g.vcpus:>5} {g.memory_kib // 1024:>10}"
+            f"  {format_tag_list(g.tags)}".rstrip()
+        )
     return 0
 
 
@@ -70,4 +82,5 @@ def _guest_json(guest: GuestInfo) -> dict[str, object]:
         "vcpus": guest.vcpus,
         "memory_mib": guest.memory_kib // 1024,
         "persistent": guest.persistent,
+        "tags": list(guest.tags),
     }

@@ -137,6 +137,7 @@ class GuestInfo:
         max_memory_kib: maximum memory (KiB).
         persistent: whether the guest has a persistent definition.
         domain_id: the running domain's id, or -1.
+        tags: the guest's tags (vmgui's libvirt metadata), in their order.
     """
 
     host_uri: str
@@ -148,6 +149,7 @@ class GuestInfo:
     max_memory_kib: int
     persistent: bool = True
     domain_id: int = -1
+    tags: tuple[str, ...] = ()
 
     @property
     def key(self) -> tuple[str, str]:
@@ -308,6 +310,7 @@ class GuestConfigEdit:
         memory_mib: the new memory in MiB.
         title: the new title ("" removes it).
         autostart: whether the guest should start with the host.
+        tags: the guest's new tags (empty removes them all).
     """
 
     guest: GuestInfo
@@ -315,11 +318,13 @@ class GuestConfigEdit:
     memory_mib: int | None = None
     title: str | None = None
     autostart: bool | None = None
+    tags: tuple[str, ...] | None = None
 
     @property
     def is_empty(self) -> bool:
         """Whether nothing was changed."""
-        return (self.vcpus, self.memory_mib, self.title, self.autostart) == (None,) * 4
+        fields = (self.vcpus, self.memory_mib, self.title, self.autostart, self.tags)
+        return fields == (None,) * 5
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,6 +39,7 @@ from vmgui.core.xml.domain import (
 from vmgui.core.xml.edit import set_memory_xml, set_title_xml, set_vcpus_xml
 from vmgui.core.xml.host import read_volume
 from vmgui.virt import inspect
+from vmgui.virt import tags as tag_service
 from vmgui.virt.connection import HostConnection
 
 _ACTION_VERBS = {
@@ -181,7 +182,7 @@ async def apply_edit(host: HostConnection, edit: GuestConfigEdit) -> None:
         VmguiError: a change failed (one error naming every failed change).
     """
     guest = edit.guest
-    steps: list[Coroutine[Any, Any, None]] = []
+    steps: list[Coroutine[Any, Any, object]] = []
     if edit.vcpus is not None:
         steps.append(set_vcpus(host, guest, edit.vcpus))
     if edit.memory_mib is not None:
@@ -190,6 +191,8 @@ async def apply_edit(host: HostConnection, edit: GuestConfigEdit) -> None:
         steps.append(set_title(host, guest, edit.title))
     if edit.autostart is not None:
         steps.append(set_autostart(host, guest, edit.autostart))
+    if edit.tags is not None:
+        steps.append(tag_service.set_tags(host, guest, edit.tags))
     errors: list[VmguiError] = []
     for step in steps:
         try:

@@ -12,7 +12,9 @@ import libvirt
 from vmgui.core.errors import VmguiError
 from vmgui.core.model import GuestInfo, GuestOverview, HostInfo, guest_state_from_libvirt
 from vmgui.core.validation import host_display_name
+from vmgui.core.xml.base import VMGUI_NS
 from vmgui.core.xml.domain import parse_domain_xml
+from vmgui.core.xml.metadata import read_tags
 
 
 def error_from_libvirt(exc: libvirt.libvirtError, summary: str) -> VmguiError:
@@ -73,7 +75,25 @@ def guest_info(uri: str, dom: libvirt.virDomain) -> GuestInfo:
         max_memory_kib=int(max_mem),
         persistent=bool(dom.isPersistent()),
         domain_id=int(dom.ID()),
+        tags=read_tags(vmgui_metadata(dom)),
     )
+
+
+def vmgui_metadata(dom: libvirt.virDomain, flags: int = 0) -> str | None:
+    """vmgui's element in the domain's metadata (one RPC), or None when it has none.
+
+    Args:
+        dom: the guest.
+        flags: ``VIR_DOMAIN_AFFECT_*``; 0 reads the running guest's live definition, or the
+            persistent one of a shut-off guest.
+    """
+    try:
+        element: str = dom.metadata(libvirt.VIR_DOMAIN_METADATA_ELEMENT, VMGUI_NS, flags)
+    except libvirt.libvirtError as exc:
+        if exc.get_error_code() != libvirt.VIR_ERR_NO_DOMAIN_METADATA:
+            raise
+        return None
+    return element
 
 
 def list_guests(uri: str, conn: libvirt.virConnect) -> list[GuestInfo]:

@@ -59,14 +59,7 @@ def _set_template_blocking(conn: libvirt.virConnect, uuid: str, template: bool) 
     flags = libvirt.VIR_DOMAIN_AFFECT_CONFIG
     if dom.isActive():
         flags |= libvirt.VIR_DOMAIN_AFFECT_LIVE
-    try:
-        existing: str | None = dom.metadata(
-            libvirt.VIR_DOMAIN_METADATA_ELEMENT, VMGUI_NS, libvirt.VIR_DOMAIN_AFFECT_CONFIG
-        )
-    except libvirt.libvirtError as exc:
-        if exc.get_error_code() != libvirt.VIR_ERR_NO_DOMAIN_METADATA:
-            raise
-        existing = None
+    existing = inspect.vmgui_metadata(dom, libvirt.VIR_DOMAIN_AFFECT_CONFIG)
     xml = template_metadata(existing, template)
     key = TEMPLATE_METADATA_KEY if xml is not None else None
     dom.setMetadata(libvirt.VIR_DOMAIN_METADATA_ELEMENT, xml, key, VMGUI_NS, flags)

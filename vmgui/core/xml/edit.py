@@ -18,15 +18,15 @@ from vmgui.core.xml.base import (
     attr,
     ensure_child,
     insert_child,
-    is_element,
     parse_root,
     remove_all,
     remove_child,
     serialize,
 )
 from vmgui.core.xml.domain import is_seed_disk, is_writable_disk, read_disk, xml_int
+from vmgui.core.xml.metadata import METADATA_KEY, close_vmgui_metadata, open_vmgui_metadata
 
-TEMPLATE_METADATA_KEY = "vmgui"
+TEMPLATE_METADATA_KEY = METADATA_KEY
 
 
 def set_vcpus_xml(xml: str, vcpus: int) -> str:
@@ -132,25 +132,12 @@ def template_metadata(existing: str | None, template: bool) -> str | None:
     Raises:
         DomainXMLError: if ``existing`` is malformed.
     """
-    root = ET.Element("vmgui")
-    if existing:
-        parsed = parse_root(existing, None, "vmgui's metadata")
-        for element in parsed.iter():
-            if is_element(element):
-                element.tag = element.tag.rsplit("}", 1)[-1]
-        if parsed.tag == "vmgui":
-            root = parsed
+    root = open_vmgui_metadata(existing)
     for old in root.findall("template"):
         root.remove(old)
     if template:
         ET.SubElement(root, "template")
-    if not any(is_element(child) for child in root):
-        return None
-    for element in root.iter():
-        if is_element(element) and element.text:
-            element.text = element.text.strip()
-        element.tail = None
-    return serialize(root)
+    return close_vmgui_metadata(root)
 
 
 @dataclass(frozen=True, slots=True)
