@@ -75,7 +75,9 @@ def test_add_and_remove() -> None:
 
 
 def test_all_tags_once_sorted() -> None:
-    assert all_tags([("web", "prod"), ("Web", "db"), ()]) == ["db", "prod", "web"]
+    assert all_tags([("web", "prod"), ("Web", "db"), ("web",), ()]) == ["db", "prod", "web"]
+    # A tie is decided by the spelling, not by the order the guests come in.
+    assert all_tags([("web",), ("Web",)]) == all_tags([("Web",), ("web",)]) == ["Web"]
 
 
 # -- the metadata element ------------------------------------------------------------------

@@ -7,6 +7,7 @@ are one tag) but keep the spelling they were given. A guest's tags keep their or
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Sequence
 
 from vmgui.core.validation import ValidationError
@@ -116,9 +117,16 @@ def remove_tag(tags: Sequence[str], tag: str) -> tuple[str, ...]:
 
 
 def all_tags(tag_lists: Iterable[Sequence[str]]) -> list[str]:
-    """Every tag in ``tag_lists`` once (the first spelling seen), sorted case-insensitively."""
-    found: dict[str, str] = {}
+    """Every tag in ``tag_lists`` once, sorted case-insensitively.
+
+    A tag spelled several ways ("web", "Web") is shown as most guests spell it (on a tie,
+    the spelling that sorts first), whatever order the guests come in.
+    """
+    spellings: dict[str, Counter[str]] = {}
     for tags in tag_lists:
         for tag in tags:
-            found.setdefault(tag_key(tag), tag)
-    return [found[key] for key in sorted(found)]
+            spellings.setdefault(tag_key(tag), Counter())[tag] += 1
+    return [
+        min(spellings[key].items(), key=lambda item: (-item[1], item[0]))[0]
+        for key in sorted(spellings)
+    ]

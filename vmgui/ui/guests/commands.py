@@ -152,7 +152,8 @@ async def apply_edit(shell: Shell, controller: HostController, edit: GuestConfig
     """Apply the details pane's edits to the guest's persistent configuration."""
     guest = edit.guest
     await guest_service.apply_edit(controller.host(guest.host_uri), edit)
-    note = " (applies at next boot)" if guest.is_active else ""
+    next_boot = edit.vcpus is not None or edit.memory_mib is not None  # tags apply at once
+    note = " (applies at next boot)" if guest.is_active and next_boot else ""
     shell.notify(f"Saved the configuration of {guest.name}{note}", ACTION_NOTICE_MSECS)
 
 

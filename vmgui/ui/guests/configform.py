@@ -19,6 +19,7 @@ class ConfigValues:
     memory_mib: int
     title: str
     autostart: bool
+    tags: tuple[str, ...] = ()
 
 
 def _clamp(value: int, low: int, high: int) -> int:
@@ -46,6 +47,7 @@ class GuestConfigForm:
             memory_mib=_clamp(memory_mib, MIN_MEMORY_MIB, MAX_MEMORY_MIB),
             title=config.title,
             autostart=overview.autostart,
+            tags=guest.tags,
         )
 
     def load(self, overview: GuestOverview | None, shown: ConfigValues) -> ConfigValues | None:
@@ -64,7 +66,7 @@ class GuestConfigForm:
             return fresh
         kept = {
             name: getattr(shown, name)
-            for name in ("vcpus", "memory_mib", "title", "autostart")
+            for name in ("vcpus", "memory_mib", "title", "autostart", "tags")
             if getattr(shown, name) != getattr(old, name)
         }
         return replace(fresh, **kept)
@@ -84,6 +86,7 @@ class GuestConfigForm:
             memory_mib=shown.memory_mib if shown.memory_mib != old.memory_mib else None,
             title=shown.title if shown.title != old.title else None,
             autostart=shown.autostart if shown.autostart != old.autostart else None,
+            tags=shown.tags if shown.tags != old.tags else None,
         )
         return None if edit.is_empty else edit
 

@@ -33,6 +33,7 @@ from vmgui.core.validation import MAX_VCPUS, MIN_MEMORY_MIB, host_display_name
 from vmgui.ui.controller import HostController
 from vmgui.ui.guests import commands
 from vmgui.ui.guests.configform import MAX_MEMORY_MIB, ConfigValues, GuestConfigForm
+from vmgui.ui.guests.tags import TagsEdit
 from vmgui.ui.guests.thumbnail import GuestThumbnail, ThumbnailPresenter
 from vmgui.ui.shell import Shell
 from vmgui.ui.widgets import (
@@ -88,6 +89,7 @@ class GuestDetailsPane(QWidget):
         self.title_edit.setPlaceholderText("A short description")
         self.title_edit.setMaximumWidth(480)
         self.description_label = ElidedLabel()
+        self.tags_edit = TagsEdit()
         self.os_label = value_label()
         self.virt_label = value_label()
         self.autostart_check = QCheckBox("Start when the host boots")
@@ -120,6 +122,7 @@ class GuestDetailsPane(QWidget):
         form.addRow("UUID", self.uuid_label)
         form.addRow("Title", self.title_edit)
         form.addRow("Description", self.description_label)
+        form.addRow("Tags", self.tags_edit)
         form.addRow("Operating system", self.os_label)
         form.addRow("Virtualization", self.virt_label)
         form.addRow("Autostart", self.autostart_check)
@@ -183,6 +186,7 @@ class GuestDetailsPane(QWidget):
         self.vcpus_spin.valueChanged.connect(self._on_vcpus_spin_value_changed)
         self.memory_spin.valueChanged.connect(self._on_memory_spin_value_changed)
         self.autostart_check.toggled.connect(self._on_autostart_check_toggled)
+        self.tags_edit.edited.connect(self._on_tags_edit_edited)
         self.apply_button.clicked.connect(self._on_apply_button_clicked)
         self.revert_button.clicked.connect(self._on_revert_button_clicked)
         self.show_overview(None)
@@ -200,6 +204,8 @@ class GuestDetailsPane(QWidget):
         Showing a fresh overview of the same guest keeps the edits not yet applied; after
         an apply, the fresh overview's values are shown.
         """
+        shown = self._form.overview
+        same = shown is not None and overview is not None and shown.guest.key == overview.guest.key
         values = self._form.load(overview, self._current_values())
         if overview is None or values is None:
             self._header.setVisible(False)
@@ -209,7 +215,7 @@ class GuestDetailsPane(QWidget):
             return
         self._show_header(overview.guest)
         self._fill(overview)
-        self._set_values(values)
+        self._set_values(values, keep_refused_tags=same)
         self._stack.setCurrentIndex(1)
         self._update_buttons()
 
@@ -258,9 +264,12 @@ class GuestDetailsPane(QWidget):
     def _on_autostart_check_toggled(self, _checked: bool) -> None:
         self._update_buttons()
 
+    def _on_tags_edit_edited(self) -> None:
+        self._update_buttons()
+
     def _on_apply_button_clicked(self) -> None:
         edit = self.pending_edit()
-        if edit is not None:
+        if edit is not None and not self.tags_edit.error:
             self._form.mark_applied()
             self.configEditRequested.emit(edit)
 
@@ -305,7 +314,8 @@ class GuestDetailsPane(QWidget):
 
         config = overview.editable
         editable = guest.persistent
-        for widget in (self.title_edit, self.vcpus_spin, self.memory_spin, self.autostart_check):
+        editors = (self.title_edit, self.tags_edit, self.vcpus_spin, self.memory_spin)
+        for widget in (*editors, self.autostart_check):
             widget.setEnabled(editable)
         if not editable:
             self.note_label.setText("This guest is transient: its settings cannot be changed.")
@@ -326,18 +336,22 @@ class GuestDetailsPane(QWidget):
             memory_mib=self.memory_spin.value(),
             title=self.title_edit.text().strip(),
             autostart=self.autostart_check.isChecked(),
+            tags=self._form.baseline.tags if (tags := self.tags_edit.tags()) is None else tags,
         )
 
-    def _set_values(self, values: ConfigValues) -> None:
+    def _set_values(self, values: ConfigValues, *, keep_refused_tags: bool = False) -> None:
         self.vcpus_spin.setValue(values.vcpus)
         self.memory_spin.setValue(values.memory_mib)
         self.title_edit.setText(values.title)
         self.autostart_check.setChecked(values.autostart)
+        if not (keep_refused_tags and self.tags_edit.error):  # the user is still typing them
+            self.tags_edit.set_tags(values.tags)
 
     def _update_buttons(self) -> None:
         changed = self.pending_edit() is not None
-        self.apply_button.setEnabled(changed)
-        self.revert_button.setEnabled(changed)
+        refused = bool(self.tags_edit.error)
+        self.apply_button.setEnabled(changed and not refused)
+        self.revert_button.setEnabled(changed or refused)
 
 
 class DetailsPresenter(QObject):

@@ -7,7 +7,7 @@ the view (``guestView``), and shows only the selected hosts' guests once it foll
 
 from __future__ import annotations
 
-from PySide6.QtCore import QAbstractItemModel, QItemSelectionModel, Qt
+from PySide6.QtCore import QAbstractItemModel, QItemSelection, QItemSelectionModel, Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -20,10 +20,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from vmgui.core.model import GuestState
+from vmgui.core.model import GuestInfo, GuestState
+from vmgui.core.tags import all_tags, has_tag
 from vmgui.ui.controller import HostController
 from vmgui.ui.guests.binder import GuestListBinder
 from vmgui.ui.guests.model import GuestColumn, GuestFilterProxy, GuestModel
+from vmgui.ui.guests.tags import TagFilter, TagMenu
 from vmgui.ui.shell import Selection
 
 #: The state filter's choices: label and the states it shows (None: all).
@@ -55,8 +57,13 @@ def make_guest_view(model: QAbstractItemModel) -> QTreeView:
     header = view.header()
     header.setStretchLastSection(False)
     header.setSectionResizeMode(GuestColumn.HOST, QHeaderView.ResizeMode.Stretch)
+    # Tags name the guest: they are shown right after its name (the model's order stays).
+    header.moveSection(
+        header.visualIndex(GuestColumn.TAGS), header.visualIndex(GuestColumn.NAME) + 1
+    )
     for column, width in (
         (GuestColumn.NAME, 190),
+        (GuestColumn.TAGS, 140),
         (GuestColumn.STATE, 110),
         (GuestColumn.VCPUS, 70),
         (GuestColumn.MEMORY, 100),
@@ -92,7 +99,10 @@ def make_banner() -> QLabel:
 
 
 class GuestList(QWidget):
-    """The banner, the name and state filters, and the guest view over the filtered model.
+    """The banner, the name, state and tag filters, and the guest view over the filtered model.
+
+    :attr:`tag_menu` ("Select by Tag") selects the guests in view that have a tag; the window
+    puts it in its Guest menu and the guest view's context menu.
 
     Args:
         controller: the hosts (the model binds to it).
@@ -107,10 +117,13 @@ class GuestList(QWidget):
         self._selection: Selection | None = None
         self.view = make_guest_view(self.proxy)
         self.filter_edit, self.state_filter = make_filter_bar()
+        self.tag_filter = TagFilter(self.model)
+        self.tag_menu = TagMenu(self.listed_tags, self.select_tagged, self)
         self.banner = make_banner()
         filters = QHBoxLayout()
         filters.addWidget(self.filter_edit, 1)
         filters.addWidget(self.state_filter)
+        filters.addWidget(self.tag_filter)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.banner)
@@ -118,6 +131,7 @@ class GuestList(QWidget):
         layout.addWidget(self.view, 1)
         self.filter_edit.textChanged.connect(self.proxy.set_text)
         self.state_filter.currentIndexChanged.connect(self._on_state_filter_current_index_changed)
+        self.tag_filter.tagChosen.connect(self._on_tag_filter_tag_chosen)
 
     def follow(self, selection: Selection) -> None:
         """Show only the guests of the hosts selected in ``selection`` (all when none)."""
@@ -144,6 +158,7 @@ class GuestList(QWidget):
         if not index.isValid():
             self.filter_edit.clear()
             self.state_filter.setCurrentIndex(0)
+            self.tag_filter.choose("")
             index = self.proxy.mapFromSource(source)
         if not index.isValid() and self._selection is not None:
             self._selection.clear_hosts()
@@ -158,6 +173,50 @@ class GuestList(QWidget):
         self.view.selectionModel().setCurrentIndex(index, flags)
         self.view.scrollTo(index)
         return True
+
+    def listed(self) -> list[GuestInfo]:
+        """The guests in view (after the filters), in view order."""
+        proxy, model = self.proxy, self.model
+        return [
+            model.guest_at(proxy.mapToSource(proxy.index(r, 0)).row())
+            for r in range(proxy.rowCount())
+        ]
+
+    def listed_tags(self) -> list[str]:
+        """Every tag of the guests in view, sorted."""
+        return all_tags(guest.tags for guest in self.listed())
+
+    def select_tagged(self, tag: str) -> int:
+        """Select every guest in view that has ``tag`` (case-insensitive), and only those.
+
+        Returns:
+            How many guests are now selected.
+        """
+        proxy = self.proxy
+        last = proxy.columnCount() - 1
+        selection = QItemSelection()
+        rows = [r for r, guest in enumerate(self.listed()) if has_tag(guest.tags, tag)]
+        start = prev = -2
+        for row in [*rows, -2]:  # contiguous rows become one range; -2 ends the last one
+            if row != prev + 1:
+                if start >= 0:
+                    selection.select(proxy.index(start, 0), proxy.index(prev, last))
+                start = row
+            prev = row
+        model = self.view.selectionModel()
+        model.select(
+            selection,
+            QItemSelectionModel.SelectionFlag.ClearAndSelect
+            | QItemSelectionModel.SelectionFlag.Rows,
+        )
+        if rows:
+            first = proxy.index(rows[0], 0)
+            model.setCurrentIndex(first, QItemSelectionModel.SelectionFlag.NoUpdate)
+            self.view.scrollTo(first)
+        return len(rows)
+
+    def _on_tag_filter_tag_chosen(self, tag: str) -> None:
+        self.proxy.set_tag(tag or None)
 
     def _on_state_filter_current_index_changed(self, index: int) -> None:
         self.proxy.set_states(STATE_FILTERS[index][1])

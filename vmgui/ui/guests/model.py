@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 from PySide6.QtCore import QModelIndex, QObject, QSortFilterProxyModel, Qt
 
 from vmgui.core.model import GuestInfo, GuestState
+from vmgui.core.tags import format_tag_list, tag_key
 from vmgui.core.units import format_kib
 from vmgui.ui.shell import UsageKind, UsageSource
 from vmgui.ui.tablemodel import AnyIndex, HostUriRole, TableModel
@@ -35,6 +36,7 @@ class GuestColumn(IntEnum):
     HOST = 4
     CPU_USE = 5
     MEMORY_USE = 6
+    TAGS = 7
 
 
 _GUEST_HEADERS = {
@@ -46,6 +48,7 @@ _GUEST_HEADERS = {
     # Painted as sparklines by vmgui.ui.monitor.sparkline once live usage is installed.
     GuestColumn.CPU_USE: "CPU",
     GuestColumn.MEMORY_USE: "Memory use",
+    GuestColumn.TAGS: "Tags",
 }
 
 #: The usage figure each usage column sorts by.
@@ -136,6 +139,7 @@ class GuestModel(TableModel):
             self._host_label(guest.host_uri),
             "",
             "",
+            format_tag_list(guest.tags),
         )
 
     @staticmethod
@@ -148,6 +152,7 @@ class GuestModel(TableModel):
             texts[4].lower(),
             0.0,
             0.0,
+            (not guest.tags, texts[7].lower()),  # untagged guests after the tagged ones
         )
 
     def _store(self, row: int, guest: GuestInfo) -> None:
@@ -237,13 +242,14 @@ class GuestModel(TableModel):
 
 
 class GuestFilterProxy(QSortFilterProxyModel):
-    """Filters guests by name text, state and host; sorts by :data:`SortRole`."""
+    """Filters guests by name text, state, host and tag; sorts by :data:`SortRole`."""
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._text = ""
         self._states: frozenset[str] | None = None
         self._hosts: frozenset[str] | None = None
+        self._tag: str | None = None  # its tag_key
         self.setSortRole(SortRole)
         self.setDynamicSortFilter(True)
 
@@ -262,6 +268,13 @@ class GuestFilterProxy(QSortFilterProxyModel):
         if value == self._hosts:
             return
         self._refilter(lambda: setattr(self, "_hosts", value))
+
+    def set_tag(self, tag: str | None) -> None:
+        """Show only guests with ``tag`` (case-insensitive; None: all)."""
+        value = None if tag is None else tag_key(tag)
+        if value == self._tag:
+            return
+        self._refilter(lambda: setattr(self, "_tag", value))
 
     def _refilter(self, change: Callable[[], None]) -> None:
         # Qt >= 6.10 wants begin/endFilterChange; invalidateFilter is deprecated there.
@@ -289,5 +302,7 @@ class GuestFilterProxy(QSortFilterProxyModel):
         if self._text and self._text not in guest.name.lower():
             return False
         if self._states is not None and guest.state.value not in self._states:
+            return False
+        if self._tag is not None and all(tag_key(t) != self._tag for t in guest.tags):
             return False
         return self._hosts is None or guest.host_uri in self._hosts

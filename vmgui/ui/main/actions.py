@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QIcon, QKeySequence
-from PySide6.QtWidgets import QMainWindow, QStyle, QToolBar, QWidget
+from PySide6.QtWidgets import QMainWindow, QMenu, QStyle, QToolBar, QWidget
 
 from vmgui.core.model import GuestAction, GuestInfo, actions_for_all
 
@@ -224,9 +224,11 @@ def install_toolbar_and_menus(
     *,
     guest_extra: Sequence[QAction] = (),
     file_extra: Sequence[QAction] = (),
+    guest_menus: Sequence[QMenu] = (),
 ) -> None:
     """Put the actions in the window's toolbar and File/Host/Guest menus (``guest_extra``
-    and ``file_extra``: features' actions, after the window's own)."""
+    and ``file_extra``: features' actions, after the window's own; ``guest_menus``: submenus
+    at the top of the Guest menu, such as "Select by Tag")."""
     toolbar = QToolBar("Main")
     toolbar.setObjectName("mainToolBar")
     toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextUnderIcon)
@@ -246,6 +248,10 @@ def install_toolbar_and_menus(
     host_menu.addSeparator()
     host_menu.addActions([actions.storage, actions.networks])
     guest_menu = menu.addMenu("&Guest")
+    for submenu in guest_menus:
+        guest_menu.addMenu(submenu)
+    if guest_menus:
+        guest_menu.addSeparator()
     guest_menu.addAction(actions.open_console)
     guest_menu.addSeparator()
     guest_menu.addActions(list(lifecycle.values()))

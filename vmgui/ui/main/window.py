@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 
 from vmgui.core.errors import VmguiError
 from vmgui.core.model import GuestAction, GuestInfo, GuestState
+from vmgui.core.units import plural
 from vmgui.ui.controller import HostController
 from vmgui.ui.dialogs import Dialogs
 from vmgui.ui.guests import commands
@@ -209,7 +210,9 @@ class MainWindow(QMainWindow):
             self.lifecycle_actions,
             guest_extra=self.mobility.guest_actions(),
             file_extra=[self.mobility.import_],
+            guest_menus=[self.guest_list.tag_menu],
         )
+        self.guest_list.tag_menu.tagChosen.connect(self._on_tag_menu_tag_chosen)
 
     # -- Shell --------------------------------------------------------------------------------
 
@@ -355,7 +358,13 @@ class MainWindow(QMainWindow):
         menu.addActions(self.window_actions.template_actions())
         menu.addSeparator()
         menu.addActions(self.mobility.guest_actions())
+        menu.addSeparator()
+        menu.addMenu(self.guest_list.tag_menu)
         menu.popup(self.guest_list.view.viewport().mapToGlobal(pos))
+
+    def _on_tag_menu_tag_chosen(self, tag: str) -> None:
+        count = len(self.selection.guests())
+        self.notify(f"Selected {plural(count, 'guest')} tagged {tag}")
 
     def _on_host_view_context_menu(self, pos: QPoint) -> None:
         menu = QMenu(self)
