@@ -59,15 +59,17 @@ def read_tags(existing: str | None) -> tuple[str, ...]:
     Tags another client wrote are shown as they are (stripped), each once
     (case-insensitively), in document order.
     """
-    if not existing:
-        return ()
+    if not existing or "tag" not in existing:
+        return ()  # (listing reads every guest's element: skip parsing when it has no tags)
     try:
-        root = open_vmgui_metadata(existing)
+        root = parse_root(existing, None, "vmgui's metadata")
     except DomainXMLError:
+        return ()
+    if root.tag.rsplit("}", 1)[-1] != "vmgui":
         return ()
     seen: set[str] = set()
     tags: list[str] = []
-    for element in root.iterfind("tags/tag"):
+    for element in root.iterfind("{*}tags/{*}tag"):
         value = (element.text or "").strip()
         if value and tag_key(value) not in seen:
             seen.add(tag_key(value))
