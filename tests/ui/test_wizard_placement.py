@@ -163,7 +163,7 @@ def test_the_summary_rechecks_the_choice_and_spreads_a_batch(
     summary.initializePage()
     qloop(wait_until(lambda: note.text().startswith("Spread over the hosts")))
     # 20 GiB disks: A's 100 GiB pool takes 4 of them, B (1.5 GiB of memory) one guest.
-    assignment = list(state.assignment)
+    assignment: list[str] = list(wizard.ctx.state.assignment)
     assert sorted(assignment) == [A, A, A, A, B] and assignment[0] == A
 
     state.count = 40
