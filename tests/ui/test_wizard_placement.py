@@ -75,7 +75,7 @@ def _rows(wizard: NewGuestWizard) -> list[QTreeWidgetItem]:
 
 def _advised(wizard: NewGuestWizard) -> bool:
     rows = _rows(wizard)
-    return len(rows) == 2 and all(row.text(4) != CHECKING_TEXT for row in rows)
+    return len(rows) == 2 and all(row.text(3) != CHECKING_TEXT for row in rows)
 
 
 def _open(qtbot: QtBot, qloop: Run, controller: HostController, link: UsageLink) -> NewGuestWizard:
@@ -93,14 +93,14 @@ def test_hosts_are_ranked_best_first_and_a_host_without_room_is_disabled(
     wizard = _open(qtbot, qloop, two_hosts, link)
     first, second = _rows(wizard)
     assert wizard.host_page.chosen_uri() == A  # preselected
-    assert not first.isDisabled() and first.text(3) != "—"
-    assert first.text(4) == (
+    assert not first.isDisabled() and first.text(2) != "—"
+    assert first.text(3) == (
         "26.0 GiB free, CPU 40 % idle over 10 min, 6/8 vCPUs committed, "
         "100.0 GiB free in pool default, no KVM (emulated)"
     )
-    assert second.isDisabled() and second.text(3) == "—"
-    assert second.text(4) == "needs 2.0 GiB, 1.5 GiB available"
-    assert second.toolTip(4) == second.text(4)
+    assert second.isDisabled() and second.text(2) == "—"
+    assert second.text(3) == "needs 2.0 GiB, 1.5 GiB available"
+    assert second.toolTip(3) == second.text(3)
     assert (A, 600.0) in source.asked and (B, 600.0) in source.asked
 
     # Back with a smaller guest: B has room now, A still ranks first.
@@ -109,13 +109,13 @@ def test_hosts_are_ranked_best_first_and_a_host_without_room_is_disabled(
     qloop(wait_until(lambda: _advised(wizard)))
     first, second = _rows(wizard)
     assert [first.text(0), second.text(0)] == [two_hosts.label(A), two_hosts.label(B)]
-    assert not second.isDisabled() and second.text(4).startswith("1.5 GiB free, CPU 95 % idle")
+    assert not second.isDisabled() and second.text(3).startswith("1.5 GiB free, CPU 95 % idle")
 
     # The less busy host first when it has as much room: B's guests idle, A's busy.
     source.figures[A] = HostUsage(8, 32 * KIB_PER_GIB, 100.0, 30.5 * KIB_PER_GIB, 6, 0, 600)
     wizard.host_page.initializePage()
     qloop(wait_until(lambda: _advised(wizard) and wizard.host_page.chosen_uri() == B))
-    assert _rows(wizard)[0].text(4).startswith("1.5 GiB free, CPU 95 % idle")
+    assert _rows(wizard)[0].text(3).startswith("1.5 GiB free, CPU 95 % idle")
     wizard.reject()
 
 

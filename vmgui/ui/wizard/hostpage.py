@@ -13,7 +13,7 @@ from vmgui.ui.wizard.common import MessageLabel, WizardPage, make_tree
 from vmgui.ui.wizard.context import WizardContext
 
 _URI_ROLE = Qt.ItemDataRole.UserRole + 1
-COLUMNS = ["Host", "State", "Guests", "Score", "Why"]
+COLUMNS = ["Host", "Guests", "Score", "Why"]
 CHECKING_TEXT = "checking…"
 SPREAD_TEXT = "S&pread a batch over the hosts that have room"
 
@@ -136,25 +136,25 @@ class HostPage(WizardPage):
         controller = self.ctx.controller
         host = controller.host(uri)
         connected = host.state is ConnectionState.CONNECTED
-        cells = [controller.label(uri), host.state.label, "", "", ""]
+        cells = [controller.label(uri), "", "", f"{host.state.label}: connect it first"]
         info = host.host_info
         if connected:
-            cells[2] = str(len(host.guests))
+            cells[1] = str(len(host.guests))
             if placement is None:
-                cells[4] = CHECKING_TEXT
+                cells[3] = CHECKING_TEXT
             else:
-                cells[3] = f"{placement.score:.0f}" if placement.fits else "—"
-                cells[4] = placement.reason
+                cells[2] = f"{placement.score:.0f}" if placement.fits else "—"
+                cells[3] = placement.reason
         item = QTreeWidgetItem(cells)
         item.setData(0, _URI_ROLE, uri)
         size = f"{plural(info.cpus, 'CPU')}, {format_kib(info.memory_kib)}" if info else ""
         item.setToolTip(0, f"{uri}\n{size}".strip())
-        item.setToolTip(4, cells[4])
-        for column in (2, 3):
+        item.setToolTip(3, cells[3])
+        for column in (1, 2):
             item.setTextAlignment(column, Qt.AlignmentFlag.AlignRight)
         if not connected:
             item.setDisabled(True)
-            item.setToolTip(1, "Connect this host in the main window to create guests on it.")
+            item.setToolTip(3, "Connect this host in the main window to create guests on it.")
         elif placement is not None and not placement.fits and some_fit:
             item.setDisabled(True)
         return item
