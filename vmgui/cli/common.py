@@ -34,9 +34,13 @@ HostHandler = Callable[[argparse.Namespace, HostConnection], Awaitable[int]]
 """A verb that works on the host ``--connect`` names."""
 
 
-def add_connect(parser: argparse.ArgumentParser) -> None:
-    """The ``--connect URI`` option (required) and ``--accept-host-key``."""
-    parser.add_argument("--connect", metavar="URI", required=True)
+def add_connect(parser: argparse.ArgumentParser, *, repeatable: bool = False) -> None:
+    """The ``--connect URI`` option (required; ``repeatable``: a list of one or more) and
+    ``--accept-host-key``."""
+    if repeatable:
+        parser.add_argument("--connect", metavar="URI", required=True, action="append")
+    else:
+        parser.add_argument("--connect", metavar="URI", required=True)
     parser.add_argument(
         "--accept-host-key",
         action="store_true",
@@ -89,28 +93,37 @@ def on_host(handler: HostHandler) -> Handler:
     """A verb that connects to ``--connect`` first and closes the host afterwards."""
 
     async def run(args: argparse.Namespace) -> int:
-        for warning in uri_warnings(args.connect):
-            print(f"vmgui-cli: warning: {warning}", file=sys.stderr)
-        asker = TerminalAsker(getattr(args, "accept_host_key", False), sys.stdin.isatty())
-        host = HostConnection(
-            args.connect, NullObserver(), keepalive=None, asker=asker, secrets=SecretStore()
-        )
-        try:
-            await host.connect()  # one attempt: a failed connect never reconnects
-        except AuthenticationError as exc:
-            if asker.note:
-                exc.hint = asker.note
-            await host.close()
-            raise
-        except VmguiError:
-            await host.close()
-            raise
+        host = await open_host(args.connect, getattr(args, "accept_host_key", False))
         try:
             return await handler(args, host)
         finally:
             await host.close()
 
     return run
+
+
+async def open_host(uri: str, accept_host_key: bool) -> HostConnection:
+    """Connect to ``uri`` once (warnings about the URI on stderr; the terminal answers the
+    host's questions).
+
+    Raises:
+        VmguiError: the connect failed (the host is closed again).
+    """
+    for warning in uri_warnings(uri):
+        print(f"vmgui-cli: warning: {warning}", file=sys.stderr)
+    asker = TerminalAsker(accept_host_key, sys.stdin.isatty())
+    host = HostConnection(uri, NullObserver(), keepalive=None, asker=asker, secrets=SecretStore())
+    try:
+        await host.connect()  # one attempt: a failed connect never reconnects
+    except AuthenticationError as exc:
+        if asker.note:
+            exc.hint = asker.note
+        await host.close()
+        raise
+    except VmguiError:
+        await host.close()
+        raise
+    return host
 
 
 def uuid_of(host: HostConnection, name: str) -> str:

@@ -126,6 +126,14 @@ class Downloader:
         """Where ``entry``'s verified image is (or will be) kept."""
         return self.cache_dir / entry.id / entry.filename
 
+    def verified_copy(self, entry: CatalogEntry) -> DownloadedImage | None:
+        """``entry``'s cached image if it was downloaded and verified (blocking: reads its
+        marker; no network: a checksum file is not fetched), else None."""
+        if entry.checksum is None:
+            return None
+        expected = entry.checksum.value or None
+        return _verified(self.cached_path(entry), entry.checksum.algorithm, expected)
+
     async def fetch(
         self,
         entry: CatalogEntry,

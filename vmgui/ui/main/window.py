@@ -388,6 +388,7 @@ class MainWindow(QMainWindow):
             self._controller,
             on_created=self.guest_list.reveal,
             template=template,
+            usage=self.usage,
         )
 
     def _on_storage_triggered(self) -> None:

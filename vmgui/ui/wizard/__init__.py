@@ -17,7 +17,7 @@ from vmgui.core.model import GuestInfo
 from vmgui.core.provisioning import ProvisionResult
 from vmgui.ui.controller import HostController
 from vmgui.ui.dialogs import exec_async
-from vmgui.ui.shell import Selection, Shell
+from vmgui.ui.shell import Selection, Shell, UsageLink
 from vmgui.ui.wizard.state import DefaultEngine, EngineFactory
 from vmgui.ui.wizard.wizard import NewGuestWizard, PageId, RunState
 
@@ -48,6 +48,7 @@ def open_new_guest_wizard(
     on_created: Reveal,
     template: GuestInfo | None = None,
     provisioner_factory: EngineFactory = DefaultEngine,
+    usage: UsageLink | None = None,
 ) -> None:
     """Open the wizard window-modal over the window (or raise the one already open).
 
@@ -62,6 +63,7 @@ def open_new_guest_wizard(
         on_created: shows the new guest (the guest list's ``reveal``).
         template: a guest marked as a template, for "New Guest from Template".
         provisioner_factory: makes the engine for a host (tests pass a fake).
+        usage: the hosts' measured usage (the window's link), for placement advice.
     """
     parent = shell.dialog_parent
     existing = parent.findChild(NewGuestWizard, "newGuestWizard")
@@ -74,6 +76,7 @@ def open_new_guest_wizard(
         initial_uri=uri,
         template_uuid=template.uuid if template is not None else "",
         provisioner_factory=provisioner_factory,
+        usage=usage,
         parent=parent,
     )
     shell.spawn(_run_wizard(shell, controller, wizard, on_created))

@@ -15,7 +15,9 @@ from typing import Any, TypeVar
 
 from vmgui.core.catalog import CatalogEntry, load_catalog
 from vmgui.ui.controller import HostController
+from vmgui.ui.shell import UsageLink
 from vmgui.ui.tasks import TaskOwner
+from vmgui.ui.wizard.advice import PlacementAdvisor
 from vmgui.ui.wizard.state import EngineFactory, WizardState
 from vmgui.virt import hostchoices
 from vmgui.virt.connection import HostConnection
@@ -35,6 +37,7 @@ class WizardContext:
         engine_factory: makes the engine for a host.
         catalog_loader: reads the image catalog (blocking; run on a thread).
         downloader: knows where downloaded images are cached.
+        usage: the hosts' measured usage (the window's link), for placement advice.
     """
 
     def __init__(
@@ -43,12 +46,15 @@ class WizardContext:
         engine_factory: EngineFactory,
         catalog_loader: CatalogLoader = load_catalog,
         downloader: Downloader | None = None,
+        usage: UsageLink | None = None,
     ) -> None:
         self.state = WizardState()
         self.controller = controller
         self.engine_factory = engine_factory
         self.catalog_loader = catalog_loader
         self.downloader = downloader or Downloader()
+        #: Ranks the connected hosts for the planned guest(s) (host page, summary).
+        self.placement = PlacementAdvisor(controller, usage, self.downloader)
         self._tasks = TaskOwner(None, name="wizard task")
         self._fetches: dict[tuple[str, str], asyncio.Task[Any]] = {}
 
@@ -82,6 +88,7 @@ class WizardContext:
     def cancel_all(self) -> None:
         """Cancel every task and fetch the wizard started."""
         self._tasks.cancel_all()
+        self.placement.cancel()
         for task in self._fetches.values():
             task.cancel()
         self._fetches.clear()

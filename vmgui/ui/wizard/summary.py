@@ -11,6 +11,7 @@ from vmgui.core.units import format_bytes, format_kib, plural
 from vmgui.ui.widgets import muted_label
 from vmgui.ui.wizard.common import WizardPage
 from vmgui.ui.wizard.context import WizardContext
+from vmgui.ui.wizard.placementnote import PlacementNote
 from vmgui.ui.wizard.state import SourceKind, WizardState
 
 CREATE_TEXT = "&Create Guest"
@@ -85,6 +86,8 @@ class SummaryPage(WizardPage):
         self.start_check.setChecked(True)
         layout = QVBoxLayout(self)
         layout.addLayout(self.form)
+        self.placement_note = PlacementNote(ctx)
+        layout.addWidget(self.placement_note)
         layout.addSpacing(12)
         layout.addWidget(self.start_check)
         layout.addStretch(1)
@@ -108,6 +111,7 @@ class SummaryPage(WizardPage):
             title = QLabel(f"{label}:")
             title.setStyleSheet("font-weight: bold;")
             self.form.addRow(title, value)
+        self.placement_note.refresh()
 
     def validatePage(self) -> bool:  # noqa: N802
         """Remember "start now"."""

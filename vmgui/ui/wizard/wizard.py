@@ -22,6 +22,7 @@ from vmgui.core.catalog import load_catalog
 from vmgui.core.errors import VmguiError
 from vmgui.core.provisioning import ProvisionError, ProvisionResult
 from vmgui.ui.controller import HostController
+from vmgui.ui.shell import UsageLink
 from vmgui.ui.wizard.cloudinitpage import CloudInitPage
 from vmgui.ui.wizard.context import CatalogLoader, WizardContext
 from vmgui.ui.wizard.hostpage import HostPage
@@ -99,6 +100,7 @@ class NewGuestWizard(QWizard):
         provisioner_factory: makes the engine for a host (tests pass a fake).
         catalog_loader: reads the image catalog (blocking; runs on a thread).
         downloader: where downloaded images are cached (for the "downloaded" mark).
+        usage: the hosts' measured usage, for placement advice (None: not measured).
         parent: the parent widget (the main window).
     """
 
@@ -113,6 +115,7 @@ class NewGuestWizard(QWizard):
         provisioner_factory: EngineFactory = DefaultEngine,
         catalog_loader: CatalogLoader = load_catalog,
         downloader: Downloader | None = None,
+        usage: UsageLink | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
@@ -123,7 +126,9 @@ class NewGuestWizard(QWizard):
         self.setOption(QWizard.WizardOption.HaveCustomButton1, True)
         self.setButtonText(QWizard.WizardButton.CustomButton1, CHANGE_TEXT)
         self.setMinimumSize(760, 620)
-        self.ctx = WizardContext(controller, provisioner_factory, catalog_loader, downloader)
+        self.ctx = WizardContext(
+            controller, provisioner_factory, catalog_loader, downloader, usage=usage
+        )
         self.run_state = RunState.IDLE
         self.created: ProvisionResult | None = None
         self.error: VmguiError | None = None
