@@ -24,12 +24,16 @@ import secrets
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from xml.sax.saxutils import escape, quoteattr
 
 import libvirt
+import pytest
 
+from tests.conftest import wait_until
 from tests.integration.lab import DEFAULT_IMAGE, Lab
 
 PREFIX = "vmgui-iso-"
@@ -229,3 +233,17 @@ class IsoGuests:
             with contextlib.suppress(libvirt.libvirtError):
                 dom.undefine()
         shutil.rmtree(self.directory, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def busy_guest(lab: Lab, mrun: Callable[[Awaitable[object]], object]) -> Iterator[IsoGuest]:
+    """A running ``vmgui-iso-*-busy`` guest on the main host spinning its one vCPU (removed
+    after the module, also when a test fails). Import it into a test module to use it."""
+    made = IsoGuests(lab)
+    try:
+        guest = made.define("busy", disk=False)
+        made.domain(guest).create()
+        mrun(wait_until(partial(lambda g: READY in g.console(), guest), 60))
+        yield guest
+    finally:
+        made.close()

@@ -9,15 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Iterator
-from functools import partial
 
 import pytest
 
-from tests.conftest import wait_until
 from tests.integration.helpers import OpenHost, Run
-from tests.integration.isoguest import READY, IsoGuest, IsoGuests
-from tests.integration.lab import Lab
+from tests.integration.isoguest import IsoGuest
+from tests.integration.isoguest import busy_guest as busy_guest
 from vmgui.core.limits import LimitChange, Scope
 from vmgui.core.rates import GuestChannel
 from vmgui.virt.connection import HostConnection
@@ -25,19 +22,6 @@ from vmgui.virt.limits import apply_limits
 from vmgui.virt.stats import StatsPoller
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def busy(lab: Lab, mrun: Run) -> Iterator[IsoGuest]:
-    """A running guest spinning its one vCPU."""
-    made = IsoGuests(lab)
-    try:
-        guest = made.define("busy", disk=False)
-        made.domain(guest).create()
-        mrun(wait_until(partial(lambda g: READY in g.console(), guest), 60))
-        yield guest
-    finally:
-        made.close()
 
 
 async def _waits(host: HostConnection, uuid: str, seconds: float) -> list[float]:
@@ -57,16 +41,16 @@ async def _waits(host: HostConnection, uuid: str, seconds: float) -> list[float]
 
 
 def test_vcpu_delay_is_measured_and_a_cap_makes_it_wait(
-    busy: IsoGuest, open_host: OpenHost, mrun: Run
+    busy_guest: IsoGuest, open_host: OpenHost, mrun: Run
 ) -> None:
     host, _rec = open_host()
 
     async def scenario() -> None:
-        free = await _waits(host, busy.uuid, 4)
+        free = await _waits(host, busy_guest.uuid, 4)
         assert free and all(math.isfinite(v) and 0 <= v <= 1000 for v in free), free
-        await apply_limits(host, busy.uuid, LimitChange(cpu_cap_percent=20), Scope.LIVE)
+        await apply_limits(host, busy_guest.uuid, LimitChange(cpu_cap_percent=20), Scope.LIVE)
         await asyncio.sleep(2)
-        capped = await _waits(host, busy.uuid, 5)
+        capped = await _waits(host, busy_guest.uuid, 5)
         mean = sum(capped) / len(capped)
         assert mean > 300, f"throttled to 20 %: it waits most of each second ({capped}, {free})"
 

@@ -9,33 +9,17 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
-from functools import partial
 
 import pytest
 
-from tests.conftest import wait_until
-from tests.integration.helpers import Run
-from tests.integration.isoguest import READY, IsoGuest, IsoGuests
+from tests.integration.isoguest import IsoGuest
+from tests.integration.isoguest import busy_guest as busy_guest
 from tests.integration.lab import Lab
 from tests.services.fixtures import second_host as second_host
 from tests.services.secondhost import SecondHost
 from vmgui.cli import main as cli_main
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def busy(lab: Lab, mrun: Run) -> Iterator[IsoGuest]:
-    """A running guest on the main host spinning its one vCPU."""
-    made = IsoGuests(lab)
-    try:
-        guest = made.define("busy", disk=False)
-        made.domain(guest).create()
-        mrun(wait_until(partial(lambda g: READY in g.console(), guest), 60))
-        yield guest
-    finally:
-        made.close()
 
 
 def _idle_percent(reason: str) -> int:
@@ -45,7 +29,7 @@ def _idle_percent(reason: str) -> int:
 
 
 def test_place_prefers_the_idle_host(
-    busy: IsoGuest, lab: Lab, second_host: SecondHost, capsys: pytest.CaptureFixture[str]
+    busy_guest: IsoGuest, lab: Lab, second_host: SecondHost, capsys: pytest.CaptureFixture[str]
 ) -> None:
     status = cli_main(
         [
