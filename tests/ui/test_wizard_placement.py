@@ -6,6 +6,7 @@ Two test-driver hosts (``placement-a.xml``: 8 CPUs, 32 GiB; ``placement-b.xml``:
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections.abc import Iterator
 from typing import Any
@@ -17,6 +18,7 @@ from pytestqt.qtbot import QtBot
 
 from tests.conftest import fixture_uri, wait_until
 from tests.ui.helpers import WindowFixture
+from vmgui.core.placement import HostFacts
 from vmgui.ui.controller import HostController
 from vmgui.ui.shell import HostUsage, UsageKind, UsageLink
 from vmgui.ui.wizard import NewGuestWizard, PageId
@@ -194,3 +196,32 @@ def wizard_window(window: WindowFixture) -> Iterator[WindowFixture]:
     wizard = window[0].findChild(NewGuestWizard)
     if wizard is not None and wizard.isVisible():
         wizard.reject()
+
+
+def test_a_slow_host_does_not_hold_back_the_others(
+    qtbot: QtBot, qloop: Run, two_hosts: HostController, usage: tuple[UsageLink, FakeUsage]
+) -> None:
+    """B's facts are held back (a host whose capabilities take seconds): A is ranked, shown and
+    chosen meanwhile; B's row says it is being checked until it answers."""
+    link, _source = usage
+    release = asyncio.Event()
+    wizard = NewGuestWizard(two_hosts, usage=link)
+    qtbot.addWidget(wizard)
+    advisor = wizard.ctx.placement
+    read = advisor._read  # the one place facts are fetched
+
+    async def slow_b(uri: str, pool: str, image_volume: str) -> HostFacts:
+        if uri == B:
+            await release.wait()
+        return await read(uri, pool, image_volume)
+
+    advisor._read = slow_b  # type: ignore[method-assign]  # a seam for the held-back host
+    wizard.show()
+    qloop(wait_until(lambda: any(r.text(3) != CHECKING_TEXT for r in _rows(wizard))))
+    rows = {row.text(0): row for row in _rows(wizard)}
+    assert rows[two_hosts.label(A)].text(3).startswith("26.0 GiB free")
+    assert rows[two_hosts.label(B)].text(3) == CHECKING_TEXT
+    assert wizard.host_page.chosen_uri() == A
+    release.set()
+    qloop(wait_until(lambda: _advised(wizard)))
+    wizard.reject()

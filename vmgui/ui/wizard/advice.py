@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 from vmgui.core.catalog import CatalogEntry
@@ -79,15 +80,34 @@ class PlacementAdvisor:
             if self.controller.host(uri).state is ConnectionState.CONNECTED
         ]
 
-    async def rank_hosts(self, state: WizardState, *, per_host: bool = True) -> list[Placement]:
+    async def rank_hosts(
+        self,
+        state: WizardState,
+        *,
+        per_host: bool = True,
+        on_partial: Callable[[list[Placement]], None] | None = None,
+    ) -> list[Placement]:
         """The connected hosts ranked for ``state``'s plan, best first (see
-        :func:`placement_request` for ``per_host``)."""
+        :func:`placement_request` for ``per_host``).
+
+        ``on_partial`` gets the ranking of the hosts that answered so far each time one more
+        answers (all but the last): one slow host does not keep the others waiting.
+        """
         image = await self.image(state)
-        pool = state.pool
-        facts = await asyncio.gather(
-            *(self._host_facts(uri, pool, image.volume_name) for uri in self.connected())
-        )
         request = placement_request(state, image, per_host=per_host)
+        pending = [
+            asyncio.ensure_future(self._host_facts(uri, state.pool, image.volume_name))
+            for uri in self.connected()
+        ]
+        facts: list[HostFacts] = []
+        try:
+            for answer in asyncio.as_completed(pending):
+                facts.append(await answer)
+                if on_partial is not None and len(facts) < len(pending):
+                    on_partial(rank([self.measured(f) for f in facts], request))
+        finally:
+            for task in pending:
+                task.cancel()  # (the fetches themselves are shielded and cached)
         return rank([self.measured(f) for f in facts], request)
 
     def rank_known(self, state: WizardState, *, per_host: bool = True) -> list[Placement]:

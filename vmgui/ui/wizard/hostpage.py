@@ -106,11 +106,12 @@ class HostPage(WizardPage):
         self.spawn(self._rank(self._generation))
 
     async def _rank(self, generation: int) -> None:
-        ranking = await self.ctx.placement.rank_hosts(self.state)
-        if generation != self._generation:
-            return  # a newer ranking is on its way
-        self.ranking = ranking
-        self._fill({p.uri: p for p in ranking})
+        def show(ranking: list[Placement]) -> None:
+            if generation == self._generation:  # else a newer ranking is on its way
+                self.ranking = ranking
+                self._fill({p.uri: p for p in ranking})
+
+        show(await self.ctx.placement.rank_hosts(self.state, on_partial=show))
 
     def _fill(self, advice: dict[str, Placement]) -> None:
         """(Re)build the rows: ranked hosts first, best first; then the others."""
