@@ -9,15 +9,16 @@ import pytest
 from PySide6.QtCore import QItemSelectionModel, QObject, Qt, Signal
 from PySide6.QtGui import QColor, QStandardItem, QStandardItemModel
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QTreeView
+from PySide6.QtWidgets import QApplication, QTreeView
 from pytestqt.qtbot import QtBot
 
 from tests.conftest import fixture_uri, wait_until
-from tests.ui.helpers import Run, open_window
-from vmgui.core.model import consolidation
+from tests.ui.helpers import Run, open_window, select
+from vmgui.core.model import GuestAction, consolidation
 from vmgui.core.units import DASH, format_bytes, format_kib
 from vmgui.ui.fleet.cells import CommitRole, FleetColumn, SparkRole
 from vmgui.ui.fleet.pools import PoolSpaceTracker
+from vmgui.ui.fleet.view import HOST_MIN_WIDTH
 from vmgui.ui.hosts.model import ALL_HOSTS_LABEL, ALL_HOSTS_ROW
 from vmgui.ui.main.window import MainWindow
 from vmgui.ui.shell import HostUsage, Selection, UsageKind
@@ -134,6 +135,20 @@ def test_rows_show_what_the_controller_lists(fleet: tuple[MainWindow, Run]) -> N
     assert _cell(win, SHARING, FleetColumn.MEMORY) == "0.0 / 64.0 GiB · 0%"
 
 
+def test_counts_and_commitments_follow_a_started_guest(fleet: tuple[MainWindow, Run]) -> None:
+    win, run = fleet
+    win.host_view.select_host(SHARING)
+    select(win, ["golden"])
+    win.lifecycle_actions[GuestAction.START].trigger()
+    run(wait_until(lambda: _cell(win, SHARING, FleetColumn.GUESTS) == "1/3"))
+    host = win.controller.host(SHARING)
+    assert host.host_info is not None
+    cons = consolidation(host.host_info, list(host.guests.values()))
+    assert cons.committed_vcpus == 1
+    assert win.fleet.model.figures(SHARING).consolidation == cons
+    assert _cell(win, SHARING, FleetColumn.VCPUS) == "1 / 16 · 0.06\N{MULTIPLICATION SIGN}"
+
+
 def test_over_commit_is_marked_with_how_much(fleet: tuple[MainWindow, Run]) -> None:
     win, _run = fleet
     commitment = _cell(win, NODE50, FleetColumn.VCPUS, CommitRole)
@@ -218,9 +233,11 @@ def test_usage_source_drives_use_columns_and_sparklines(fleet: tuple[MainWindow,
     assert isinstance(spark, tuple)
     (lines, _areas), color = spark
     assert color == CPU_COLOR
-    assert [[(p.x(), p.y()) for p in line] for line in lines] == [  # split at the gap
-        [(0.0, 0.1), (0.25, 0.2)],
-        [(0.75, 0.4), (1.0, 0.5)],
+    # A step per bucket (a fifth of the width each), split at the gap.
+    runs = [[(round(p.x(), 6), round(p.y(), 6)) for p in line] for line in lines]
+    assert runs == [
+        [(0.0, 0.1), (0.2, 0.1), (0.2, 0.2), (0.4, 0.2)],
+        [(0.6, 0.4), (0.8, 0.4), (0.8, 0.5), (1.0, 0.5)],
     ]
     view = win.fleet.view
     view.sortByColumn(FleetColumn.CPU_USE, Qt.SortOrder.DescendingOrder)
@@ -269,13 +286,11 @@ def test_pool_free_is_read_on_connect_and_after_a_guest_is_defined(
 def test_pool_free_is_reread_on_a_timer_while_shown(fleet: tuple[MainWindow, Run]) -> None:
     win, run = fleet
     tracker = PoolSpaceTracker(win.controller, win, refresh_ms=20, parent=win)
-    seen: list[str] = []
-    tracker.changed.connect(seen.append)
+    tracker.set_active(True)
     run(wait_until(lambda: tracker.space(SHARING) is not None))
     host = win.controller.host(SHARING)
-    run(create_dir_pool(host, "fleet-timer", "/fleet-timer"))
+    run(create_dir_pool(host, "fleet-timer", "/fleet-timer"))  # no news of it but the clock
     more = _free(run, host)
-    tracker.set_active(True)
     run(wait_until(lambda: (s := tracker.space(SHARING)) is not None and s.free == more))
     tracker.set_active(False)
     space = tracker.space(SHARING)
@@ -309,3 +324,26 @@ def test_double_click_selects_the_host(fleet: tuple[MainWindow, Run]) -> None:
     assert win.selection.hosts() == [SHARING]
     assert win.guest_list.proxy.rowCount() == 3
     assert win.details.currentWidget() is win.host_details
+
+
+def test_figures_stay_whole_in_a_narrow_pane(fleet: tuple[MainWindow, Run]) -> None:
+    win, _run = fleet
+    win.host_view.select_all_hosts()
+    view = win.fleet.view
+    header = view.header()
+    figures = [c for c in FleetColumn if c is not FleetColumn.HOST]
+    widths = []
+    for host_pane in (150, 500):  # the pane beside the hosts: wide enough, then too narrow
+        sizes = win.main_splitter.sizes()
+        win.main_splitter.setSizes([host_pane, sum(sizes) - host_pane])
+        QApplication.processEvents()  # (the layouts apply the new sizes)
+        widths.append(view.viewport().width())
+        for column in figures:
+            assert header.sectionSize(column) >= view.sizeHintForColumn(column), column
+        if header.length() > view.viewport().width():  # only the name gave way: at its least
+            assert header.sectionSize(FleetColumn.HOST) == HOST_MIN_WIDTH
+        else:
+            assert header.length() == view.viewport().width()  # the name fills the rest
+            assert header.sectionSize(FleetColumn.HOST) >= HOST_MIN_WIDTH
+    assert widths[1] < widths[0]
+    assert header.length() > view.viewport().width(), "500 px of hosts leave too little"

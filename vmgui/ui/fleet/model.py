@@ -267,8 +267,8 @@ class FleetModel(TableModel):
 
 
 def _shape(values: list[float]) -> SparkShape:
-    """The sparkline of evenly spaced values (the newest at the right edge)."""
-    if not values:
-        return (), ()
-    step = 1.0 / max(len(values) - 1, 1)
-    return sparkline_shape([i * step for i in range(len(values))], values)
+    """The step line of evenly spaced bucket means: each mean spans its bucket (so a lone
+    bucket, the first minute's, shows), the newest ends at the right edge."""
+    width = 1.0 / len(values) if values else 0.0
+    xs = [x for i in range(len(values)) for x in (i * width, (i + 1) * width)]
+    return sparkline_shape(xs, [y for v in values for y in (v, v)])

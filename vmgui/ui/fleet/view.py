@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import QModelIndex, QSortFilterProxyModel, Qt, Signal
-from PySide6.QtGui import QHideEvent, QShowEvent
+from PySide6.QtGui import QHideEvent, QResizeEvent, QShowEvent
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTreeView, QVBoxLayout, QWidget
 
 from vmgui.core.units import plural
@@ -17,7 +17,9 @@ from vmgui.ui.tablemodel import HostUriRole
 from vmgui.ui.widgets import muted_label
 
 #: The sparkline columns' width (px).
-SPARK_WIDTH = 150
+SPARK_WIDTH = 130
+#: The host name column's least width (px): narrower, the table scrolls sideways.
+HOST_MIN_WIDTH = 140
 
 
 class FleetView(QWidget):
@@ -53,7 +55,7 @@ class FleetView(QWidget):
         self.proxy.setSourceModel(self.model)
         self.proxy.setSortRole(FleetSortRole)
         self.summary = muted_label()
-        self.view = _make_table(self.proxy)
+        self.view: QTreeView = _FleetTable(self.proxy)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 8, 8, 8)
         layout.addWidget(self.summary)
@@ -86,28 +88,48 @@ class FleetView(QWidget):
         )
 
 
-def _make_table(proxy: QSortFilterProxyModel) -> QTreeView:
-    view = QTreeView()
-    view.setObjectName("fleetView")
-    view.setModel(proxy)
-    view.setRootIsDecorated(False)
-    view.setUniformRowHeights(True)
-    view.setAlternatingRowColors(True)
-    view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-    view.setHorizontalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
-    view.setSortingEnabled(True)
-    view.sortByColumn(FleetColumn.HOST, Qt.SortOrder.AscendingOrder)
-    spark, commit = SparkDelegate(view), CommitDelegate(view)
-    header = view.header()
-    header.setStretchLastSection(False)
-    header.setMinimumSectionSize(48)
-    for column in FleetColumn:
-        if column in (FleetColumn.CPU_USE, FleetColumn.MEMORY_USE):
-            view.setItemDelegateForColumn(column, spark)
-            header.setSectionResizeMode(column, QHeaderView.ResizeMode.Fixed)
-            header.resizeSection(column, SPARK_WIDTH)
-            continue
-        if column in (FleetColumn.VCPUS, FleetColumn.MEMORY):
-            view.setItemDelegateForColumn(column, commit)
-        header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
-    return view
+class _FleetTable(QTreeView):
+    """The table: the host name column takes the width the figures leave (elided down to
+    :data:`HOST_MIN_WIDTH`), so the figures stay whole in a narrow pane."""
+
+    def __init__(self, proxy: QSortFilterProxyModel) -> None:
+        super().__init__()
+        self.setObjectName("fleetView")
+        self.setModel(proxy)
+        self.setRootIsDecorated(False)
+        self.setUniformRowHeights(True)
+        self.setAlternatingRowColors(True)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.setHorizontalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        self.setSortingEnabled(True)
+        self.sortByColumn(FleetColumn.HOST, Qt.SortOrder.AscendingOrder)
+        spark, commit = SparkDelegate(self), CommitDelegate(self)
+        header = self.header()
+        header.setStretchLastSection(False)
+        for column in FleetColumn:
+            mode = QHeaderView.ResizeMode.ResizeToContents
+            if column in (FleetColumn.CPU_USE, FleetColumn.MEMORY_USE):
+                self.setItemDelegateForColumn(column, spark)
+                mode = QHeaderView.ResizeMode.Fixed
+                header.resizeSection(column, SPARK_WIDTH)
+            elif column in (FleetColumn.VCPUS, FleetColumn.MEMORY):
+                self.setItemDelegateForColumn(column, commit)
+            elif column is FleetColumn.HOST:
+                mode = QHeaderView.ResizeMode.Fixed  # sized by _fit_host_column
+            header.setSectionResizeMode(column, mode)
+        header.sectionResized.connect(self._on_header_section_resized)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        self._fit_host_column()
+
+    def _on_header_section_resized(self, column: int, _old: int, _new: int) -> None:
+        if column != FleetColumn.HOST:
+            self._fit_host_column()
+
+    def _fit_host_column(self) -> None:
+        header = self.header()
+        others = sum(header.sectionSize(c) for c in FleetColumn if c is not FleetColumn.HOST)
+        width = max(HOST_MIN_WIDTH, self.viewport().width() - others)
+        if header.sectionSize(FleetColumn.HOST) != width:
+            header.resizeSection(FleetColumn.HOST, width)

@@ -13,6 +13,7 @@ from enum import IntEnum
 from typing import Any, ClassVar
 
 from PySide6.QtCore import QModelIndex, QObject, Qt
+from PySide6.QtGui import QFont
 
 from vmgui.core.model import ConnectionState, GuestInfo, HostInfo, HostStatus
 from vmgui.core.units import plural
@@ -91,19 +92,25 @@ class HostModel(TableModel):
         return None
 
     def _all_hosts_data(self, column: HostColumn, role: int) -> Any:
-        connected = sum(self.status(u).state is ConnectionState.CONNECTED for u in self._uris)
         if role == Qt.ItemDataRole.DisplayRole:
             if column == HostColumn.NAME:
                 return ALL_HOSTS_LABEL
             if column == HostColumn.STATE:
-                return f"{connected}/{len(self._uris)} connected"
+                return ""  # (a count here would widen the pane: it is in the tooltip)
             counts = [self.guest_counts(uri) for uri in self._uris]
             return f"{sum(c[0] for c in counts)}/{sum(c[1] for c in counts)}"
         if role == Qt.ItemDataRole.ToolTipRole:
+            connected = sum(self.status(u).state is ConnectionState.CONNECTED for u in self._uris)
             return (
                 f"Every host's guests, and the fleet overview\n{connected} of "
                 f"{plural(len(self._uris), 'host')} connected"
             )
+        if role == Qt.ItemDataRole.DecorationRole and column == HostColumn.NAME:
+            return dot_icon("transparent")  # aligned with the hosts' state dots
+        if role == Qt.ItemDataRole.FontRole and column == HostColumn.NAME:
+            font = QFont()
+            font.setBold(True)
+            return font
         return None
 
     # -- access ---------------------------------------------------------------------------
