@@ -106,7 +106,8 @@ def test_window_follows_a_daemon_restart(
         qloop(controller.connect_host(lab.uri))
 
         def host_state() -> str:
-            return str(win.host_model.index(0, HostColumn.STATE).data())
+            row = win.host_model.row_of(lab.uri)
+            return str(win.host_model.index(row, HostColumn.STATE).data())
 
         def listed() -> bool:
             proxy = win.guest_list.proxy

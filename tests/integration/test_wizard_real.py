@@ -146,7 +146,7 @@ def test_wizard_end_to_end_on_the_real_daemon(
 ) -> None:
     win, dialogs = window
     name = f"{PREFIX}{secrets.token_hex(3)}"
-    win.host_view.setCurrentIndex(win.host_model.index(0, 0))
+    win.host_view.setCurrentIndex(win.host_model.index(1, 0))  # the host, after "All hosts"
     win.action_new_guest.trigger()
     wizard = win.findChild(NewGuestWizard, "newGuestWizard")
     assert wizard is not None

@@ -48,6 +48,7 @@ _MODELS: dict[str, Callable[[MainWindow], QAbstractItemModel]] = {
     "guest_model": lambda win: win.guest_list.model,
     "guest_proxy": lambda win: win.guest_list.proxy,
     "host_model": lambda win: win.host_model,
+    "fleet_model": lambda win: win.fleet.model,
 }
 
 
@@ -72,9 +73,11 @@ def test_models_pass_qtmodeltester(
 def test_host_row_shows_state_and_counts(window: WindowFixture) -> None:
     win, _d, _run = window
     model = win.host_model
-    assert model.rowCount() == 1
-    assert model.index(0, 1).data() == ConnectionState.CONNECTED.label
-    assert model.index(0, 2).data() == "38/60"  # running + paused + suspended
+    assert model.rowCount() == 2  # "All hosts", then the host
+    row = model.row_of(fixture_uri())
+    assert row == 1
+    assert model.index(row, 1).data() == ConnectionState.CONNECTED.label
+    assert model.index(row, 2).data() == "38/60"  # running + paused + suspended
 
 
 def test_filter_by_name_and_state(window: WindowFixture) -> None:
@@ -192,7 +195,7 @@ def test_details_follow_selection(window: WindowFixture) -> None:
     select(win, [name])
     assert win.details.currentWidget() is win.guest_details
     win.guest_list.view.clearSelection()
-    host_index = win.host_model.index(0, 0)
+    host_index = win.host_model.index(win.host_model.row_of(fixture_uri()), 0)
     win.host_view.selectionModel().select(
         host_index,
         QItemSelectionModel.SelectionFlag.Select | QItemSelectionModel.SelectionFlag.Rows,
@@ -205,7 +208,7 @@ def test_disconnect_and_reconnect_host(window: WindowFixture) -> None:
     uri = fixture_uri()
     run(win.controller.disconnect_host(uri))
     assert win.guest_list.proxy.rowCount() == 0
-    assert win.host_model.index(0, 1).data() == "disconnected"
+    assert win.host_model.index(win.host_model.row_of(uri), 1).data() == "disconnected"
     run(win.controller.connect_host(uri))
     assert win.guest_list.proxy.rowCount() == 60
 

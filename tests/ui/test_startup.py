@@ -98,7 +98,7 @@ def test_autoconnect_toggle_is_saved(qtbot: QtBot, qloop: Run) -> None:
     win = _window(qtbot, saved)
     controller = win.controller
     controller.add_host(fixture_uri())
-    win.host_view.setCurrentIndex(win.host_model.index(0, 0))
+    win.host_view.setCurrentIndex(win.host_model.index(win.host_model.row_of(fixture_uri()), 0))
     assert win.action_autoconnect.isEnabled()
     assert win.action_autoconnect.isChecked()
     win.action_autoconnect.trigger()

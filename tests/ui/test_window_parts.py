@@ -72,7 +72,7 @@ def test_ui_state_values_round_trip(tmp_path: Path) -> None:
 
 def test_one_host_leaves_the_width_to_guests_and_details(window: WindowFixture) -> None:
     win, _d, _run = window
-    assert win.host_model.rowCount() == 1
+    assert win.host_model.rowCount() == 2  # "All hosts", then the host
     host_width = win.host_view.width()
     assert HOST_PANE_MIN_WIDTH <= host_width <= HOST_PANE_MAX_WIDTH, host_width
     assert host_width < win.width() / 3, (host_width, win.width())
@@ -90,7 +90,8 @@ def test_host_pane_stops_fitting_once_the_user_drags_it(window: WindowFixture) -
     fitted = win.main_splitter.sizes()
     win.main_splitter.splitterMoved.emit(fitted[0] + 40, 1)  # what a drag reports
     win.main_splitter.setSizes([fitted[0] + 40, fitted[1] - 40])
-    win.host_model.dataChanged.emit(win.host_model.index(0, 0), win.host_model.index(0, 0))
+    row = win.host_model.row_of(fixture_uri())
+    win.host_model.dataChanged.emit(win.host_model.index(row, 0), win.host_model.index(row, 0))
     assert win.main_splitter.sizes()[0] == fitted[0] + 40
 
 
@@ -156,7 +157,8 @@ def test_usage_columns_sort_by_the_usage_source(window: WindowFixture) -> None:
 
 def test_counts_and_actions_follow_guest_changes(window: WindowFixture) -> None:
     win, _d, run = window
-    assert win.host_model.index(0, HostColumn.GUESTS).data() == "38/60"
+    row = win.host_model.row_of(fixture_uri())
+    assert win.host_model.index(row, HostColumn.GUESTS).data() == "38/60"
     name = names_in(win, GuestState.SHUTOFF)[0]
     select(win, [name])
     start = win.lifecycle_actions[GuestAction.START]
@@ -166,7 +168,7 @@ def test_counts_and_actions_follow_guest_changes(window: WindowFixture) -> None:
     run(wait_until(lambda: state_shown(win, name) == "running", 5.0))
     # The selection did not change, its guest did: the actions and the counts follow.
     run(wait_until(lambda: shutdown.isEnabled() and not start.isEnabled(), 5.0))
-    assert win.host_model.index(0, HostColumn.GUESTS).data() == "39/60"
+    assert win.host_model.index(row, HostColumn.GUESTS).data() == "39/60"
 
 
 def test_reveal_clears_filters_that_hide_the_guest(window: WindowFixture) -> None:

@@ -260,7 +260,7 @@ def test_action_opens_the_wizard_on_the_selected_host(
     action = win.action_new_guest
     assert action.isEnabled()
     assert action.toolTip() == "Create a guest from an OS image (Ctrl+N)"
-    win.host_view.setCurrentIndex(win.host_model.index(0, 0))
+    win.host_view.setCurrentIndex(win.host_model.index(1, 0))  # the host, after "All hosts"
     action.trigger()
     wizard = win.findChild(NewGuestWizard, "newGuestWizard")
     assert wizard is not None

@@ -191,9 +191,11 @@ class Selection(QObject):
         return [guest for guest in found if isinstance(guest, GuestInfo)]
 
     def hosts(self) -> list[str]:
-        """The URIs of the selected hosts, in view order."""
+        """The URIs of the selected hosts, in view order (a row without a URI, such as the
+        host list's "All hosts", is no host)."""
         rows = sorted(self._host_selection.selectedRows(0), key=QModelIndex.row)
-        return [str(index.data(self._host_role)) for index in rows]
+        uris = (index.data(self._host_role) for index in rows)
+        return [uri for uri in uris if isinstance(uri, str) and uri]
 
     def focused_host(self) -> str:
         """The host whose details and usage are in view ("" when there is none).

@@ -6,9 +6,20 @@ Part of the shared bottom layer of ``vmgui.ui``: imports nothing from the featur
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor, QFont, QIcon, QPainter, QPixmap, QResizeEvent, QWheelEvent
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QIcon,
+    QPainter,
+    QPen,
+    QPixmap,
+    QPolygonF,
+    QResizeEvent,
+    QWheelEvent,
+)
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFormLayout,
@@ -51,6 +62,12 @@ AMBER_COLOR = "#d9a21b"
 RED_COLOR = "#d0312d"
 MUTED_STYLE = "color: palette(placeholder-text);"
 TIMES = "\N{MULTIPLICATION SIGN}"
+#: The colours of CPU and memory sparklines (the guest list's and the fleet's).
+CPU_COLOR = "#2f6fd6"
+MEMORY_COLOR = "#2e9d4f"
+
+#: A sparkline ready to paint: its polylines and the areas under them, in a unit square.
+SparkShape = tuple[tuple[QPolygonF, ...], tuple[QPolygonF, ...]]
 
 _icons: dict[str, QIcon] = {}
 
@@ -387,3 +404,40 @@ def connection_reason(status: HostStatus) -> str:
         retry = f"retrying in {math.ceil(max(status.retry_in, 0.0))} s"
         reason = f"{reason} — {retry}" if reason else retry.capitalize()
     return reason
+
+
+def sparkline_shape(xs: Sequence[float], ys: Sequence[float]) -> SparkShape:
+    """Polylines through the points (x: time, y: value, both 0..1; y clamped) split at NaN (a
+    gap), and the areas under them: what :func:`paint_sparkline` draws."""
+    runs: list[list[QPointF]] = [[]]
+    for x, y in zip(xs, ys, strict=True):
+        if not math.isnan(y):
+            runs[-1].append(QPointF(x, min(max(y, 0.0), 1.0)))
+        elif runs[-1]:
+            runs.append([])
+    runs = [r for r in runs if r]
+    lines = tuple(QPolygonF(r) for r in runs)
+    areas = tuple(QPolygonF([QPointF(r[0].x(), 0.0), *r, QPointF(r[-1].x(), 0.0)]) for r in runs)
+    return lines, areas
+
+
+def paint_sparkline(painter: QPainter, box: QRectF, shape: SparkShape, color: QColor) -> None:
+    """Paint ``shape`` (a unit square, y up) filling ``box``: a light fill, a 1.4 px line."""
+    lines, areas = shape
+    if box.width() <= 8 or not lines:
+        return
+    painter.save()
+    painter.translate(box.left(), box.bottom())
+    painter.scale(box.width(), -box.height())
+    fill = QColor(color)
+    fill.setAlpha(60)
+    painter.setPen(Qt.PenStyle.NoPen)
+    painter.setBrush(fill)
+    for area in areas:
+        painter.drawPolygon(area)
+    pen = QPen(color, 1.4)
+    pen.setCosmetic(True)  # pixels, whatever the scale
+    painter.setPen(pen)
+    for line in lines:
+        painter.drawPolyline(line)
+    painter.restore()

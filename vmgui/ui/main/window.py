@@ -53,6 +53,7 @@ from vmgui.ui.uistate import UiState
 
 if TYPE_CHECKING:
     from vmgui.ui.console import ConsoleManager
+    from vmgui.ui.fleet.view import FleetView
     from vmgui.ui.guests.details import DetailsPresenter, GuestDetailsPane
     from vmgui.ui.hosts.details import HostDetailsPane, HostDetailsPresenter
 
@@ -102,6 +103,7 @@ class MainWindow(QMainWindow):
         # The detail panes are built on first use, after the window's first paint.
         self._guest_details: GuestDetailsPane | None = None
         self._host_details: HostDetailsPane | None = None
+        self._fleet: FleetView | None = None  # shown in Details while "All hosts" is selected
         self._guest_presenter: DetailsPresenter | None = None
         self._host_presenter: HostDetailsPresenter | None = None
         self._consoles: ConsoleManager | None = None  # built on first use (numpy)
@@ -284,16 +286,27 @@ class MainWindow(QMainWindow):
         """Build the detail panes (deferred so the first window appears sooner)."""
         if self._guest_details is not None:
             return
+        from vmgui.ui.fleet.view import FleetView
         from vmgui.ui.guests.details import DetailsPresenter, GuestDetailsPane
         from vmgui.ui.hosts.details import HostDetailsPane, HostDetailsPresenter
 
         self._guest_details = GuestDetailsPane()
         self._host_details = HostDetailsPane()
+        self._fleet = FleetView(self._controller, self.usage, self)
+        self._fleet.hostActivated.connect(self.host_view.select_host)
         self.details.addWidget(self._host_details)
         self.details.addWidget(self._guest_details)
+        self.details.addWidget(self._fleet)
         c = self._controller
         self._guest_presenter = DetailsPresenter(self._guest_details, self, c, self)
         self._host_presenter = HostDetailsPresenter(self._host_details, c, self)
+
+    @property
+    def fleet(self) -> FleetView:
+        """The fleet overview (built on first use)."""
+        self.ensure_details()
+        assert self._fleet is not None
+        return self._fleet
 
     def _update_details(self) -> None:
         guests = self.selection.guests()
@@ -301,7 +314,8 @@ class MainWindow(QMainWindow):
         uri = "" if single is not None else self.selection.focused_host()
         if single is None and uri not in self._controller.uris():
             uri = ""
-        if single is None and not uri and self._guest_details is None:
+        fleet = single is None and self.host_view.all_hosts_selected()
+        if single is None and not uri and not fleet and self._guest_details is None:
             return  # nothing to show yet: keep the panes unbuilt until after the first paint
         self.snapshots.show(single)
         self.ensure_details()
@@ -310,6 +324,8 @@ class MainWindow(QMainWindow):
         self._host_presenter.show(uri)
         if single is not None:
             self.details.setCurrentWidget(self.guest_details)
+        elif fleet:
+            self.details.setCurrentWidget(self.fleet)
         elif uri:
             self.details.setCurrentWidget(self.host_details)
         else:

@@ -24,7 +24,6 @@ from PySide6.QtCore import (
     QModelIndex,
     QObject,
     QPersistentModelIndex,
-    QPointF,
     QRect,
     QRectF,
     QSize,
@@ -32,7 +31,7 @@ from PySide6.QtCore import (
     Qt,
     SignalInstance,
 )
-from PySide6.QtGui import QColor, QHelpEvent, QPainter, QPalette, QPen, QPolygonF
+from PySide6.QtGui import QColor, QHelpEvent, QPainter, QPalette, QPolygonF
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QStyle,
@@ -48,6 +47,13 @@ from vmgui.core.units import DASH, format_kib, plural
 from vmgui.ui.guests.model import GuestColumn, GuestRole
 from vmgui.ui.monitor.series import GuestSeries, SeriesSource
 from vmgui.ui.shell import UsageKind
+from vmgui.ui.widgets import (
+    CPU_COLOR,
+    MEMORY_COLOR,
+    SparkShape,
+    paint_sparkline,
+    sparkline_shape,
+)
 
 #: The guest list's columns the sparklines paint, and what each shows.
 USAGE_COLUMNS: dict[UsageKind, GuestColumn] = {
@@ -61,8 +67,6 @@ SPARK_REFRESH = 2.0
 #: Seconds of history a sparkline shows.
 SPARK_SECONDS = 60.0
 
-CPU_COLOR = "#2f6fd6"
-MEMORY_COLOR = "#2e9d4f"
 RSS_COLOR = "#8a8f98"
 
 AnyIndex = QModelIndex | QPersistentModelIndex
@@ -71,29 +75,17 @@ AnyIndex = QModelIndex | QPersistentModelIndex
 @dataclass(frozen=True, slots=True)
 class Spark:
     """One sparkline, ready to paint: runs of points in a unit square (x: time, y: value;
-    gaps split runs), the text beside it, its colour and tooltip."""
+    gaps split runs) and the regions under them, the text beside it, its colour and tooltip."""
 
     lines: tuple[QPolygonF, ...]
-    areas: tuple[QPolygonF, ...]  # the regions under the lines (the fill)
+    areas: tuple[QPolygonF, ...]
     text: str
     color: str
     tooltip: str
 
 
-def _runs(
-    xs: npt.NDArray[np.float64], ys: npt.NDArray[np.float64]
-) -> tuple[tuple[QPolygonF, ...], tuple[QPolygonF, ...]]:
-    """Polylines through the finite points, split at NaN (a gap), and the areas under them."""
-    runs: list[list[QPointF]] = [[]]
-    for x, y in zip(xs.tolist(), ys.clip(0.0, 1.0).tolist(), strict=True):
-        if not math.isnan(y):
-            runs[-1].append(QPointF(x, y))
-        elif runs[-1]:
-            runs.append([])
-    runs = [r for r in runs if r]
-    lines = tuple(QPolygonF(r) for r in runs)
-    areas = tuple(QPolygonF([QPointF(r[0].x(), 0.0), *r, QPointF(r[-1].x(), 0.0)]) for r in runs)
-    return lines, areas
+def _shape(xs: npt.NDArray[np.float64], ys: npt.NDArray[np.float64]) -> SparkShape:
+    return sparkline_shape(xs.tolist(), ys.tolist())
 
 
 def build_spark(
@@ -113,14 +105,14 @@ def build_spark(
         tooltip = f"CPU {current:.1f} % of {vcpus or 'its vCPUs'}"
         if not math.isnan(host):
             tooltip += f" ({host:.1f} % of the host)"
-        return Spark(*_runs(xs, cpu / 100.0), text, CPU_COLOR, tooltip + ", last minute")
+        return Spark(*_shape(xs, cpu / 100.0), text, CPU_COLOR, tooltip + ", last minute")
     used = values[:, GuestChannel.MEMORY_USED].astype(np.float64)
     total = values[:, GuestChannel.MEMORY_TOTAL].astype(np.float64)
     if np.isfinite(used).any():  # the balloon driver reports the guest's own use
         current, size = _last_finite(used), _last_finite(total)
         ys = used / np.where(total > 0, total, np.nan)
         tooltip = f"Memory used in the guest: {format_kib(current)} of {format_kib(size)}"
-        return Spark(*_runs(xs, ys), format_kib(current), MEMORY_COLOR, tooltip)
+        return Spark(*_shape(xs, ys), format_kib(current), MEMORY_COLOR, tooltip)
     rss = values[:, GuestChannel.RSS].astype(np.float64)
     current = _last_finite(rss)
     if math.isnan(current):
@@ -130,7 +122,7 @@ def build_spark(
         "Guest memory use unavailable — no balloon driver.\n"
         f"Host-side resident size: {format_kib(current)}"
     )
-    return Spark(*_runs(xs, rss / scale), format_kib(current), RSS_COLOR, tooltip)
+    return Spark(*_shape(xs, rss / scale), format_kib(current), RSS_COLOR, tooltip)
 
 
 def _last_finite(values: npt.NDArray[np.float64]) -> float:
@@ -195,21 +187,7 @@ class SparklineDelegate(QStyledItemDelegate):
         if selected:
             color = color.lighter(160)
         painter.save()
-        if box.width() > 8 and spark.lines:
-            painter.translate(box.left(), box.bottom())
-            painter.scale(box.width(), -box.height())
-            fill = QColor(color)
-            fill.setAlpha(60)
-            painter.setPen(Qt.PenStyle.NoPen)
-            painter.setBrush(fill)
-            for area in spark.areas:
-                painter.drawPolygon(area)
-            pen = QPen(color, 1.4)
-            pen.setCosmetic(True)  # pixels, whatever the scale
-            painter.setPen(pen)
-            for line in spark.lines:
-                painter.drawPolyline(line)
-            painter.resetTransform()
+        paint_sparkline(painter, box, (spark.lines, spark.areas), color)
         if selected:
             painter.setPen(option.palette.color(QPalette.ColorRole.HighlightedText))
         elif spark.color == RSS_COLOR:
