@@ -260,20 +260,40 @@ class BatchPlanError(VmguiError):
 
 
 def batch_problems(plan: BatchPlan, rooms: Mapping[str, HostRoom]) -> list[str]:
-    """Everything that keeps ``plan`` from fitting its hosts (an empty list: it fits).
+    """Everything that keeps ``plan`` (made by :func:`make_batch`: one template) from fitting
+    its hosts; an empty list: it fits. See :func:`fit_problems`; also, no two guests may
+    import one volume."""
+    problems: list[str] = []
+    if plan.count > 1 and any(isinstance(i.plan.source, ExistingVolume) for i in plan.items):
+        problems.append("one existing volume cannot be the disk of several guests")
+    if not plan.items:
+        return [*problems, f"A batch has 1 to {MAX_BATCH} guests (got 0)."]
+    first = plan.items[0].plan
+    guests = [(item.name, item.uri) for item in plan.items]
+    return problems + fit_problems(guests, first.vcpus, first.memory_mib, first.pool, rooms)
+
+
+def fit_problems(
+    guests: Sequence[tuple[str, str]],
+    vcpus: int,
+    memory_mib: int,
+    pool: str,
+    rooms: Mapping[str, HostRoom],
+) -> list[str]:
+    """What keeps ``guests`` (name, host URI) of one size from fitting their hosts.
 
     Checks the count, each name (valid, unique in the batch, free on its host, no volume of
-    that name in its pool), each guest's vCPUs and memory against its host, all the memory the
-    batch puts on each host, and that no two guests import one volume.
+    that name in the pool), the vCPUs and memory of a guest against each host, and all the
+    memory the batch puts on each host.
     """
-    problems: list[str] = []
     try:
-        check_count(plan.count)
+        check_count(len(guests))
     except ValidationError as exc:
         return [exc.message]
+    problems: list[str] = []
     seen: set[str] = set()
-    for item in plan.items:
-        name, room = item.name, rooms[item.uri]
+    for name, uri in guests:
+        room = rooms[uri]
         try:
             validate_guest_name(name)
         except ValidationError as exc:
@@ -286,21 +306,18 @@ def batch_problems(plan: BatchPlan, rooms: Mapping[str, HostRoom]) -> list[str]:
             problems.append(f"a guest named {name} already exists on {room.label}")
         taken = [v for v in (f"{name}.qcow2", seed_volume_name(name)) if v in room.volumes]
         if taken:
-            problems.append(f"pool {item.plan.pool!r} on {room.label} already has {taken[0]}")
-    if plan.count > 1 and any(isinstance(i.plan.source, ExistingVolume) for i in plan.items):
-        problems.append("one existing volume cannot be the disk of several guests")
-    for uri in plan.uris:
-        items, room = plan.on(uri), rooms[uri]
-        first = items[0].plan  # the same template: the first guest speaks for all
+            problems.append(f"pool {pool!r} on {room.label} already has {taken[0]}")
+    for uri in dict.fromkeys(uri for _name, uri in guests):
+        room, count = rooms[uri], sum(1 for _name, u in guests if u == uri)
         try:
-            validate_vcpus(first.vcpus, host_cpus=room.cpus)
-            validate_memory_mib(first.memory_mib, room.memory_kib)
+            validate_vcpus(vcpus, host_cpus=room.cpus)
+            validate_memory_mib(memory_mib, room.memory_kib)
         except ValidationError as exc:
             problems.append(f"{room.label}: {exc.message}")
-        memory_kib = sum(i.plan.memory_mib for i in items) * 1024
-        if len(items) > 1 and memory_kib > room.memory_kib:
+        memory_kib = count * memory_mib * 1024
+        if count > 1 and memory_kib > room.memory_kib:
             problems.append(
-                f"{plural(len(items), 'guest')} need {format_kib(memory_kib)} of memory; "
+                f"{plural(count, 'guest')} need {format_kib(memory_kib)} of memory; "
                 f"{room.label} has {format_kib(room.memory_kib)}"
             )
     return problems
