@@ -29,7 +29,11 @@ from vmgui.core.provisioning import (
 from vmgui.core.validation import ValidationError
 
 TEMPLATE = ProvisionPlan(
-    "x", LocalImage(Path("/i.qcow2")), memory_mib=1024, cloud_init=CloudInitConfig("web.lan")
+    "x",
+    LocalImage(Path("/i.qcow2")),
+    memory_mib=1024,
+    cloud_init=CloudInitConfig("web.lan"),
+    serial_log="/var/log/x/console.log",
 )
 
 
@@ -68,6 +72,7 @@ def test_each_guest_has_its_own_hostname_and_instance_id() -> None:
     configs = [i.plan.cloud_init for i in plan.items]
     assert [c.hostname for c in configs if c] == ["web-1.lan", "web-2.lan", "web-3.lan"]
     assert [c.instance_id for c in configs if c] == ["iid-web-1-t0", "iid-web-2-t0", "iid-web-3-t0"]
+    assert [i.plan.serial_log for i in plan.items][1] == "/var/log/x/web-2.log"
     assert plan.uris == ("a", "b") and [i.name for i in plan.on("a")] == ["web-1", "web-3"]
     assert batch_hostname("web", "db_1") == "db-1"
     with pytest.raises(ValidationError, match="3 hosts"):

@@ -14,6 +14,7 @@ import re
 import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import PurePosixPath
 
 from vmgui.core.cloudinit import guest_hostname
 from vmgui.core.errors import VmguiError
@@ -186,7 +187,8 @@ def make_batch(
     """The plan of ``count`` guests like ``template``, named by ``pattern``.
 
     Each guest's cloud-init (if the template has one) gets the guest's own host name (in the
-    template host name's domain) and instance id ``iid-<name>-<batch token>``.
+    template host name's domain) and instance id ``iid-<name>-<batch token>``; a serial log
+    file becomes ``<name>.log`` in the template log's folder.
 
     Args:
         template: what every guest is (its name is ignored).
@@ -213,7 +215,11 @@ def make_batch(
                 hostname=batch_hostname(config.hostname, name),
                 instance_id=f"iid-{name}-{batch_id}",
             )
-        items.append(BatchItem(index, uri, replace(template, name=name, cloud_init=config)))
+        log = template.serial_log
+        if log:
+            log = str(PurePosixPath(log).with_name(f"{name}.log"))
+        plan = replace(template, name=name, cloud_init=config, serial_log=log)
+        items.append(BatchItem(index, uri, plan))
     return BatchPlan(tuple(items), keep_finished)
 
 
