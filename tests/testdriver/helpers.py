@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,12 @@ import libvirt
 
 from vmgui.core.model import GuestInfo, GuestState, HostInfo, HostStatus
 from vmgui.virt.connection import HostConnection
-from vmgui.virt.storage import UploadProgress, create_volume_blocking
+from vmgui.virt.storage import (
+    UploadProgress,
+    call_keeping,
+    create_volume_blocking,
+    delete_volume_blocking,
+)
 
 #: The qloop fixture: runs an awaitable on the test loop.
 Run = Callable[..., Any]
@@ -59,7 +65,11 @@ class Recorder:
 
 
 class CreateOnlyUploader:
-    """Creates the volume (the test driver cannot stream); records what it was given."""
+    """Creates the volume (the test driver cannot stream); records what it was given.
+
+    Like every :class:`~vmgui.virt.storage.Uploader`, it deletes the volume again when the
+    upload is cancelled after the volume was made.
+    """
 
     def __init__(self) -> None:
         self.uploads: list[tuple[str, int]] = []
@@ -75,9 +85,18 @@ class CreateOnlyUploader:
     ) -> str:
         size = source.stat().st_size if isinstance(source, Path) else len(source)
         self.uploads.append((name, size))
-        path = await host.call(
-            lambda c: create_volume_blocking(c, pool, name, size, "raw"), "create"
-        )
+        created: list[str] = []
+        try:
+            path = await call_keeping(
+                host,
+                lambda c: create_volume_blocking(c, pool, name, size, "raw"),
+                "create",
+                created.append,
+            )
+        except BaseException:
+            for made in created:
+                await host.call(partial(delete_volume_blocking, path=made), "delete")
+            raise
         if progress is not None:
             progress(size, size)
         return path

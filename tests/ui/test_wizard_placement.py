@@ -161,7 +161,7 @@ def test_the_summary_rechecks_the_choice_and_spreads_a_batch(
     # A batch with "spread": each guest goes where the most room is left.
     wizard.host_page.spread_check.setChecked(True)
     assert state.spread
-    state.count, state.memory_mib = 5, 1024
+    state.count, state.memory_mib, state.name_pattern = 5, 1024, "web-{n}"
     summary.initializePage()
     qloop(wait_until(lambda: note.text().startswith("Spread over the hosts")))
     # 20 GiB disks: A's 100 GiB pool takes 4 of them, B (1.5 GiB of memory) one guest.

@@ -1,11 +1,15 @@
 """``vmgui-cli provision``: a guest from an OS image, on the same engine as the wizard.
 
-Each step's time is printed as it ends (:mod:`vmgui.virt.provision`).
+Each step's time is printed as it ends (:mod:`vmgui.virt.provision`). With ``--count N`` and a
+name pattern (``--name 'web-{n}'``) it makes a batch (:mod:`vmgui.virt.batch`): one line per
+guest as it ends, then a summary; all or none unless ``--keep``.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import sys
 from pathlib import Path
 
 from vmgui.cli.common import (
@@ -13,8 +17,21 @@ from vmgui.cli.common import (
     add_connect,
     add_json,
     on_host,
+    print_json,
     print_result,
+    result_json,
     step_printer,
+)
+from vmgui.core.batch import (
+    COUNTER,
+    MAX_BATCH,
+    BatchError,
+    BatchPlan,
+    BatchProgress,
+    BatchProgressCallback,
+    BatchResult,
+    GuestPhase,
+    make_batch,
 )
 from vmgui.core.catalog import ImageFormat, find_entry, load_catalog, read_image_info
 from vmgui.core.cloudinit import CloudInitConfig, guest_hostname, hash_password
@@ -29,6 +46,7 @@ from vmgui.core.provisioning import (
     VirtType,
 )
 from vmgui.core.validation import ValidationError
+from vmgui.virt.batch import BatchProvisioner
 from vmgui.virt.connection import HostConnection
 from vmgui.virt.provision import Provisioner
 
@@ -42,7 +60,13 @@ def add_parser(sub: Subparsers) -> None:
     src = prov.add_mutually_exclusive_group(required=True)
     src.add_argument("--image", metavar="ID|PATH", help="catalog id, or a qcow2/raw/ISO file")
     src.add_argument("--volume", metavar="POOL/VOLUME", help="import an existing volume")
-    prov.add_argument("--name", required=True)
+    prov.add_argument("--name", required=True, help="with --count: a pattern such as 'web-{n}'")
+    prov.add_argument(
+        "--count", type=int, default=1, metavar="N", help=f"make N guests (at most {MAX_BATCH})"
+    )
+    prov.add_argument(
+        "--keep", action="store_true", help="batch: keep the finished guests if one fails"
+    )
     prov.add_argument("--vcpus", type=int, help="default: the image's")
     prov.add_argument("--memory", type=int, metavar="MiB", help="default: the image's")
     prov.add_argument("--disk", type=float, metavar="GiB", help="default: the image's")
@@ -66,10 +90,85 @@ def add_parser(sub: Subparsers) -> None:
 
 async def run_provision(args: argparse.Namespace, host: HostConnection) -> int:
     """``vmgui-cli provision``."""
+    if args.count != 1 or COUNTER in args.name:
+        return await run_batch(args, BatchProvisioner({host.uri: host}), host.uri)
     plan = build_plan(args)
     result = await Provisioner(host).provision(plan, step_printer(args.json))
     print_result(result, args.json)
     return 0
+
+
+async def run_batch(args: argparse.Namespace, engine: BatchProvisioner, uri: str) -> int:
+    """``provision --count N --name PATTERN``: a batch on ``uri``; 130 when cancelled.
+
+    Raises:
+        VmguiError: a bad pattern or count, a plan that does not fit, or a failed guest (the
+            lines of the guests that ended are printed first).
+    """
+    try:
+        plan = make_batch(build_plan(args), args.name, args.count, uri, keep_finished=args.keep)
+    except ValidationError as exc:
+        raise VmguiError(exc.message) from None
+    run = engine.start(plan, None if args.json else _guest_printer(plan))
+    try:
+        result = await run.execute()
+    except asyncio.CancelledError:
+        if run.result is not None:
+            _print_batch(run.result, args.json, cancelled=True)
+        return 130
+    except BatchError as exc:
+        if args.json:
+            print_json(batch_json(exc.result))
+        raise
+    _print_batch(result, args.json)
+    return 0
+
+
+def _guest_printer(plan: BatchPlan) -> BatchProgressCallback:
+    """Prints a line when a guest's run ends: "  3 web-3    running"."""
+    width = max(len(item.name) for item in plan.items)
+
+    def on_progress(p: BatchProgress) -> None:
+        if p.index and p.phase.final:
+            print(f"{p.index:>3} {plan.items[p.index - 1].name:<{width}}  {p.message}", flush=True)
+
+    return on_progress
+
+
+def _print_batch(result: BatchResult, as_json: bool, *, cancelled: bool = False) -> None:
+    if as_json:
+        print_json(batch_json(result))
+    if cancelled:
+        print(f"vmgui-cli: {result.summary()}", file=sys.stderr)
+    elif not as_json:
+        print(f"{result.summary()} in {result.seconds:.1f} s")
+
+
+def batch_json(result: BatchResult) -> dict[str, object]:
+    """A batch's outcome as plain JSON data: each guest, then the summary."""
+    guests: list[dict[str, object]] = []
+    for g in result.guests:
+        entry: dict[str, object] = {
+            "index": g.item.index,
+            "name": g.item.name,
+            "host": g.item.uri,
+            "state": g.phase.value,
+        }
+        if g.result is not None and g.phase is GuestPhase.FINISHED:
+            entry.update(result_json(g.result))
+        if g.error:
+            entry.update(step=g.step.value if g.step else None, error=g.error)
+        guests.append(entry)
+    return {
+        "guests": guests,
+        "made": len(result.made),
+        "count": len(result.guests),
+        "keep": result.keep_finished,
+        "cancelled": result.cancelled,
+        "summary": result.summary(),
+        "seconds": round(result.seconds, 4),
+        "shared_seconds": {s.value: round(t, 4) for s, t in result.shared_seconds.items()},
+    }
 
 
 def build_plan(args: argparse.Namespace) -> ProvisionPlan:

@@ -17,16 +17,18 @@ import asyncio
 import logging
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
+from vmgui.core.batch import GUEST_HEADROOM
 from vmgui.core.catalog import ImageFormat, ImageInfo, read_image_info
 from vmgui.core.cloudinit import build_seed_iso, seed_files
 from vmgui.core.errors import VmguiError
 from vmgui.core.provisioning import (
     DEFAULT_POOL,
     DEFAULT_POOL_PATH,
+    PROVISION_STEPS,
     USER_NETWORK,
     CatalogImage,
     DomainFacts,
@@ -67,11 +69,10 @@ from vmgui.virt.storage import (
     ensure_pool_blocking,
     find_volume_blocking,
 )
-from vmgui.virt.transaction import StepRunner, Transaction
+from vmgui.virt.transaction import StepFn, StepRunner, Transaction
 
 _log = logging.getLogger(__name__)
 
-_SEED_HEADROOM = 2 << 20  # seed + a fresh overlay's metadata, in bytes
 _MIN_DISK = 1 << 20
 
 
@@ -119,7 +120,7 @@ class Provisioner:
                 :attr:`ProvisionError.left_behind` lists what could not be).
             asyncio.CancelledError: the task was cancelled (after the same clean-up).
         """
-        return await _Run(self, plan, progress).execute()
+        return await ProvisionRun(self, plan, progress).execute()
 
 
 async def provision(
@@ -129,11 +130,25 @@ async def provision(
     return await Provisioner(host).provision(plan, progress)
 
 
-class _Run:
-    """One provisioning run: its state and its steps, on a :class:`Transaction`."""
+class ProvisionRun:
+    """One provisioning run: its state and its steps, on a :class:`Transaction`.
+
+    :meth:`Provisioner.provision` runs all steps; a batch (:mod:`vmgui.virt.batch`) runs the
+    steps the guests share once per host and the guest steps per guest (:meth:`share`).
+
+    Args:
+        provisioner: the engine (host, downloader, uploader, clock).
+        plan: what to make.
+        progress: gets the run's reports.
+        runner: wraps every step (default: the provisioner's).
+    """
 
     def __init__(
-        self, provisioner: Provisioner, plan: ProvisionPlan, progress: ProgressCallback | None
+        self,
+        provisioner: Provisioner,
+        plan: ProvisionPlan,
+        progress: ProgressCallback | None,
+        runner: StepRunner | None = None,
     ) -> None:
         self.host = provisioner.host
         self.downloader = provisioner.downloader
@@ -145,7 +160,7 @@ class _Run:
             f"Could not create {plan.name}",
             progress,
             clock=provisioner.clock,
-            runner=provisioner.step_runner,
+            runner=runner or provisioner.step_runner,
         )
         self.warnings: list[str] = []
         self.facts: HostFacts | None = None
@@ -153,6 +168,7 @@ class _Run:
         self.image: ImageInfo | None = None
         self.digest = ""
         self.pool_path = ""
+        self.pool_available = 0
         self.base_path = ""
         self.base_reused = False
         self.disk_path = ""
@@ -168,18 +184,42 @@ class _Run:
         self.seed_name = seed_volume_name(plan.name)
 
     async def execute(self) -> ProvisionResult:
-        timings = await self.txn.run(
-            [
-                (Step.VALIDATE, self._validate),
-                (Step.DOWNLOAD, self._download),
-                (Step.POOL, self._pool),
-                (Step.UPLOAD, self._upload),
-                (Step.OVERLAY, self._overlay),
-                (Step.SEED, self._seed),
-                (Step.DEFINE, self._define),
-                (Step.START, self._start),
-            ]
-        )
+        """Run every step (rolling back on failure or cancel); what was made."""
+        await self.txn.run(self.steps(PROVISION_STEPS))
+        return self.result()
+
+    def steps(self, which: Sequence[Step]) -> list[tuple[Step, StepFn]]:
+        """The run's steps ``which`` (members of :data:`PROVISION_STEPS`), for
+        :meth:`Transaction.run <vmgui.virt.transaction.Transaction.run>` or
+        :meth:`~vmgui.virt.transaction.Transaction.step`."""
+        table: dict[Step, StepFn] = {
+            Step.VALIDATE: self._validate,
+            Step.DOWNLOAD: self._download,
+            Step.POOL: self._pool,
+            Step.UPLOAD: self._upload,
+            Step.OVERLAY: self._overlay,
+            Step.SEED: self._seed,
+            Step.DEFINE: self._define,
+            Step.START: self._start,
+        }
+        return [(step, table[step]) for step in which]
+
+    def share(self, lead: ProvisionRun, *, host: bool) -> None:
+        """Take what ``lead`` (a run of the same source) found, instead of running its steps.
+
+        Args:
+            lead: a run whose DOWNLOAD (and, with ``host``, VALIDATE, POOL and UPLOAD) is done.
+            host: ``lead`` ran on this run's host: take its host facts, pool and base image
+                too (this run then needs only OVERLAY, SEED, DEFINE and START).
+        """
+        self.image, self.digest = lead.image, lead.digest
+        if host:
+            self.facts, self.virt_type = lead.facts, lead.virt_type
+            self.pool_path, self.pool_available = lead.pool_path, lead.pool_available
+            self.base_path, self.base_reused = lead.base_path, lead.base_reused
+
+    def result(self) -> ProvisionResult:
+        """What the run made so far (its timings are the steps run)."""
         return ProvisionResult(
             host_uri=self.host.uri,
             name=self.plan.name,
@@ -189,7 +229,7 @@ class _Run:
             base_path=self.base_path,
             seed_path=self.seed_path,
             started=self.plan.start,
-            timings=timings,
+            timings=self.txn.timings,
             warnings=tuple(self.warnings),
             libvirt_start_seconds=self.start_seconds,
         )
@@ -281,8 +321,8 @@ class _Run:
             lambda c: ensure_pool_blocking(c, plan.pool, self._pool_create_path()),
             f"Could not prepare storage pool {plan.pool!r}",
         )
-        self.pool_path = info.path
-        need = _SEED_HEADROOM
+        self.pool_path, self.pool_available = info.path, info.available
+        need = GUEST_HEADROOM
         if self.image is not None:
             name = self._base_name()
             path = await self.host.call(

@@ -18,7 +18,12 @@ from vmgui.core.provisioning import ProvisionResult
 from vmgui.ui.controller import HostController
 from vmgui.ui.dialogs import exec_async
 from vmgui.ui.shell import Selection, Shell, UsageLink
-from vmgui.ui.wizard.state import DefaultEngine, EngineFactory
+from vmgui.ui.wizard.state import (
+    BatchEngineFactory,
+    DefaultEngine,
+    EngineFactory,
+    default_batch_engine,
+)
 from vmgui.ui.wizard.wizard import NewGuestWizard, PageId, RunState
 
 __all__ = [
@@ -49,6 +54,7 @@ def open_new_guest_wizard(
     template: GuestInfo | None = None,
     provisioner_factory: EngineFactory = DefaultEngine,
     usage: UsageLink | None = None,
+    batch_factory: BatchEngineFactory = default_batch_engine,
 ) -> None:
     """Open the wizard window-modal over the window (or raise the one already open).
 
@@ -64,6 +70,7 @@ def open_new_guest_wizard(
         template: a guest marked as a template, for "New Guest from Template".
         provisioner_factory: makes the engine for a host (tests pass a fake).
         usage: the hosts' measured usage (the window's link), for placement advice.
+        batch_factory: makes the batch engine over hosts by URI (tests pass one).
     """
     parent = shell.dialog_parent
     existing = parent.findChild(NewGuestWizard, "newGuestWizard")
@@ -77,6 +84,7 @@ def open_new_guest_wizard(
         template_uuid=template.uuid if template is not None else "",
         provisioner_factory=provisioner_factory,
         usage=usage,
+        batch_factory=batch_factory,
         parent=parent,
     )
     shell.spawn(_run_wizard(shell, controller, wizard, on_created))
@@ -96,10 +104,16 @@ async def _run_wizard(
     try:
         accepted = await exec_async(wizard) == QDialog.DialogCode.Accepted.value
         result = wizard.created
+        batch = wizard.created_batch
     finally:
         wizard.ctx.cancel_all()
         wizard.deleteLater()
     if not accepted or result is None:
+        return
+    if batch is not None:  # a batch: say what was made, reveal its guests (the first last)
+        shell.notify(f"{batch.summary()} in {batch.seconds:.1f} s", CREATED_NOTICE_MSECS)
+        for made in reversed(batch.made):
+            await reveal_when_listed(shell, controller, made, on_created)
         return
     state = "started" if result.started else "defined"
     text = f"Created {result.name} ({state}) in {result.total_seconds:.1f} s"

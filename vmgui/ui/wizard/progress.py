@@ -1,5 +1,6 @@
 """The progress page: each step with its state, a progress bar with bytes, speed and ETA,
-and, when the run fails, which step failed, why, and the details."""
+and, when the run fails, which step failed, why, and the details. A batch shows one row per
+guest (:class:`~vmgui.ui.wizard.batchrows.GuestRows`) and the overall progress instead."""
 
 from __future__ import annotations
 
@@ -23,10 +24,12 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
+from vmgui.core.batch import BatchPlan, BatchProgress, BatchResult
 from vmgui.core.errors import VmguiError
 from vmgui.core.provisioning import Progress, ProvisionError, ProvisionResult, Step
 from vmgui.core.units import format_bytes, format_rate, format_seconds
 from vmgui.ui.widgets import RED_COLOR
+from vmgui.ui.wizard.batchrows import GuestRows
 from vmgui.ui.wizard.common import WizardPage
 from vmgui.ui.wizard.context import WizardContext
 from vmgui.ui.wizard.state import SourceKind
@@ -121,9 +124,15 @@ class ProgressPage(WizardPage):
         self.details_edit.hide()
         self.step_list.setStyleSheet("QTreeWidget::item { padding: 3px 2px; }")
         self.step_list.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.guest_rows = GuestRows()
+        self.guest_rows.hide()
+        self.batch_result: BatchResult | None = None
+        self._labels: dict[str, str] = {}
+        self._batch_count = 0
         layout = QVBoxLayout(self)
         layout.setSpacing(8)
         layout.addWidget(self.step_list)
+        layout.addWidget(self.guest_rows, 1)
         layout.addWidget(self.status_label)
         layout.addWidget(self.progress_bar)
         layout.addWidget(self.transfer_label)
@@ -148,6 +157,8 @@ class ProgressPage(WizardPage):
     def begin(self, steps: tuple[Step, ...], name: str) -> None:
         """Show ``steps`` as pending and start."""
         self.setSubTitle(f"Making {name} on {self.ctx.host_label()}.")
+        self.guest_rows.hide()
+        self.step_list.show()
         self.finished_ok = False
         self.step_list.clear()
         self._rows.clear()
@@ -247,6 +258,63 @@ class ProgressPage(WizardPage):
         if self._current is not None:
             self._finish_step(self._current, StepState.CANCELLED)
         self._show_result(lines, "")
+
+    # -- a batch ----------------------------------------------------------------------------
+
+    def begin_batch(self, plan: BatchPlan, labels: dict[str, str]) -> None:
+        """Show a waiting row per guest (``labels``: the hosts' names by URI) and start."""
+        self.begin((), plan.items[0].name)
+        hosts = ", ".join(labels.get(uri, uri) for uri in plan.uris)
+        self.setSubTitle(f"Making {plan.count} guests on {hosts}.")
+        self.step_list.hide()
+        self.guest_rows.begin(plan, labels)
+        self.guest_rows.show()
+        self.batch_result = None
+        self._labels = labels
+        self._batch_count = plan.count
+
+    def on_batch_progress(self, report: BatchProgress) -> None:
+        """A report from the batch engine (on the Qt thread)."""
+        if report.index == 0:  # a step the guests share: validate, download, pool, upload
+            if report.step is not None and report.progress is not None:
+                where = f" ({self._labels.get(report.uri, report.uri)})" if report.uri else ""
+                label = step_label(report.step, self.state.kind)
+                self.status_label.setText(f"{label}{where} — {report.progress.message}")
+                self._set_transfer(transfer_text(report.progress))
+            return
+        self.guest_rows.apply(report)
+        self.progress_bar.setRange(0, 1000)
+        self.progress_bar.setValue(round(self.guest_rows.fraction() * 1000))
+        self._set_transfer("")
+        self.status_label.setText(
+            f"{self.guest_rows.finished()} of {self._batch_count} guests made…"
+        )
+
+    def show_batch_success(self, result: BatchResult) -> None:
+        """Every guest was made."""
+        self.batch_result = result
+        self.finished_ok = True
+        self.status_label.setText(f"{result.summary()} ({result.seconds:.1f} s).")
+        self.progress_bar.setRange(0, 1000)
+        self.progress_bar.setValue(1000)
+        self._set_transfer("")
+        self.completeChanged.emit()
+
+    def show_batch_end(self, error: VmguiError | None, result: BatchResult | None) -> None:
+        """The batch failed (``error``) or was cancelled (None): what was kept or removed."""
+        self.batch_result = result
+        summary = result.summary() if result is not None else error.summary if error else ""
+        head = "Cancelled." if error is None else "The batch failed."
+        color = "" if error is None else f" style='color:{RED_COLOR}'"
+        lines = [f"<b{color}>{head}</b>", html.escape(summary)]
+        if error is not None and error.hint:
+            lines.append(f"<i>{html.escape(error.hint)}</i>")
+        if result is not None and result.left_behind:
+            lines.append(
+                "<b>The clean-up could not remove:</b> "
+                + html.escape(", ".join(result.left_behind))
+            )
+        self._show_result(lines, error.details if error is not None else "")
 
     # -- queries ----------------------------------------------------------------------------
 

@@ -1,8 +1,10 @@
-"""The third page: the guest's name, OS, vCPUs, memory, disk and storage pool.
+"""The third page: how many guests, the name (or a batch's name pattern), OS, vCPUs, memory,
+disk and storage pool.
 
 Every field is checked as it is typed, against the chosen host's last known facts (CPUs,
 memory, guest names) and its storage pools (fetched on its worker); a broken rule shows under
-its field and keeps Next disabled.
+its field and keeps Next disabled. A batch is checked as a whole on every host it goes to
+(names free, the memory of all its guests).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from vmgui.core.batch import HostRoom, fit_problems, pattern_names
 from vmgui.core.catalog import local_entry
 from vmgui.core.errors import VmguiError
 from vmgui.core.osinfo import osinfo_display_name
@@ -35,6 +38,7 @@ from vmgui.core.validation import (
 )
 from vmgui.core.xml.domain import SEED_SUFFIX, seed_volume_name
 from vmgui.ui.widgets import muted_label
+from vmgui.ui.wizard.batchfields import BatchFields
 from vmgui.ui.wizard.common import MessageLabel, WizardPage
 from vmgui.ui.wizard.context import WizardContext
 from vmgui.ui.wizard.state import GIB, SourceKind, unique_name
@@ -103,10 +107,15 @@ class ResourcesPage(WizardPage):
             spin.setFixedWidth(150)
             spin.setAccelerated(True)
 
+        self.batch = BatchFields(self)
+
         self.form = form = QFormLayout(self)
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         form.setVerticalSpacing(10)
-        form.addRow("&Name:", _field(self.name_edit, self.messages["name"]))
+        form.addRow("How m&any:", self.batch.count_row)
+        self._name_row = _field(self.name_edit, self.messages["name"])
+        form.addRow("&Name:", self._name_row)
+        form.addRow("Name pa&ttern:", self.batch.pattern_row)
         form.addRow("Operating system:", self.os_label)
         form.addRow("&vCPUs:", _field(self.vcpus_spin, self.messages["vcpus"], self.vcpus_note))
         form.addRow("&Memory:", _field(self.memory_spin, self.messages["memory"], self.memory_note))
@@ -114,6 +123,8 @@ class ResourcesPage(WizardPage):
         self._pool_row = _field(self.pool_combo, self.messages["pool"])
         form.addRow("&Disk:", self._disk_row)
         form.addRow("Storage &pool:", self._pool_row)
+        form.addRow("If one fails:", self.batch.failure_row)
+        self._show_batch_rows()
 
         self.name_edit.textEdited.connect(self._on_name_edit_text_edited)
         self.name_edit.textChanged.connect(self._on_field_changed)
@@ -121,6 +132,7 @@ class ResourcesPage(WizardPage):
         self.memory_spin.valueChanged.connect(self._on_field_changed)
         self.disk_spin.valueChanged.connect(self._on_field_changed)
         self.pool_combo.currentIndexChanged.connect(self._on_field_changed)
+        self.batch.changed.connect(self._on_batch_changed)
 
     # -- defaults ---------------------------------------------------------------------------
 
@@ -157,6 +169,10 @@ class ResourcesPage(WizardPage):
             memory = state.template.memory_kib // 1024
             os_name = state.template.os_name
         self.name_edit.setText(unique_name(state.default_name_stem, self._taken_names()))
+        self.batch.set_offered(
+            state.offers_batch, "a batch needs an OS image (not one volume or a template)"
+        )
+        self.batch.suggest_pattern(self.name_edit.text())
         fixed = state.kind is SourceKind.TEMPLATE
         unknown = "not recorded" if fixed else "Not known (the guest gets generic virtual hardware)"
         self.os_label.setText(os_name or unknown)
@@ -248,27 +264,26 @@ class ResourcesPage(WizardPage):
     def _on_field_changed(self) -> None:
         self._validate()
 
+    def _on_batch_changed(self) -> None:
+        self._show_batch_rows()
+        self._validate()
+
+    def _show_batch_rows(self) -> None:
+        batch = self.batch.count > 1
+        self.form.setRowVisible(self._name_row, not batch)
+        self.form.setRowVisible(self.batch.pattern_row, batch)
+        self.form.setRowVisible(self.batch.failure_row, batch)
+
     def errors(self) -> dict[str, str]:
-        """The broken rules by field ("name", "vcpus", "memory", "disk", "pool")."""
+        """The broken rules by field ("name", "pattern", "vcpus", "memory", "disk", "pool")."""
         errors: dict[str, str] = {}
         info = self.ctx.host().host_info if self.state.uri else None
-        name = self.name_edit.text().strip()
-        try:
-            validate_guest_name(self.name_edit.text())
-            if name in self.ctx.guest_names():
-                errors["name"] = (
-                    f"A guest named {name!r} already exists on {self.ctx.host_label()}."
-                )
-        except ValidationError as exc:
-            errors["name"] = exc.message
-        pool = self._pool()
-        if "name" not in errors and pool is not None and self.state.kind is not SourceKind.TEMPLATE:
-            for volume in (f"{name}.qcow2", seed_volume_name(name)):
-                if volume in pool.volumes:
-                    errors["name"] = (
-                        f"Pool {pool.name!r} already has a volume named {volume}. "
-                        "Choose another name."
-                    )
+        if self.batch.count > 1:
+            problem = self._batch_problem()  # the pattern's names instead of the name
+            if problem:
+                errors["pattern"] = problem
+        else:
+            self._name_errors(errors)
         if self.vcpus_spin.isEnabled():
             try:
                 validate_vcpus(self.vcpus_spin.value(), info.cpus if info else None)
@@ -288,8 +303,64 @@ class ResourcesPage(WizardPage):
             errors["pool"] = "Choose a storage pool."
         return errors
 
+    def _name_errors(self, errors: dict[str, str]) -> None:
+        name = self.name_edit.text().strip()
+        try:
+            validate_guest_name(self.name_edit.text())
+            if name in self.ctx.guest_names():
+                errors["name"] = (
+                    f"A guest named {name!r} already exists on {self.ctx.host_label()}."
+                )
+        except ValidationError as exc:
+            errors["name"] = exc.message
+        pool = self._pool()
+        if "name" not in errors and pool is not None and self.state.kind is not SourceKind.TEMPLATE:
+            for volume in (f"{name}.qcow2", seed_volume_name(name)):
+                if volume in pool.volumes:
+                    errors["name"] = (
+                        f"Pool {pool.name!r} already has a volume named {volume}. "
+                        "Choose another name."
+                    )
+
+    def _batch_problem(self) -> str:
+        """The first reason the batch does not fit its hosts (by their last known facts)."""
+        problem = self.batch.pattern_error()
+        if problem:
+            return problem
+        count = self.batch.count
+        uris = self.state.guest_uris(count)
+        pool = self._pool()
+        rooms = {uri: self._room(uri, pool) for uri in dict.fromkeys(uris)}
+        names = pattern_names(self.batch.pattern, count)
+        problems = fit_problems(
+            list(zip(names, uris, strict=True)),
+            self.vcpus_spin.value(),
+            self.memory_spin.value(),
+            pool.name if pool is not None else "",
+            rooms,
+        )
+        return f"{problems[0][:1].upper()}{problems[0][1:]}." if problems else ""
+
+    def _room(self, uri: str, pool: PoolChoice | None) -> HostRoom:
+        try:
+            host = self.ctx.controller.host(uri)
+            label = self.ctx.controller.label(uri)
+        except KeyError:
+            return HostRoom(uri, MAX_VCPUS, MAX_MEMORY_MIB * 1024, frozenset())
+        info = host.host_info
+        volumes = frozenset(pool.volumes) if pool is not None and uri == self.state.uri else None
+        return HostRoom(
+            label,
+            info.cpus if info is not None else MAX_VCPUS,
+            info.memory_kib if info is not None else MAX_MEMORY_MIB * 1024,
+            frozenset(g.name for g in host.guests.values()),
+            volumes or frozenset(),
+        )
+
     def _validate(self) -> None:
         errors = self.errors()
+        if self.batch.count > 1:
+            self.batch.show_problem(errors.get("pattern", ""))
         for key, label in self.messages.items():
             if key in errors:
                 label.show_error(errors[key])
@@ -312,7 +383,11 @@ class ResourcesPage(WizardPage):
         if not self.isComplete():
             return False
         state = self.state
-        state.name = self.name_edit.text().strip()
+        state.count = self.batch.count
+        state.keep_finished = self.batch.keep
+        state.name_pattern = self.batch.pattern if state.is_batch else ""
+        names = pattern_names(state.name_pattern, state.count) if state.is_batch else ()
+        state.name = names[0] if names else self.name_edit.text().strip()
         state.vcpus = self.vcpus_spin.value()
         state.memory_mib = self.memory_spin.value()
         state.disk_gib = self.disk_spin.value()

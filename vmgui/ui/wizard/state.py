@@ -3,16 +3,19 @@
 No widgets here: the pages write their choices into one :class:`WizardState`;
 :func:`build_request` turns it into a :class:`~vmgui.core.provisioning.ProvisionPlan` (or a
 :class:`CloneRequest` for a linked clone of a template), and a :class:`GuestEngine` (by default
-:class:`DefaultEngine`, the same engine as ``vmgui-cli provision``) carries it out.
+:class:`DefaultEngine`, the same engine as ``vmgui-cli provision``) carries it out. A batch
+(``count`` > 1) is a :class:`~vmgui.core.batch.BatchPlan` (:func:`build_batch`) run by a
+:class:`BatchEngine` (by default :class:`~vmgui.virt.batch.BatchProvisioner`).
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from vmgui.core.batch import BatchPlan, BatchProgressCallback, make_batch
 from vmgui.core.catalog import CatalogEntry, ImageFormat, ImageInfo
 from vmgui.core.cloudinit import CloudInitConfig
 from vmgui.core.provisioning import (
@@ -28,6 +31,7 @@ from vmgui.core.provisioning import (
     Step,
     VirtType,
 )
+from vmgui.virt.batch import BatchProvisioner, BatchRun
 from vmgui.virt.connection import HostConnection
 from vmgui.virt.hostchoices import TemplateChoice, VolumeChoice
 from vmgui.virt.provision import Provisioner
@@ -133,6 +137,24 @@ class WizardState:
         return "nothing chosen"
 
     @property
+    def is_batch(self) -> bool:
+        """Whether the wizard makes several guests."""
+        return self.count > 1
+
+    @property
+    def offers_batch(self) -> bool:
+        """Whether the source can make a batch (an image; not one volume or a template)."""
+        return self.kind in (SourceKind.CATALOG, SourceKind.LOCAL, SourceKind.ISO)
+
+    def guest_uris(self, count: int | None = None) -> tuple[str, ...]:
+        """Each of ``count`` (default: :attr:`count`) guests' host: the placement's assignment
+        when it has one host per guest, else ``uri`` for all."""
+        count = self.count if count is None else count
+        if len(self.assignment) == count:
+            return self.assignment
+        return (self.uri,) * count
+
+    @property
     def is_iso(self) -> bool:
         """Whether the guest installs from an ISO (blank disk + CD-ROM)."""
         if self.kind is SourceKind.CATALOG and self.entry is not None:
@@ -223,6 +245,25 @@ def build_request(state: WizardState) -> Request:
     )
 
 
+def build_batch(state: WizardState) -> BatchPlan:
+    """The batch for the wizard's choices (``count`` guests named by ``name_pattern``).
+
+    Raises:
+        ValueError: the state lacks a source, or its source cannot make a batch.
+        ValidationError: a bad pattern or count (the resources page prevents both).
+    """
+    template = build_request(state)
+    if not isinstance(template, ProvisionPlan) or not state.offers_batch:
+        raise ValueError(f"a batch cannot be made from {state.source_text()}")
+    return make_batch(
+        template,
+        state.name_pattern,
+        state.count,
+        state.guest_uris(),
+        keep_finished=state.keep_finished,
+    )
+
+
 def steps_for(request: Request) -> tuple[Step, ...]:
     """The steps the engine reports for ``request``, in order."""
     if isinstance(request, CloneRequest):
@@ -260,6 +301,22 @@ class GuestEngine(Protocol):
 
 
 EngineFactory = Callable[[HostConnection], GuestEngine]
+
+
+class BatchEngine(Protocol):
+    """Makes batches of guests (see :class:`~vmgui.virt.batch.BatchProvisioner`)."""
+
+    def start(self, plan: BatchPlan, progress: BatchProgressCallback | None = None) -> BatchRun:
+        """A run of ``plan``; awaiting its ``execute()`` makes the guests (all or none)."""
+        ...
+
+
+BatchEngineFactory = Callable[[Mapping[str, HostConnection]], BatchEngine]
+
+
+def default_batch_engine(hosts: Mapping[str, HostConnection]) -> BatchEngine:
+    """The real batch engine over ``hosts`` (the default downloader and stream uploader)."""
+    return BatchProvisioner(hosts)
 
 
 class DefaultEngine:

@@ -4,7 +4,9 @@ summary → progress.
 The pages gather a :class:`~vmgui.ui.wizard.state.WizardState`; the summary page is the commit
 point; the progress page shows the engine's run, which the wizard owns as one asyncio task:
 Cancel cancels it (the engine rolls back) and the wizard stays open to say so. On success the
-wizard emits :attr:`NewGuestWizard.guestCreated` and closes.
+wizard emits :attr:`NewGuestWizard.guestCreated` (once per guest of a batch) and closes.
+A batch (``count`` > 1) runs on the batch engine over each guest's host (the placement's
+``assignment``, else the chosen host) with one progress row per guest.
 """
 
 from __future__ import annotations
@@ -18,9 +20,11 @@ import shiboken6
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QWidget, QWizard
 
+from vmgui.core.batch import BatchError, BatchPlan, BatchResult
 from vmgui.core.catalog import load_catalog
 from vmgui.core.errors import VmguiError
 from vmgui.core.provisioning import ProvisionError, ProvisionResult
+from vmgui.core.validation import ValidationError
 from vmgui.ui.controller import HostController
 from vmgui.ui.shell import UsageLink
 from vmgui.ui.wizard.cloudinitpage import CloudInitPage
@@ -31,15 +35,19 @@ from vmgui.ui.wizard.progress import ProgressPage
 from vmgui.ui.wizard.resources import ResourcesPage
 from vmgui.ui.wizard.sourcepage import SourcePage
 from vmgui.ui.wizard.state import (
+    BatchEngineFactory,
     CloneRequest,
     DefaultEngine,
     EngineFactory,
     Request,
     SourceKind,
+    build_batch,
     build_request,
+    default_batch_engine,
     steps_for,
 )
 from vmgui.ui.wizard.summary import SummaryPage
+from vmgui.virt.connection import HostConnection
 from vmgui.virt.download import Downloader
 
 _log = logging.getLogger(__name__)
@@ -98,6 +106,7 @@ class NewGuestWizard(QWizard):
         template_uuid: start on the source page with this template of ``initial_uri``
             chosen ("New Guest from Template").
         provisioner_factory: makes the engine for a host (tests pass a fake).
+        batch_factory: makes the batch engine over hosts by URI.
         catalog_loader: reads the image catalog (blocking; runs on a thread).
         downloader: where downloaded images are cached (for the "downloaded" mark).
         usage: the hosts' measured usage, for placement advice (None: not measured).
@@ -113,6 +122,7 @@ class NewGuestWizard(QWizard):
         initial_uri: str = "",
         template_uuid: str = "",
         provisioner_factory: EngineFactory = DefaultEngine,
+        batch_factory: BatchEngineFactory = default_batch_engine,
         catalog_loader: CatalogLoader = load_catalog,
         downloader: Downloader | None = None,
         usage: UsageLink | None = None,
@@ -130,7 +140,9 @@ class NewGuestWizard(QWizard):
             controller, provisioner_factory, catalog_loader, downloader, usage=usage
         )
         self.run_state = RunState.IDLE
+        self.batch_factory = batch_factory
         self.created: ProvisionResult | None = None
+        self.created_batch: BatchResult | None = None
         self.error: VmguiError | None = None
         self._run_task: asyncio.Task[Any] | None = None
 
@@ -197,6 +209,9 @@ class NewGuestWizard(QWizard):
     # -- the run ----------------------------------------------------------------------------
 
     def _start_run(self) -> None:
+        if self.ctx.state.is_batch:
+            self._start_batch()
+            return
         try:
             request = build_request(self.ctx.state)
         except ValueError as exc:  # the pages prevent this
@@ -231,6 +246,61 @@ class NewGuestWizard(QWizard):
         finally:
             self._run_task = None
         self._succeeded(result)
+
+    def _start_batch(self) -> None:
+        state = self.ctx.state
+        self.created = self.created_batch = None
+        self.error = None
+        try:
+            plan = build_batch(state)
+            hosts = {uri: self.ctx.controller.host(uri) for uri in plan.uris}
+            labels = {uri: self.ctx.controller.label(uri) for uri in plan.uris}
+        except (ValueError, ValidationError) as exc:  # the pages prevent these
+            self._failed(VmguiError("The wizard lacks a choice", str(exc)))
+            return
+        except KeyError as exc:
+            self._failed(VmguiError("The host was removed", str(exc)))
+            return
+        self.run_state = RunState.RUNNING
+        self.progress_page.begin_batch(plan, labels)
+        self._run_task = self.ctx.spawn(self._run_batch(plan, hosts))
+
+    async def _run_batch(self, plan: BatchPlan, hosts: dict[str, HostConnection]) -> None:
+        page = self.progress_page
+        run = self.batch_factory(hosts).start(plan, page.on_batch_progress)
+        try:
+            result = await run.execute()
+        except asyncio.CancelledError:
+            self._batch_ended(None, run.result)
+            raise
+        except BatchError as exc:
+            self._batch_ended(exc, exc.result)
+            return
+        except VmguiError as exc:
+            self._batch_ended(exc, None)
+            return
+        finally:
+            self._run_task = None
+        if not shiboken6.isValid(self):
+            return
+        _log.info("%s in %.2f s", result.summary(), result.seconds)
+        self.run_state = RunState.DONE
+        self.created_batch = result
+        self.created = result.made[0]
+        page.show_batch_success(result)
+        for made in result.made:
+            self.guestCreated.emit(made)
+        self.accept()
+
+    def _batch_ended(self, error: VmguiError | None, result: BatchResult | None) -> None:
+        _log.warning("batch ended: %s", result.summary() if result else error)
+        if not shiboken6.isValid(self):
+            return
+        self.run_state = RunState.CANCELLED if error is None else RunState.FAILED
+        self.error = error
+        self.created_batch = result
+        self.progress_page.show_batch_end(error, result)
+        self._after_run()
 
     def _succeeded(self, result: ProvisionResult) -> None:
         if not shiboken6.isValid(self):  # the window closed meanwhile
