@@ -9,6 +9,7 @@ in a pool ``vmgui-batch-it`` on both hosts.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import subprocess
@@ -22,6 +23,7 @@ import pytest
 from tests.integration.test_provision_real import wait_for_marker
 from tests.services.fixtures import second_host as second_host
 from tests.services.secondhost import SecondHost, open_connection
+from vmgui.cli import main as cli_main
 from vmgui.core.batch import GuestPhase, make_batch
 from vmgui.core.cloudinit import CloudInitConfig
 from vmgui.core.provisioning import USER_NETWORK, LocalImage, ProvisionPlan, Step, VirtType
@@ -145,3 +147,35 @@ def test_five_tiny_guests_over_two_hosts(
         assert f'"instance-id": "{ids[n - 1]}"' in text
         assert f'"local-hostname": "{PREFIX}{n}"' in text
     assert len(set(ids)) == 5
+
+
+def test_cli_spreads_a_batch_by_placement_advice(
+    tiny: Path,
+    raws: tuple[libvirt.virConnect, libvirt.virConnect],
+    second_host: SecondHost,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``provision --spread`` over both hosts: placement assigns every guest a host, the batch
+    defines them there (not started: only where they went is checked), nothing else."""
+    for conn in raws:  # placement counts space in running pools only
+        pool = conn.storagePoolDefineXML(
+            f"<pool type='dir'><name>{POOL}</name><target><path>{POOL_PATH}</path></target></pool>"
+        )
+        pool.build(0)
+        pool.create(0)
+    argv = [
+        "provision", "--connect", URI, "--connect", second_host.uri_tcp, "--spread",
+        "--sample", "1", "--image", str(tiny), "--count", "4", "--name", f"{PREFIX}cli-{{n}}",
+        "--vcpus", "1", "--memory", "128", "--disk", "1", "--virt-type", "qemu",
+        "--network", "user", "--pool", POOL, "--pool-path", POOL_PATH, "--no-cloud-init",
+        "--no-graphics", "--no-start", "--json",
+    ]  # fmt: skip
+    assert cli_main(argv) == 0, capsys.readouterr().err
+    out = json.loads(capsys.readouterr().out)
+    placed = {g["name"]: g["host"] for g in out["guests"]}
+    assert sorted(placed) == [f"{PREFIX}cli-{n}" for n in range(1, 5)]
+    assert set(placed.values()) == {URI, second_host.uri_tcp}  # both hosts have room
+    main, second = raws
+    for name, uri in placed.items():
+        conn = main if uri == URI else second
+        assert conn.lookupByName(name).info()[0] == libvirt.VIR_DOMAIN_SHUTOFF

@@ -74,6 +74,20 @@ def test_refusals_are_one_line(
     assert words in err
 
 
+def test_spread_refusals_are_one_line(capsys: pytest.CaptureFixture[str], image: Path) -> None:
+    other = fixture_uri("placement-b.xml")
+    cases = [
+        (["--connect", other, "--count", "2", "--name", "w{n}"], "need --spread"),
+        (["--connect", other, "--spread", "--count", "40", "--name", "w{n}", "--sample", "0"],
+         "40 guests do not fit on the hosts together"),
+    ]  # fmt: skip
+    for extra, words in cases:
+        assert main(_argv(image, *extra)) == 1
+        err = capsys.readouterr().err
+        assert err.startswith("vmgui-cli: ") and err.count("\n") == 1, err
+        assert words in err
+
+
 def _engine(host: HostConnection, runner: BatchStepRunner | None = None) -> BatchProvisioner:
     return BatchProvisioner({host.uri: host}, uploader=CreateOnlyUploader(), step_runner=runner)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+from collections.abc import Sequence
 from pathlib import Path
 
 from vmgui.cli.common import Subparsers, add_connect, add_json, open_host, print_json
@@ -61,7 +62,7 @@ def add_parser(sub: Subparsers) -> None:
 async def run_place(args: argparse.Namespace) -> int:
     """``vmgui-cli place``."""
     request = _request(args)
-    image = await _image(args.image)
+    image = await image_of(args.image)
     request = dataclasses.replace(
         request, image_disk_bytes=image.virtual_bytes, image_file_bytes=image.file_bytes
     )
@@ -104,7 +105,8 @@ def _request(args: argparse.Namespace) -> PlacementRequest:
         ) from None
 
 
-async def _image(image: str | None) -> ImageRef:
+async def image_of(image: str | None) -> ImageRef:
+    """The base image ``--image`` names (a file or a catalog id), as placement sees it."""
     if not image:
         return ImageRef()
     path = Path(image)
@@ -127,6 +129,37 @@ async def _facts(uri: str, args: argparse.Namespace, image_volume: str) -> HostF
         return HostFacts.unreachable(uri, str(exc))
     finally:
         await host.close()
+
+
+async def spread_over(
+    hosts: Sequence[HostConnection],
+    request: PlacementRequest,
+    *,
+    image: ImageRef,
+    pool: str,
+    sample: float,
+) -> tuple[str, ...]:
+    """Each of ``request.count`` guests' host URI, spread over the connected ``hosts`` by
+    placement advice (each host measured for ``sample`` seconds first).
+
+    Raises:
+        VmguiError: the guests do not fit on the hosts together (says how many would), or a
+            host could not be read.
+    """
+    request = dataclasses.replace(
+        request, image_disk_bytes=image.virtual_bytes, image_file_bytes=image.file_bytes
+    )
+    facts = await asyncio.gather(
+        *(
+            gather_facts(host, pool=pool, image_volume=image.volume_name, sample=sample)
+            for host in hosts
+        )
+    )
+    ranking = rank(list(facts), dataclasses.replace(request, count=1))
+    try:
+        return spread(ranking, request)
+    except SpreadError as exc:
+        raise VmguiError(str(exc)) from None
 
 
 def _host_json(p: Placement) -> dict[str, object]:

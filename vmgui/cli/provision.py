@@ -16,12 +16,13 @@ from vmgui.cli.common import (
     Subparsers,
     add_connect,
     add_json,
-    on_host,
+    open_host,
     print_json,
     print_result,
     result_json,
     step_printer,
 )
+from vmgui.cli.place import DEFAULT_SAMPLE, image_of, spread_over
 from vmgui.core.batch import (
     COUNTER,
     MAX_BATCH,
@@ -36,6 +37,7 @@ from vmgui.core.batch import (
 from vmgui.core.catalog import ImageFormat, find_entry, load_catalog, read_image_info
 from vmgui.core.cloudinit import CloudInitConfig, guest_hostname, hash_password
 from vmgui.core.errors import VmguiError
+from vmgui.core.placement import PlacementRequest
 from vmgui.core.provisioning import (
     CatalogImage,
     ExistingVolume,
@@ -56,7 +58,7 @@ HELP_ORDER = 30
 def add_parser(sub: Subparsers) -> None:
     """Add ``provision``."""
     prov = sub.add_parser("provision", help="create (and start) a guest from an OS image")
-    add_connect(prov)
+    add_connect(prov, repeatable=True)
     src = prov.add_mutually_exclusive_group(required=True)
     src.add_argument("--image", metavar="ID|PATH", help="catalog id, or a qcow2/raw/ISO file")
     src.add_argument("--volume", metavar="POOL/VOLUME", help="import an existing volume")
@@ -66,6 +68,18 @@ def add_parser(sub: Subparsers) -> None:
     )
     prov.add_argument(
         "--keep", action="store_true", help="batch: keep the finished guests if one fails"
+    )
+    prov.add_argument(
+        "--spread",
+        action="store_true",
+        help="batch: spread the guests over every --connect host (placement advice)",
+    )
+    prov.add_argument(
+        "--sample",
+        type=float,
+        default=DEFAULT_SAMPLE,
+        metavar="SECONDS",
+        help=f"--spread: measure the hosts' guests this long first (default {DEFAULT_SAMPLE:g})",
     )
     prov.add_argument("--vcpus", type=int, help="default: the image's")
     prov.add_argument("--memory", type=int, metavar="MiB", help="default: the image's")
@@ -85,11 +99,39 @@ def add_parser(sub: Subparsers) -> None:
     prov.add_argument("--no-graphics", action="store_true")
     prov.add_argument("--no-start", action="store_true", help="define the guest only")
     add_json(prov, "print the result as JSON")
-    prov.set_defaults(run=on_host(run_provision))
+    prov.set_defaults(run=run_provision_verb)
+
+
+async def run_provision_verb(args: argparse.Namespace) -> int:
+    """``vmgui-cli provision`` on one ``--connect`` host, or ``--spread`` over several."""
+    uris = list(dict.fromkeys(args.connect))
+    if len(uris) > 1 and not args.spread:
+        raise VmguiError("several --connect hosts need --spread (a batch placed over them)")
+    if args.spread and args.volume:
+        raise VmguiError("--spread needs --image (an existing volume is on one host)")
+    hosts: list[HostConnection] = []
+    try:
+        for uri in uris:
+            hosts.append(await open_host(uri, args.accept_host_key))
+        if not args.spread:
+            return await run_provision(args, hosts[0])
+        plan = build_plan(args)
+        request = PlacementRequest(
+            plan.vcpus, plan.memory_mib, None if args.disk is None else args.disk, args.count
+        )
+        image = await image_of(args.image)
+        assignment = await spread_over(
+            hosts, request, image=image, pool=args.pool, sample=args.sample
+        )
+        engine = BatchProvisioner({host.uri: host for host in hosts})
+        return await run_batch(args, engine, assignment)
+    finally:
+        for host in hosts:
+            await host.close()
 
 
 async def run_provision(args: argparse.Namespace, host: HostConnection) -> int:
-    """``vmgui-cli provision``."""
+    """``vmgui-cli provision`` on one host."""
     if args.count != 1 or COUNTER in args.name:
         return await run_batch(args, BatchProvisioner({host.uri: host}), host.uri)
     plan = build_plan(args)
@@ -98,15 +140,18 @@ async def run_provision(args: argparse.Namespace, host: HostConnection) -> int:
     return 0
 
 
-async def run_batch(args: argparse.Namespace, engine: BatchProvisioner, uri: str) -> int:
-    """``provision --count N --name PATTERN``: a batch on ``uri``; 130 when cancelled.
+async def run_batch(
+    args: argparse.Namespace, engine: BatchProvisioner, uris: str | tuple[str, ...]
+) -> int:
+    """``provision --count N --name PATTERN``: a batch on ``uris`` (one host for all, or each
+    guest's); 130 when cancelled.
 
     Raises:
         VmguiError: a bad pattern or count, a plan that does not fit, or a failed guest (the
             lines of the guests that ended are printed first).
     """
     try:
-        plan = make_batch(build_plan(args), args.name, args.count, uri, keep_finished=args.keep)
+        plan = make_batch(build_plan(args), args.name, args.count, uris, keep_finished=args.keep)
     except ValidationError as exc:
         raise VmguiError(exc.message) from None
     run = engine.start(plan, None if args.json else _guest_printer(plan))
