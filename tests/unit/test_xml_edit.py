@@ -15,7 +15,7 @@ from tests.unit.xmldata import (
     minimal,
     tags,
 )
-from vmgui.core.xml.base import DomainXMLError
+from vmgui.core.xml.base import VMGUI_NS, DomainXMLError
 from vmgui.core.xml.domain import GuestDetails, parse_domain_xml
 from vmgui.core.xml.edit import (
     clone_disks,
@@ -26,6 +26,7 @@ from vmgui.core.xml.edit import (
     template_metadata,
     without_seed_disks,
 )
+from vmgui.core.xml.metadata import read_tags
 
 # ------------------------------------------------------------------------------ set_*
 
@@ -251,3 +252,21 @@ def test_clone_xml_gives_the_clone_its_own_file_chardevs() -> None:
     assert "/var/log/vm/c9-serial.log" in paths
     assert "/var/log/vm/tpl-serial.log" not in paths
     assert "/var/log/shared/console.log" in paths, "a path without the guest's name stays"
+
+
+def test_a_clone_keeps_the_templates_tags_but_not_its_mark() -> None:
+    mark = "<vmgui:template/>"
+    assert mark in CLONE_TEMPLATE_XML
+    tagged = CLONE_TEMPLATE_XML.replace(
+        mark,
+        mark + "<vmgui:tags><vmgui:tag>web</vmgui:tag><vmgui:tag>prod</vmgui:tag></vmgui:tags>",
+    )
+    clone = clone_xml(tagged, "c3", {})
+    details = _parse(clone)
+    assert isinstance(details, GuestDetails) and not details.vmgui_template
+    mine = ET.fromstring(clone).find(f"metadata/{{{VMGUI_NS}}}vmgui")
+    assert mine is not None
+    assert read_tags(ET.tostring(mine, encoding="unicode")) == ("web", "prod")
+    # Without tags the clone has no vmgui element at all.
+    plain = ET.fromstring(clone_xml(CLONE_TEMPLATE_XML, "c4", {}))
+    assert plain.find(f"metadata/{{{VMGUI_NS}}}vmgui") is None

@@ -18,6 +18,7 @@ from vmgui.core.xml.base import (
     attr,
     ensure_child,
     insert_child,
+    is_element,
     parse_root,
     remove_all,
     remove_child,
@@ -213,7 +214,8 @@ def clone_xml(template_xml: str, name: str, overlays: dict[str, str], seed_path:
 
     Returns:
         The template's XML with a new name, no UUID, no MAC addresses (libvirt makes new
-        ones), the disks replaced by the overlays, no template mark, no serial logs, and
+        ones), the disks replaced by the overlays, no template mark (its tags kept), no serial
+        logs, and
         file chardevs named after the clone (:func:`rename_file_chardevs`).
 
     Raises:
@@ -225,8 +227,11 @@ def clone_xml(template_xml: str, name: str, overlays: dict[str, str], seed_path:
     for tag in ("uuid", "genid"):
         remove_all(root, tag)
     metadata = root.find("metadata")
-    if metadata is not None:
-        remove_all(metadata, f"{{{VMGUI_NS}}}vmgui")
+    if metadata is not None:  # the clone is no template; its tags it keeps
+        for mine in metadata.findall(f"{{{VMGUI_NS}}}vmgui"):
+            remove_all(mine, f"{{{VMGUI_NS}}}template")
+            if not any(is_element(child) for child in mine):
+                metadata.remove(mine)
     devices = root.find("devices")
     if devices is not None:
         for nic in devices.findall("interface"):
