@@ -5,7 +5,8 @@ shown) and fed whole history rows by :meth:`Chart.set_data`. The time axis count
 now, so its range and ticks change only with the window; the read-out line doubles as the
 legend: the newest values, or those under the mouse, with their clock time. A guest's limits
 are dashed horizontal lines with their label (:meth:`Chart.set_limits`); the value axis always
-reaches the highest one.
+reaches the highest one. A limit in another unit than the axis (disk IOPS) is a note at the end
+of the read-out.
 """
 
 from __future__ import annotations
@@ -111,12 +112,15 @@ class Chart:
         #: What one unit of the value axis is in the first field's unit (bytes/s per KiB/s...).
         self.scale = 1.0
         self.limits: tuple[LimitLine, ...] = ()
+        #: The limits in another unit than the axis, noted in the read-out.
+        self.limit_notes: tuple[LimitLine, ...] = ()
         #: The ``InfiniteLine`` of each of :attr:`limits`, in the same order.
         self.limit_items: list[Any] = []
 
     def set_limits(self, lines: Sequence[LimitLine]) -> None:
         """Draw ``lines`` (replacing the previous ones); empty: no limit lines."""
-        lines = tuple(lines)
+        self.limit_notes = tuple(line for line in lines if not line.on_axis)
+        lines = tuple(line for line in lines if line.on_axis)
         if lines == self.limits:
             return
         item = self.plot.getPlotItem()
@@ -206,6 +210,8 @@ class Chart:
                 mark = "┅" if f.dashed else "■"
                 text = f"<span style='color:{f.color}'>{mark}</span> {text}"
             parts.append(text)
+        for note in self.limit_notes:
+            parts.append(f"<span style='color:{note.color}'>┅</span> {note.label}")
         self.label.setText(head + stamp + " · ".join(parts))
 
     def show_notice(self, rows: Array) -> None:
