@@ -9,6 +9,7 @@ from pathlib import Path
 
 import libvirt
 import pytest
+from PySide6.QtWidgets import QLabel
 from pytestqt.qtbot import QtBot
 
 from tests.conftest import wait_until
@@ -190,3 +191,53 @@ def test_usage_charts_draw_limits_without_the_limits_tab(
 
 def _labels(chart: Chart) -> list[str]:
     return [item.label.toPlainText() for item in chart.limit_items]
+
+
+def test_limits_tab_shows_live_vs_config_and_apply_writes_both(
+    lab: Lab, iso: IsoGuests, qtbot: QtBot, qloop: Run
+) -> None:
+    """A read limit set with ``--live`` only (as ``virsh blkiotune --live`` does): the tab shows
+    "now 256 KiB/s · next boot: none" beside vda, says Apply writes both, and Apply (no edit)
+    saves it to the config too; then the mark is gone."""
+    guest = iso.define("idle")
+    dom = iso.domain(guest)
+    dom.create()
+    live, config = libvirt.VIR_DOMAIN_AFFECT_LIVE, libvirt.VIR_DOMAIN_AFFECT_CONFIG
+    dom.setBlockIoTune("vda", {"read_bytes_sec": 262144}, live)
+    assert dom.blockIoTune("vda", config)["read_bytes_sec"] == 0
+    controller = HostController()
+    dialogs = FakeDialogs()
+    win = MainWindow(controller, dialogs)
+    qtbot.addWidget(win)
+    win.resize(1280, 900)
+    win.show()
+    controller.add_host(lab.uri, save=False)
+    try:
+        qloop(controller.connect_host(lab.uri))
+        qloop(wait_until(lambda: _listed(win, guest.name), 10))
+        select(win, [guest.name])
+        tab = win.limits_tab
+        win.side_tabs.setCurrentWidget(tab.pane)
+        qloop(wait_until(lambda: tab.current is not None, 10))
+        note = tab.pane.findChild(QLabel, "limitsDiff_vda")
+        assert note is not None and note.isVisible()
+        assert note.text() == "read: now 256 KiB/s · next boot: none"
+        assert "Apply writes the values shown to both" in tab.pane.message.text()
+        _shot(win, "limits-live-vs-config")
+        assert tab.pane.apply_button.isEnabled()
+        tab.pane.apply_button.click()
+        qloop(wait_until(lambda: dom.blockIoTune("vda", config)["read_bytes_sec"] == 262144, 15))
+        assert dom.blockIoTune("vda", live)["read_bytes_sec"] == 262144
+
+        def saved() -> bool:
+            view = tab.current
+            disk = view.config.disk("vda") if view is not None and view.config else None
+            return disk is not None and disk.read_bps == 262144
+
+        qloop(wait_until(saved, 10))
+        qloop(asyncio.sleep(0.1))  # the fields made before are deleted
+        marks = tab.pane.findChildren(QLabel, "limitsDiff_vda")
+        assert len(marks) == 1 and not marks[0].isVisible()
+        assert tab.pane.message.text() == "" and not dialogs.errors
+    finally:
+        qloop(controller.close_all())
