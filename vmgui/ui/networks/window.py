@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from PySide6.QtCore import QModelIndex
+from PySide6.QtCore import QModelIndex, SignalInstance
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -72,12 +72,26 @@ def _button(text: str, name: str) -> QPushButton:
 
 
 class NetworksWindow(HostResourceWindow):
-    """One host's virtual networks (a top-level window; ``objectName`` ``networksWindow``)."""
+    """One host's virtual networks (a top-level window; ``objectName`` ``networksWindow``).
+
+    Args:
+        host: the connected host.
+        shell: notices and errors go through the main window.
+        dialogs: confirmations.
+        parent: the main window (the window closes with it).
+        status: the hosts' status changes: the event watch is renewed after a reconnect.
+    """
 
     def __init__(
-        self, host: HostConnection, shell: Shell, dialogs: Dialogs, parent: QWidget | None = None
+        self,
+        host: HostConnection,
+        shell: Shell,
+        dialogs: Dialogs,
+        parent: QWidget | None = None,
+        *,
+        status: SignalInstance | None = None,
     ) -> None:
-        super().__init__(host, shell, Kind.NETWORKS, "network task", parent)
+        super().__init__(host, shell, Kind.NETWORKS, "network task", parent, status=status)
         self.setObjectName("networksWindow")
         self.setWindowTitle(f"Networks — {host.display_name}")
         self.resize(900, 520)
