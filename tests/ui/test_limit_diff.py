@@ -10,7 +10,16 @@ from PySide6.QtWidgets import QLabel
 from pytestqt.qtbot import QtBot
 
 from vmgui.core.limitdiff import differences
-from vmgui.core.limits import DiskLimits, GuestLimits, LimitChange, LimitsView, NicLimits, Scope
+from vmgui.core.limits import (
+    DiskLimits,
+    GuestLimits,
+    LimitChange,
+    LimitsView,
+    NicLimits,
+    Scope,
+    check_change,
+)
+from vmgui.core.validation import ValidationError
 from vmgui.ui.isolation.pane import LimitsPane
 
 KIB = 1024
@@ -89,3 +98,19 @@ def test_pane_marks_differences_and_says_what_apply_writes(pane: LimitsPane) -> 
     # Equal scopes: no mark, no note, nothing to apply.
     pane.show_limits(_view(config=LIVE))
     assert not cap.isVisible() and pane.message.text() == "" and pane.changes() == []
+
+
+def test_pane_disables_what_the_host_cannot_limit(pane: LimitsPane) -> None:
+    """A host without the cgroup cpu controller: the CPU fields are off, the reason shown
+    under them, and a CPU change is refused by the checks, naming the controller."""
+    reason = "the host's cgroup 'cpu' controller is missing for this guest (not mounted)"
+    limits = dataclasses.replace(CONFIG, cpu_unavailable=reason)
+    pane.show_limits(_view(limits, limits))
+    assert not pane.cpu_cap.isEnabled() and not pane.cpu_weight.isEnabled()
+    assert pane.memory_hard.isEnabled()
+    note = _note(pane, "limitsDiff_cpu_cap")
+    assert note.isVisible() and note.text() == f"Cannot be set on this host: {reason}."
+    view = _view(limits, limits)
+    with pytest.raises(ValidationError, match="cgroup 'cpu' controller is missing"):
+        check_change(view, LimitChange(cpu_cap_percent=20))
+    check_change(view, LimitChange(memory_soft_limit_kib=65536))  # the rest still applies

@@ -17,7 +17,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from vmgui.core.limits import DEFAULT_WEIGHT, DiskLimits, GuestLimits, LimitsView, NicLimits
+from vmgui.core.limits import (
+    DEFAULT_WEIGHT,
+    DiskLimits,
+    GuestLimits,
+    LimitsView,
+    NicLimits,
+    Scope,
+)
 from vmgui.core.units import format_kib, format_rate
 
 FieldKey = tuple[str, ...] | tuple[str, str, int]
@@ -141,3 +148,21 @@ def _cap(live: GuestLimits, config: GuestLimits) -> list[Difference]:
 
 def _memory(kib: int) -> str:
     return format_kib(kib) if kib else "no limit"
+
+
+def apply_note(scope: Scope) -> str:
+    """What Apply writes to a guest whose live and config values differ, for ``scope``."""
+    if scope == Scope.LIVE | Scope.CONFIG:
+        return (
+            "The running guest and its saved config differ where marked: Apply writes the "
+            "values shown to both, so the next boot keeps them."
+        )
+    if scope == Scope.LIVE:
+        return (
+            "Apply changes the running guest only: where marked, the next boot brings the "
+            "saved value back."
+        )
+    return (
+        "Apply writes the values shown (the running guest's) to the saved config, also where "
+        "marked."
+    )

@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from vmgui.core.limitdiff import Difference, FieldKey, differences
+from vmgui.core.limitdiff import Difference, FieldKey, apply_note, differences
 from vmgui.core.limits import (
     DEFAULT_WEIGHT,
     MAX_WEIGHT,
@@ -306,6 +306,11 @@ class LimitsPane(QWidget):
         for box in (self.cpu_weight, self.memory_hard, self.memory_soft):
             box.blockSignals(False)
         self.cpu_cap.blockSignals(False)
+        cpu, memory = (limits.cpu_unavailable, limits.memory_unavailable) if limits else ("", "")
+        self.cpu_weight.setEnabled(not cpu)
+        self.cpu_cap.setEnabled(not cpu)
+        self.memory_hard.setEnabled(not memory)
+        self.memory_soft.setEnabled(not memory)
         self._fill_disks(limits)
         self._fill_nics(limits)
 
@@ -313,6 +318,14 @@ class LimitsPane(QWidget):
         """Mark each field whose live and config values differ, beside it and in its tooltip."""
         for label in (*self._notes.values(), *self._device_notes.values()):
             label.hide()
+        shown = self._view.current if self._view is not None else None
+        for key, reason in (
+            (("cpu_cap",), shown.cpu_unavailable if shown else ""),
+            (("memory_soft",), shown.memory_unavailable if shown else ""),
+        ):
+            if reason:  # what the host lacks, under the fields it disables
+                self._notes[key].setText(f"Cannot be set on this host: {reason}.")
+                self._notes[key].show()
         per_device: dict[tuple[str, str], list[str]] = {}
         for diff in self._differences:
             note = self._notes.get(diff.key)
@@ -329,26 +342,6 @@ class LimitsPane(QWidget):
             if where in self._device_notes:
                 self._device_notes[where].setText("; ".join(texts))
                 self._device_notes[where].show()
-
-    def _scope_note(self) -> str:
-        """What Apply writes when live and config values differ ("" when they do not)."""
-        if not self._differences:
-            return ""
-        scope = self.scope()
-        if scope == Scope.LIVE | Scope.CONFIG:
-            return (
-                "The running guest and its saved config differ where marked: Apply writes the "
-                "values shown to both, so the next boot keeps them."
-            )
-        if scope == Scope.LIVE:
-            return (
-                "Apply changes the running guest only: where marked, the next boot brings the "
-                "saved value back."
-            )
-        return (
-            "Apply writes the values shown (the running guest's) to the saved config, also "
-            "where marked."
-        )
 
     def _fill_disks(self, limits: GuestLimits | None) -> None:
         _clear(self.disk_grid)
@@ -445,7 +438,7 @@ class LimitsPane(QWidget):
             self.message.setText(" ".join(warnings))
         else:
             self.message.setStyleSheet("")
-            self.message.setText(self._scope_note())
+            self.message.setText(apply_note(self.scope()) if self._differences else "")
         self.apply_button.setEnabled(bool(changes) and not error)
         edited = view is not None and bool(self._changes(view.current, [view.current]))
         self.revert_button.setEnabled(edited)
