@@ -157,7 +157,8 @@ class Chart:
         columns = [values[:, f.channel] if len(values) else np.empty(0) for f in plotted]
         finite = [c[np.isfinite(c)] for c in columns]
         peak = max((float(c.max()) for c in finite if c.size), default=0.0)
-        peak = max([peak, *(line.value for line in self.limits)])
+        # The highest limit line with room above it for its label.
+        peak = max([peak, *(line.value * 1.15 for line in self.limits)])
         if self.unit is Unit.PERCENT:
             scale, unit, top = 1.0, "%", 100.0
         elif self.unit is Unit.MS_PER_S:
@@ -186,8 +187,12 @@ class Chart:
     def show_readout(self, at: float | None) -> None:
         """The values at time ``at`` (the newest known when None) in the read-out line."""
         head = f"<b>{self.title}</b>&nbsp; "
+        notes = "".join(
+            f" · <span style='color:{note.color}'>┅</span> {note.label}"
+            for note in self.limit_notes
+        )
         if not len(self.times):
-            self.label.setText(f"{head}<span style='color:{GREY}'>no data yet</span>")
+            self.label.setText(f"{head}<span style='color:{GREY}'>no data yet</span>{notes}")
             return
         stamp = ""
         if at is None:
@@ -199,7 +204,7 @@ class Chart:
         known = [f for f in self.fields if math.isfinite(row[f.channel])]
         if not known:
             why = "no figures yet" if len(self.times) < 2 else "no counters reported"
-            self.label.setText(f"{head}{stamp}<span style='color:{GREY}'>{why}</span>")
+            self.label.setText(f"{head}{stamp}<span style='color:{GREY}'>{why}</span>{notes}")
             return
         parts = []
         for f in known:
@@ -210,9 +215,7 @@ class Chart:
                 mark = "┅" if f.dashed else "■"
                 text = f"<span style='color:{f.color}'>{mark}</span> {text}"
             parts.append(text)
-        for note in self.limit_notes:
-            parts.append(f"<span style='color:{note.color}'>┅</span> {note.label}")
-        self.label.setText(head + stamp + " · ".join(parts))
+        self.label.setText(head + stamp + " · ".join(parts) + notes)
 
     def show_notice(self, rows: Array) -> None:
         """Show the spec's notice if ``rows`` have ``seen`` values but no ``used`` ones."""

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QGridLayout,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QLineEdit,
     QPushButton,
@@ -102,6 +103,9 @@ class NetworksWindow(HostResourceWindow):
         self.lease_view = _table(self.leases, "leaseView")
         self.attached = AttachedModel(self)
         self.attached_view = _table(self.attached, "attachedView")
+        self.attached_view.horizontalHeader().setSectionResizeMode(
+            1, QHeaderView.ResizeMode.ResizeToContents
+        )
         self.network_view.selectionModel().currentRowChanged.connect(self._on_network_row_changed)
         self.attached_view.selectionModel().currentRowChanged.connect(self._on_attached_row_changed)
 
@@ -154,6 +158,8 @@ class NetworksWindow(HostResourceWindow):
         below.addWidget(self.detach_button, 0, 2)
         below.addWidget(self.lease_view, 1, 0)
         below.addWidget(self.attached_view, 1, 1, 1, 2)
+        below.setColumnStretch(0, 1)
+        below.setColumnStretch(1, 1)
         column.addLayout(below, 1)
         column.addLayout(create)
         column.addWidget(self.subnet_note)
