@@ -225,7 +225,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             controller,
             state=window.ui_state,
             limits_changed=window.limits_tab.limitsChanged,
-            limits_cleared=window.limits_tab.limitsCleared,
             usage=window.usage,
         )
 

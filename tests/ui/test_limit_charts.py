@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import math
 import time
@@ -10,12 +11,13 @@ from typing import Any
 
 import numpy as np
 import pytest
+from PySide6.QtCore import QItemSelectionModel
 from pytestqt.qtbot import QtBot
 
 from tests.conftest import fixture_uri, wait_until
 from tests.unit.test_rates import VCPU_T0, VCPU_T2
 from vmgui.core.limits import DiskLimits, GuestLimits, LimitsView, NicLimits
-from vmgui.core.model import GuestState
+from vmgui.core.model import GuestInfo, GuestState
 from vmgui.core.rates import GuestChannel, GuestSample, guest_counters_from_stats, guest_sample
 from vmgui.ui.controller import HostController
 from vmgui.ui.dialogs import QtDialogs
@@ -26,6 +28,7 @@ from vmgui.ui.monitor.chartspec import NO_CPU_WAIT_TEXT, ChartId
 from vmgui.ui.monitor.controller import StatsController
 from vmgui.ui.monitor.install import install_usage
 from vmgui.ui.monitor.limitlines import limit_lines
+from vmgui.ui.monitor.limitwatch import ChartLimits
 from vmgui.ui.monitor.plot import Chart
 from vmgui.ui.monitor.series import GuestKey
 from vmgui.virt.stats import TickResult
@@ -39,7 +42,7 @@ LIMITED = GuestLimits(
     vcpus=2,
     vcpu_period_us=100_000,
     vcpu_quota_us=10_000,  # 20 % of one host CPU for the guest, 10 % per vCPU
-    disks=(DiskLimits("vda", read_bps=256 * KIB), DiskLimits("vdb")),
+    disks=(DiskLimits("vda", read_bps=256 * KIB), DiskLimits("vdb", write_iops=100)),
     nics=(NicLimits("52:54:00:00:00:01", "network", inbound_kib=1024, outbound_kib=512),),
 )
 
@@ -113,6 +116,9 @@ def test_limit_lines_on_the_right_charts_at_the_right_values(qtbot: QtBot) -> No
     charts.set_limits(key, _view("u"))
     # Only vda of two disks is limited: its own limit, named (the chart sums both disks).
     assert _lines(disk) == [(float(256 * KIB), "read limit 256 KiB/s on vda")]
+    # An IOPS limit is not on the bytes/s axis: a note in the read-out, beside the IOPS.
+    assert [n.label for n in disk.limit_notes] == ["write limit 100 IOPS on vdb"]
+    assert "write limit 100 IOPS on vdb" in disk.label.text()
     assert _lines(net) == [
         (float(1024 * KIB), "inbound limit 1.0 MiB/s"),
         (float(512 * KIB), "outbound limit 512 KiB/s"),
@@ -131,6 +137,7 @@ def test_limit_lines_on_the_right_charts_at_the_right_values(qtbot: QtBot) -> No
     # Limits lifted (a view without any), or cleared: no line anywhere.
     charts.set_limits(key, _view("u", GuestLimits(vcpus=2, disks=(DiskLimits("vda"),))))
     assert all(not c.limit_items for c in charts.charts())
+    assert not disk.limit_notes and "IOPS on vdb" not in disk.label.text()
     charts.set_limits(key, _view("u"))
     charts.clear_limits()
     assert all(not c.limit_items for c in charts.charts())
@@ -203,8 +210,30 @@ def test_cpu_wait_not_reported_by_the_test_driver(
     assert math.isfinite(_chart(charts, ChartId.CPU).values[-1, GuestChannel.CPU])
 
 
-def test_limits_tab_signals_reach_the_charts(qtbot: QtBot, qloop: Run) -> None:
-    """The wiring :func:`vmgui.app.main` does: the Limits tab's signals into the charts."""
+def _select_running(window: MainWindow, nth: int = 0) -> GuestInfo:
+    proxy = window.guest_list.proxy
+    rows = [
+        r
+        for r in range(proxy.rowCount())
+        if proxy.index(r, 0).data(GuestRole).state is GuestState.RUNNING
+    ]
+    index = proxy.index(rows[nth], 0)
+    flags = QItemSelectionModel.SelectionFlag.ClearAndSelect
+    window.guest_list.view.selectionModel().setCurrentIndex(
+        index, flags | QItemSelectionModel.SelectionFlag.Rows
+    )
+    guest: GuestInfo = index.data(GuestRole)
+    return guest
+
+
+def test_charts_read_the_selected_guests_limits_once_per_selection(
+    qtbot: QtBot, qloop: Run
+) -> None:
+    """The wiring :func:`vmgui.app.main` does, on the test driver (it cannot report limits):
+
+    one read per selection change while the Usage tab shows, none per tick, none while hidden;
+    the Limits tab's limits (after an Apply) reach the charts of the guest they are for.
+    """
     controller = HostController()
     window = MainWindow(controller, QtDialogs())
     qtbot.addWidget(window)
@@ -220,29 +249,41 @@ def test_limits_tab_signals_reach_the_charts(qtbot: QtBot, qloop: Run) -> None:
         window.side_tabs,
         controller,
         limits_changed=tab.limitsChanged,
-        limits_cleared=tab.limitsCleared,
     )
     try:
         charts = window.side_tabs.findChild(UsageCharts, "usageCharts")
-        assert charts is not None
+        watch = st.findChild(ChartLimits)
+        assert charts is not None and watch is not None
+        reads: list[str] = []
+        watch.limitsUnavailable.connect(lambda uuid, _why: reads.append(uuid))
+        watch.limitsRead.connect(lambda view: reads.append(view.uuid))
         window.side_tabs.setCurrentWidget(charts)
-        proxy = window.guest_list.proxy
-        row = next(
-            r
-            for r in range(proxy.rowCount())
-            if proxy.index(r, 0).data(GuestRole).state is GuestState.RUNNING
-        )
-        guest = proxy.index(row, 0).data(GuestRole)
-        window.guest_list.view.setCurrentIndex(proxy.index(row, 0))
-        assert charts.target == GuestTarget(guest.key)
         qtbot.waitExposed(charts)
-        tab.limitsChanged.emit(_view("some-other-uuid"))  # not the guest shown: ignored
+        guest = _select_running(window)
+        proxy = window.guest_list.proxy
+        assert charts.target == GuestTarget(guest.key)
+        qloop(wait_until(lambda: reads == [guest.uuid]))
+        for _ in range(3):  # ticks change the selected row (its usage): no new read
+            qloop(st.tick_now(URI))
+            index = window.guest_list.view.currentIndex()
+            proxy.dataChanged.emit(index, index.siblingAtColumn(proxy.columnCount() - 1), [])
+        qloop(asyncio.sleep(0.4))
+        assert reads == [guest.uuid]
+        # Hidden charts read nothing; shown again, the guest chosen meanwhile is read once.
+        window.side_tabs.setCurrentIndex(0)
+        other = _select_running(window, 1)
+        qloop(asyncio.sleep(0.4))
+        assert reads == [guest.uuid]
+        window.side_tabs.setCurrentWidget(charts)
+        qloop(wait_until(lambda: reads == [guest.uuid, other.uuid]))
+        # Limits read by the Limits tab: drawn for the guest they are for, only.
         disk = _chart(charts, ChartId.DISK)
+        tab.limitsChanged.emit(_view("some-other-uuid"))
         assert not disk.limit_items
-        tab.limitsChanged.emit(_view(guest.uuid))
+        tab.limitsChanged.emit(_view(other.uuid))
         assert _lines(disk) == [(float(256 * KIB), "read limit 256 KiB/s on vda")]
-        tab.limitsCleared.emit()
-        assert not disk.limit_items
+        qloop(asyncio.sleep(0.4))
+        assert len(reads) == 2
     finally:
         st.close()
         qloop(controller.close_all())

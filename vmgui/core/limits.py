@@ -117,6 +117,9 @@ class GuestLimits:
         memory_soft_limit_kib: the soft limit (0 = none).
         disks: every disk's I/O limits.
         nics: every NIC's bandwidth limits.
+        cpu_unavailable: why the host can neither read nor set the CPU weight and cap (its
+            cgroup ``cpu`` controller is missing), or "" (the CPU fields then read 0).
+        memory_unavailable: the same for the memory limits (cgroup ``memory``).
     """
 
     vcpus: int
@@ -127,6 +130,8 @@ class GuestLimits:
     memory_soft_limit_kib: int = 0
     disks: tuple[DiskLimits, ...] = ()
     nics: tuple[NicLimits, ...] = ()
+    cpu_unavailable: str = ""
+    memory_unavailable: str = ""
 
     @property
     def cpu_cap_percent(self) -> float:
@@ -326,6 +331,7 @@ def check_change(view: LimitsView, change: LimitChange, scope: Scope | None = No
     for field, value in fields.items():
         _non_negative(field, value)
     current = view.current
+    _check_available(current, change)
     weight = change.cpu_weight
     if weight and not MIN_WEIGHT <= weight <= MAX_WEIGHT:
         raise ValidationError(
@@ -338,6 +344,19 @@ def check_change(view: LimitsView, change: LimitChange, scope: Scope | None = No
     disks = _select_disks(current, change) if change.touches_disks else ()
     nics = _select_nics(current, change) if change.touches_nics else ()
     return LimitPlan(change, scope, disks, nics, quota, tuple(_warnings(view, change)))
+
+
+def _check_available(current: GuestLimits, change: LimitChange) -> None:
+    if current.cpu_unavailable and (
+        change.cpu_weight is not None or change.cpu_cap_percent is not None
+    ):
+        raise ValidationError("CPU", f"CPU limits cannot be set: {current.cpu_unavailable}.")
+    if current.memory_unavailable and (
+        change.memory_hard_limit_kib is not None or change.memory_soft_limit_kib is not None
+    ):
+        raise ValidationError(
+            "Memory", f"Memory limits cannot be set: {current.memory_unavailable}."
+        )
 
 
 def _check_cap(cap: float, vcpus: int) -> int:
@@ -421,6 +440,15 @@ _CONTROLLERS = (
     (re.compile(r"blkio|block i/o", re.IGNORECASE), "blkio"),
     (re.compile(r"cpuset", re.IGNORECASE), "cpuset"),
 )
+
+
+def missing_controller_reason(message: str) -> str:
+    """What to tell the user when libvirt's ``message`` is a missing cgroup controller ("" if
+    it is not), e.g. "the host's cgroup 'cpu' controller is missing for this guest (...)"."""
+    controller = missing_controller(message)
+    if not controller:
+        return ""
+    return f"the host's cgroup '{controller}' controller is missing for this guest ({message})"
 
 
 def missing_controller(message: str) -> str:

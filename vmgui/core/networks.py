@@ -68,6 +68,46 @@ class DhcpLease:
 
 
 @dataclass(frozen=True, slots=True)
+class AttachedNic:
+    """A guest's NIC on a network (what the Networks view lists as attached, and detaches).
+
+    Attributes:
+        guest: the guest's name.
+        uuid: its UUID.
+        mac: the NIC's MAC address.
+        running: whether the guest runs (the NIC is then detached live too).
+        persistent: whether the guest has a saved config (the NIC leaves it too).
+        nics: how many NICs the guest has in all (1: this is its only one).
+    """
+
+    guest: str
+    uuid: str
+    mac: str
+    running: bool
+    persistent: bool = True
+    nics: int = 1
+
+
+def detach_question(nic: AttachedNic, network: str) -> str:
+    """What Detach asks: which NIC, from where (live, config), and a warning for the only NIC."""
+    where = [
+        part
+        for flag, part in (
+            (nic.running, "the running guest now"),
+            (nic.persistent, "its saved config"),
+        )
+        if flag
+    ]
+    text = (
+        f"Detach NIC {nic.mac} of {nic.guest} from network {network}? "
+        f"It is removed from {' and from '.join(where)}."
+    )
+    if nic.nics <= 1:
+        text += f" It is {nic.guest}'s only network interface: {nic.guest} will have no network."
+    return text
+
+
+@dataclass(frozen=True, slots=True)
 class NetworkPlan:
     """The addresses of a new network.
 

@@ -15,6 +15,7 @@ import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import libvirt
 
@@ -32,6 +33,7 @@ from vmgui.core.limits import (
     Scope,
     check_change,
     missing_controller,
+    missing_controller_reason,
     nic_unsupported_reason,
 )
 from vmgui.core.validation import ValidationError
@@ -40,6 +42,7 @@ from vmgui.virt import inspect
 from vmgui.virt.connection import HostConnection
 
 _log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 _FLAGS = {
     Scope.LIVE: libvirt.VIR_DOMAIN_AFFECT_LIVE,
@@ -124,8 +127,8 @@ def read_limits_blocking(dom: libvirt.virDomain) -> LimitsView:
 
 def _read_scope(dom: libvirt.virDomain, details: GuestDetails, scope: Scope) -> GuestLimits:
     flags = _FLAGS[scope]
-    sched = dom.schedulerParametersFlags(flags)
-    memory = dom.memoryParameters(flags)
+    sched, cpu_unavailable = _unless_missing(lambda: dom.schedulerParametersFlags(flags))
+    memory, memory_unavailable = _unless_missing(lambda: dom.memoryParameters(flags))
     disks = []
     for disk in details.disks:
         if not is_writable_disk(disk):
@@ -160,7 +163,20 @@ def _read_scope(dom: libvirt.virDomain, details: GuestDetails, scope: Scope) -> 
         memory_soft_limit_kib=_memory(memory.get("soft_limit", 0)),
         disks=tuple(disks),
         nics=tuple(nics),
+        cpu_unavailable=cpu_unavailable,
+        memory_unavailable=memory_unavailable,
     )
+
+
+def _unless_missing(read: Callable[[], dict[str, Any]]) -> tuple[dict[str, Any], str]:
+    """``read()``, or nothing and the reason when the host lacks the cgroup controller."""
+    try:
+        return read(), ""
+    except libvirt.libvirtError as exc:
+        reason = missing_controller_reason(exc.get_error_message() or str(exc))
+        if not reason:
+            raise
+        return {}, reason
 
 
 def _memory(value: int) -> int:
@@ -215,15 +231,15 @@ def _refusal(name: str, exc: _RefusedError | libvirt.libvirtError) -> VmguiError
     if controller:
         return VmguiError(
             summary,
-            f"the host's cgroup '{controller}' controller is missing for this guest ({message})",
+            missing_controller_reason(message),
             f"Mount the cgroup '{controller}' controller on the host (or enable it for libvirt).",
         )
     return inspect.error_from_libvirt(error, summary)
 
 
-def _call(what: str, fn: Callable[[], object]) -> None:
+def _call(what: str, fn: Callable[[], _T]) -> _T:
     try:
-        fn()
+        return fn()
     except libvirt.libvirtError as exc:
         raise _RefusedError(what, exc) from exc
 
@@ -241,7 +257,7 @@ def _apply_scope(
         sched["vcpu_period"] = CPU_PERIOD_US
         sched["vcpu_quota"] = plan.vcpu_quota_us or (-1 if live else 0)
     if sched:
-        old = dom.schedulerParametersFlags(flags)
+        old = _call("CPU limits", lambda: dom.schedulerParametersFlags(flags))
         before = {key: int(old[key]) for key in sched if key in old}
         _call("CPU limits", lambda: dom.setSchedulerParametersFlags(sched, flags))
         undo.append(lambda: _restore_sched(dom, before, flags))
@@ -253,7 +269,7 @@ def _apply_scope(
         if value is not None:
             memory[key] = value or MEMORY_UNLIMITED_KIB
     if memory:
-        old_mem = dom.memoryParameters(flags)
+        old_mem = _call("memory limits", lambda: dom.memoryParameters(flags))
         before_mem = {key: int(old_mem[key]) for key in memory}
         _call("memory limits", lambda: dom.setMemoryParameters(memory, flags))
         undo.append(lambda: dom.setMemoryParameters(before_mem, flags))

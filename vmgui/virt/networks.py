@@ -12,7 +12,14 @@ from dataclasses import dataclass
 import libvirt
 
 from vmgui.core.errors import VmguiError
-from vmgui.core.networks import DhcpLease, NetworkPlan, VirtualNetwork, plan_network, validate_mode
+from vmgui.core.networks import (
+    AttachedNic,
+    DhcpLease,
+    NetworkPlan,
+    VirtualNetwork,
+    plan_network,
+    validate_mode,
+)
 from vmgui.core.validation import ValidationError, validate_guest_name
 from vmgui.core.xml.domain import parse_domain_xml
 from vmgui.core.xml.network import (
@@ -105,7 +112,11 @@ async def attach_nic(host: HostConnection, uuid: str, network: str) -> str:
 
 
 async def detach_nic(host: HostConnection, uuid: str, mac: str) -> None:
-    """Remove the guest's NIC with ``mac``: live when it runs, and from its config."""
+    """Remove the guest's NIC with ``mac``: live when it runs, and from its config.
+
+    A running guest releases a NIC when it acknowledges the unplug: libvirt may return before
+    that, and the NIC then leaves the live definition a moment later.
+    """
     try:
         await host.call(
             lambda c: detach_nic_blocking(c, uuid, mac),
@@ -113,6 +124,14 @@ async def detach_nic(host: HostConnection, uuid: str, mac: str) -> None:
         )
     finally:
         host.request_refresh(uuid)
+
+
+async def fetch_attached(host: HostConnection, network: str) -> list[AttachedNic]:
+    """Every guest NIC on ``network`` (live NICs of running guests, config ones of others)."""
+    return await host.call(
+        lambda c: attached_nics_blocking(c, network),
+        f"Could not list the guests on network {network}",
+    )
 
 
 # -- blocking (worker thread) -------------------------------------------------------------------
@@ -254,6 +273,32 @@ def detach_nic_blocking(conn: libvirt.virConnect, uuid: str, mac: str) -> None:
     if not xml:
         raise VmguiError(f"Could not detach NIC {mac}", f"{dom.name()} has no NIC {mac}")
     dom.detachDeviceFlags(xml, _scope_flags(dom))
+
+
+def attached_nics_blocking(conn: libvirt.virConnect, network: str) -> list[AttachedNic]:
+    """The NICs on ``network``, sorted by guest then MAC (blocking)."""
+    found = []
+    for dom in conn.listAllDomains(0):
+        try:
+            details = parse_domain_xml(dom.XMLDesc(0))
+            running, persistent = bool(dom.isActive()), bool(dom.isPersistent())
+        except libvirt.libvirtError as exc:
+            if exc.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
+                continue
+            raise
+        for nic in details.nics:
+            if nic.type == "network" and nic.source == network and nic.mac:
+                found.append(
+                    AttachedNic(
+                        details.name,
+                        dom.UUIDString(),
+                        nic.mac,
+                        running,
+                        persistent,
+                        len(details.nics),
+                    )
+                )
+    return sorted(found, key=lambda n: (n.guest, n.mac))
 
 
 def _name(host: HostConnection, uuid: str) -> str:

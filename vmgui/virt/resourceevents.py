@@ -4,7 +4,9 @@ libvirt has events for pools (lifecycle: defined, started, stopped, undefined; a
 and for networks (lifecycle), none for volumes. :func:`watch` registers them on the host's
 connection (on its worker) and calls ``on_change`` on the asyncio loop's thread, never on
 libvirt's event thread. The returned :class:`Watch` deregisters them. A watch lives as long
-as the connection it was made on: after a reconnect, make a new one.
+as the connection it was made on: after a reconnect, make a new one (closing the old one then
+touches nothing: its registrations ended with their connection, and their ids may be reused
+by the new one's).
 """
 
 from __future__ import annotations
@@ -41,9 +43,12 @@ _EVENTS = {
 class Watch:
     """Registered pool or network events of one host; :meth:`close` ends them."""
 
-    def __init__(self, host: HostConnection, kind: Kind, ids: list[int]) -> None:
+    def __init__(
+        self, host: HostConnection, kind: Kind, conn: libvirt.virConnect, ids: list[int]
+    ) -> None:
         self._host = host
         self._kind = kind
+        self._conn = conn
         self._ids = ids
 
     @property
@@ -58,6 +63,8 @@ class Watch:
             return
 
         def deregister(conn: libvirt.virConnect) -> None:
+            if conn is not self._conn:
+                return  # reconnected: those registrations are gone
             for callback_id in ids:
                 with contextlib.suppress(libvirt.libvirtError):
                     if self._kind is Kind.POOLS:
@@ -82,7 +89,7 @@ async def watch(host: HostConnection, kind: Kind, on_change: Callable[[str], Non
         if not loop.is_closed():
             loop.call_soon_threadsafe(on_change, name)
 
-    def register(conn: libvirt.virConnect) -> list[int]:
+    def register(conn: libvirt.virConnect) -> tuple[libvirt.virConnect, list[int]]:
         ids = []
         for event_id in _EVENTS[kind]:
             try:
@@ -92,7 +99,9 @@ async def watch(host: HostConnection, kind: Kind, on_change: Callable[[str], Non
                     ids.append(conn.networkEventRegisterAny(None, event_id, handler, None))
             except libvirt.libvirtError as exc:
                 _log.debug("%s: %s event %d unavailable: %s", host.uri, kind.value, event_id, exc)
-        return ids
+        return conn, ids
 
-    ids = await host.call(register, f"Could not watch the {kind.value} of {host.display_name}")
-    return Watch(host, kind, ids)
+    conn, ids = await host.call(
+        register, f"Could not watch the {kind.value} of {host.display_name}"
+    )
+    return Watch(host, kind, conn, ids)

@@ -5,6 +5,12 @@ user applies; it never talks to libvirt. Every field's label says where a change
 config, or both: the scope chosen above the fields). Each edit is checked at once with
 :func:`~vmgui.core.limits.check_change`: an error disables Apply and is shown under the
 fields, a warning (a memory limit below what the guest uses) is shown and Apply stays on.
+
+A running guest's live value can differ from its saved config (set with ``virsh ... --live``):
+such a field shows both beside it ("now 256 KiB/s · next boot: none",
+:mod:`vmgui.core.limitdiff`), and Apply writes the values shown to every scope chosen where they
+differ — with "Running guest and saved config" the config then matches the running guest; the
+message under the fields says which it writes.
 """
 
 from __future__ import annotations
@@ -22,7 +28,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from vmgui.core.limitdiff import Difference, FieldKey, apply_note, differences
 from vmgui.core.limits import (
+    DEFAULT_WEIGHT,
     MAX_WEIGHT,
     GuestLimits,
     LimitChange,
@@ -80,6 +88,10 @@ class LimitsPane(QWidget):
         self._disk_boxes: dict[str, tuple[NoWheelSpinBox, ...]] = {}
         self._nic_boxes: dict[str, tuple[NoWheelSpinBox, NoWheelSpinBox]] = {}
         self._labels: list[tuple[QLabel, str]] = []
+        #: The "now … · next boot: …" note of each CPU and memory field, and of each device.
+        self._notes: dict[FieldKey, QLabel] = {}
+        self._device_notes: dict[tuple[str, str], QLabel] = {}
+        self._differences: tuple[Difference, ...] = ()
 
         self.title = QLabel("Select one guest to see its limits.")
         title_font(self.title)
@@ -102,15 +114,15 @@ class LimitsPane(QWidget):
             "Split evenly over the vCPUs: each gets vcpu_quota = cap / vCPUs of vcpu_period "
             "(100 ms)."
         )
-        self._add(cpu_form, "Weight", self.cpu_weight)
-        self._add(cpu_form, "Cap", self.cpu_cap)
+        self._add(cpu_form, "Weight", self.cpu_weight, ("cpu_weight",))
+        self._add(cpu_form, "Cap", self.cpu_cap, ("cpu_cap",))
         memory_section, memory_form = section("Memory")
         self.memory_hard = _spin(_INT_MAX, " MiB", "no limit")
         self.memory_hard.setObjectName("limitsMemoryHard")
         self.memory_soft = _spin(_INT_MAX, " MiB", "no limit")
         self.memory_soft.setObjectName("limitsMemorySoft")
-        self._add(memory_form, "Hard limit", self.memory_hard)
-        self._add(memory_form, "Soft limit", self.memory_soft)
+        self._add(memory_form, "Hard limit", self.memory_hard, ("memory_hard",))
+        self._add(memory_form, "Soft limit", self.memory_soft, ("memory_soft",))
         self.memory_used = muted_label()
         memory_form.addRow("", self.memory_used)
 
@@ -175,11 +187,13 @@ class LimitsPane(QWidget):
     def show_limits(self, view: LimitsView | None) -> None:
         """Show ``view``'s limits (None: no single guest), discarding unapplied edits."""
         self._view = view
+        self._differences = differences(view) if view is not None else ()
         enabled = view is not None
         for widget in (self.scope_box, self.apply_button, self.revert_button, self.refresh_button):
             widget.setEnabled(enabled)
         self._fill_scopes(view)
         self._fill(view.current if view is not None else None)
+        self._show_differences()
         if view is None:
             self.title.setText("Select one guest to see its limits.")
             self.memory_used.setText("")
@@ -200,31 +214,45 @@ class LimitsPane(QWidget):
         self.message.setText(reason)
 
     def changes(self) -> list[LimitChange]:
-        """What differs from the limits shown: CPU and memory, then each disk and NIC."""
+        """What Apply writes: each value shown that differs from it in a scope chosen.
+
+        CPU and memory first, then each disk and NIC. A field the user did not edit is in it
+        when its live and config values differ and both are chosen (the config then gets the
+        running guest's value), or when only the config is chosen and it differs from the
+        value shown.
+        """
         view = self._view
         if view is None:
             return []
-        shown = view.current
+        chosen = [
+            limits
+            for flag, limits in ((Scope.LIVE, view.live), (Scope.CONFIG, view.config))
+            if flag in self.scope() and limits is not None
+        ]
+        return self._changes(view.current, chosen or [view.current])
+
+    def _changes(self, shown: GuestLimits, bases: list[GuestLimits]) -> list[LimitChange]:
         out: list[LimitChange] = []
         main = LimitChange(
-            cpu_weight=_changed(self.cpu_weight.value(), shown.cpu_weight),
-            cpu_cap_percent=_changed_cap(self.cpu_cap.value(), shown.cpu_cap_percent),
+            cpu_weight=_changed_weight(self.cpu_weight.value(), [b.cpu_weight for b in bases]),
+            cpu_cap_percent=_changed_cap(self.cpu_cap.value(), [b.cpu_cap_percent for b in bases]),
             memory_hard_limit_kib=_changed(
-                self.memory_hard.value() * 1024, _mib(shown.memory_hard_limit_kib)
+                self.memory_hard.value() * 1024, [_mib(b.memory_hard_limit_kib) for b in bases]
             ),
             memory_soft_limit_kib=_changed(
-                self.memory_soft.value() * 1024, _mib(shown.memory_soft_limit_kib)
+                self.memory_soft.value() * 1024, [_mib(b.memory_soft_limit_kib) for b in bases]
             ),
         )
         if not main.is_empty:
             out.append(main)
         for disk in shown.disks:
             rb, wb, ri, wi = (box.value() for box in self._disk_boxes[disk.target])
+            have = [d for d in (b.disk(disk.target) for b in bases) if d is not None]
             change = LimitChange(
-                disk_read_bps=_changed(rb * 1024, disk.read_bps // 1024 * 1024),
-                disk_write_bps=_changed(wb * 1024, disk.write_bps // 1024 * 1024),
-                disk_read_iops=_changed(ri, disk.read_iops),
-                disk_write_iops=_changed(wi, disk.write_iops),
+                disk_read_bps=_changed(rb * 1024, [d.read_bps // 1024 * 1024 for d in have]),
+                disk_write_bps=_changed(wb * 1024, [d.write_bps // 1024 * 1024 for d in have]),
+                disk_read_iops=_changed(ri, [d.read_iops for d in have]),
+                disk_write_iops=_changed(wi, [d.write_iops for d in have]),
                 disks=(disk.target,),
             )
             if not change.is_empty:
@@ -233,9 +261,10 @@ class LimitsPane(QWidget):
             if nic.mac not in self._nic_boxes:
                 continue
             inbound, outbound = (box.value() for box in self._nic_boxes[nic.mac])
+            found = [n for n in (b.nic(nic.mac) for b in bases) if n is not None]
             change = LimitChange(
-                net_in_kib=_changed(inbound, nic.inbound_kib),
-                net_out_kib=_changed(outbound, nic.outbound_kib),
+                net_in_kib=_changed(inbound, [n.inbound_kib for n in found]),
+                net_out_kib=_changed(outbound, [n.outbound_kib for n in found]),
                 nics=(nic.mac,),
             )
             if not change.is_empty:
@@ -244,10 +273,15 @@ class LimitsPane(QWidget):
 
     # -- building -------------------------------------------------------------------------------
 
-    def _add(self, form: QFormLayout, text: str, field: QWidget) -> None:
+    def _add(self, form: QFormLayout, text: str, field: QWidget, key: FieldKey) -> None:
         label = QLabel(text)
         self._labels.append((label, text))
-        form.addRow(label, field)
+        note = _note_label(f"limitsDiff_{key[0]}")
+        row = QHBoxLayout()
+        row.addWidget(field)
+        row.addWidget(note, 1)
+        self._notes[key] = note
+        form.addRow(label, row)
 
     def _fill_scopes(self, view: LimitsView | None) -> None:
         self.scope_box.blockSignals(True)
@@ -272,17 +306,53 @@ class LimitsPane(QWidget):
         for box in (self.cpu_weight, self.memory_hard, self.memory_soft):
             box.blockSignals(False)
         self.cpu_cap.blockSignals(False)
+        cpu, memory = (limits.cpu_unavailable, limits.memory_unavailable) if limits else ("", "")
+        self.cpu_weight.setEnabled(not cpu)
+        self.cpu_cap.setEnabled(not cpu)
+        self.memory_hard.setEnabled(not memory)
+        self.memory_soft.setEnabled(not memory)
         self._fill_disks(limits)
         self._fill_nics(limits)
+
+    def _show_differences(self) -> None:
+        """Mark each field whose live and config values differ, beside it and in its tooltip."""
+        for label in (*self._notes.values(), *self._device_notes.values()):
+            label.hide()
+        shown = self._view.current if self._view is not None else None
+        for key, reason in (
+            (("cpu_cap",), shown.cpu_unavailable if shown else ""),
+            (("memory_soft",), shown.memory_unavailable if shown else ""),
+        ):
+            if reason:  # what the host lacks, under the fields it disables
+                self._notes[key].setText(f"Cannot be set on this host: {reason}.")
+                self._notes[key].show()
+        per_device: dict[tuple[str, str], list[str]] = {}
+        for diff in self._differences:
+            note = self._notes.get(diff.key)
+            if note is not None:
+                note.setText(diff.text)
+                note.show()
+                continue
+            kind, device, column = diff.key
+            per_device.setdefault((str(kind), str(device)), []).append(f"{diff.name}: {diff.text}")
+            boxes = (self._disk_boxes if kind == "disk" else self._nic_boxes).get(str(device))
+            if boxes is not None:
+                boxes[int(column) - 1].setToolTip(diff.text)
+        for where, texts in per_device.items():
+            if where in self._device_notes:
+                self._device_notes[where].setText("; ".join(texts))
+                self._device_notes[where].show()
 
     def _fill_disks(self, limits: GuestLimits | None) -> None:
         _clear(self.disk_grid)
         self._disk_boxes = {}
+        self._device_notes = {k: v for k, v in self._device_notes.items() if k[0] != "disk"}
         disks = limits.disks if limits else ()
         self.disk_section.setVisible(bool(disks))
         for column, head in enumerate(("", "Read KiB/s", "Write KiB/s", "Read IOPS", "Write IOPS")):
             self.disk_grid.addWidget(muted_label(head), 0, column)
-        for row, disk in enumerate(disks, 1):
+        for index, disk in enumerate(disks):
+            row = 1 + 2 * index
             boxes = (
                 _spin(_INT_MAX, "", "none"),
                 _spin(_INT_MAX, "", "none"),
@@ -302,15 +372,20 @@ class LimitsPane(QWidget):
                 box.valueChanged.connect(self._on_field_value_changed)
                 self.disk_grid.addWidget(box, row, column)
             self._disk_boxes[disk.target] = boxes
+            note = _note_label(f"limitsDiff_{disk.target}")
+            self._device_notes[("disk", disk.target)] = note
+            self.disk_grid.addWidget(note, row + 1, 1, 1, 4)
 
     def _fill_nics(self, limits: GuestLimits | None) -> None:
         _clear(self.nic_grid)
         self._nic_boxes = {}
+        self._device_notes = {k: v for k, v in self._device_notes.items() if k[0] != "nic"}
         nics = limits.nics if limits else ()
         self.nic_section.setVisible(bool(nics))
         for column, head in enumerate(("", "Inbound", "Outbound")):
             self.nic_grid.addWidget(muted_label(head), 0, column)
-        for row, nic in enumerate(nics, 1):
+        for index, nic in enumerate(nics):
+            row = 1 + 2 * index
             self.nic_grid.addWidget(QLabel(f"{nic.mac} ({nic.type})"), row, 0)
             if nic.unsupported:
                 reason = muted_label(f"not supported: {nic.unsupported}")
@@ -326,6 +401,9 @@ class LimitsPane(QWidget):
                 box.valueChanged.connect(self._on_field_value_changed)
                 self.nic_grid.addWidget(box, row, column)
             self._nic_boxes[nic.mac] = boxes
+            note = _note_label(f"limitsDiff_{nic.mac}")
+            self._device_notes[("nic", nic.mac)] = note
+            self.nic_grid.addWidget(note, row + 1, 1, 1, 2)
 
     def _relabel(self) -> None:
         where = scope_label(self.scope()) if self._view is not None else ""
@@ -360,9 +438,10 @@ class LimitsPane(QWidget):
             self.message.setText(" ".join(warnings))
         else:
             self.message.setStyleSheet("")
-            self.message.setText("")
+            self.message.setText(apply_note(self.scope()) if self._differences else "")
         self.apply_button.setEnabled(bool(changes) and not error)
-        self.revert_button.setEnabled(bool(changes))
+        edited = view is not None and bool(self._changes(view.current, [view.current]))
+        self.revert_button.setEnabled(edited)
 
     def _on_apply_button_clicked(self) -> None:
         changes = self.changes()
@@ -378,12 +457,28 @@ def _mib(kib: int) -> int:
     return kib // 1024 * 1024
 
 
-def _changed(value: int, shown: int) -> int | None:
-    return None if value == shown else value
+def _changed(value: int, bases: list[int]) -> int | None:
+    """``value`` if it differs from any of ``bases`` (the scopes it goes to), else None."""
+    return value if any(value != base for base in bases) else None
 
 
-def _changed_cap(value: float, shown: float) -> float | None:
-    return None if round(value) == round(shown) else value
+def _changed_weight(value: int, bases: list[int]) -> int | None:
+    # 0 (unset, in a config) is the default weight the running guest reports.
+    same = all((value or DEFAULT_WEIGHT) == (base or DEFAULT_WEIGHT) for base in bases)
+    return None if same else value
+
+
+def _changed_cap(value: float, bases: list[float]) -> float | None:
+    return value if any(round(value) != round(base) for base in bases) else None
+
+
+def _note_label(name: str) -> QLabel:
+    note = QLabel()
+    note.setObjectName(name)
+    note.setStyleSheet(f"color: {AMBER_COLOR};")
+    note.setWordWrap(True)
+    note.hide()
+    return note
 
 
 def _clear(grid: QGridLayout) -> None:

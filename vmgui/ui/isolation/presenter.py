@@ -32,11 +32,9 @@ class LimitsTab(QObject):
 
     Signals:
         limitsChanged(LimitsView): the shown guest's limits were read or changed.
-        limitsCleared(): no single guest is shown any more (no limits to draw).
     """
 
     limitsChanged = Signal(LimitsView)
-    limitsCleared = Signal()
 
     def __init__(
         self,
@@ -121,9 +119,7 @@ class LimitsTab(QObject):
         if view == self.pane.view:
             return
         self.pane.show_limits(view)
-        if view is None:
-            self.limitsCleared.emit()
-        else:
+        if view is not None:
             self.limitsChanged.emit(view)
 
     def _on_pane_apply_requested(self, changes: list[LimitChange], scope: Scope) -> None:

@@ -412,7 +412,13 @@ class MainWindow(QMainWindow):
 
         uri = self.selection.focused_host()
         if uri:
-            view = StorageWindow(self._controller.host(uri), self, self._dialogs, parent=self)
+            view = StorageWindow(
+                self._controller.host(uri),
+                self,
+                self._dialogs,
+                parent=self,
+                status=self._controller.statusChanged,
+            )
             view.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
             view.show()
             view.start()
@@ -422,7 +428,13 @@ class MainWindow(QMainWindow):
 
         uri = self.selection.focused_host()
         if uri:
-            view = NetworksWindow(self._controller.host(uri), self, self._dialogs, parent=self)
+            view = NetworksWindow(
+                self._controller.host(uri),
+                self,
+                self._dialogs,
+                parent=self,
+                status=self._controller.statusChanged,
+            )
             view.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
             view.show()
             view.start()

@@ -9,7 +9,6 @@ from __future__ import annotations
 from PySide6.QtCore import QSortFilterProxyModel, SignalInstance
 from PySide6.QtWidgets import QApplication, QTabWidget, QTreeView
 
-from vmgui.core.limits import LimitsView
 from vmgui.ui.controller import HostController
 from vmgui.ui.guests.model import GuestModel
 from vmgui.ui.monitor.lazy import without_source_scan
@@ -19,6 +18,7 @@ from vmgui.ui.uistate import UiState
 with without_source_scan():
     from vmgui.ui.monitor.charts import GuestTarget, HostTarget, UsageCharts
     from vmgui.ui.monitor.controller import StatsController
+    from vmgui.ui.monitor.limitwatch import ChartLimits
     from vmgui.ui.monitor.sparkline import install_sparklines
 
 #: Where the chosen chart window and stats interval are remembered (:class:`UiState` keys).
@@ -36,7 +36,6 @@ def install_usage(
     *,
     state: UiState | None = None,
     limits_changed: SignalInstance | None = None,
-    limits_cleared: SignalInstance | None = None,
     usage: UsageLink | None = None,
 ) -> StatsController:
     """Add live usage to the window; returns the stats controller (a child of ``tabs``).
@@ -49,9 +48,11 @@ def install_usage(
       ``proxy``), and makes ``model`` sort its usage columns by the current figures.
     * Remembers the chosen chart window and stats interval in ``state`` (if given) and starts
       with the remembered ones.
-    * Draws the selected guest's limits on its charts: ``limits_changed(LimitsView)`` gives
-      them (for the one guest selected), ``limits_cleared()`` says there are none to draw
-      (the Limits tab's signals).
+    * Draws the selected guest's limits on its charts: while one guest is selected and the
+      Usage tab shows, its limits are read once per selection change
+      (:class:`~vmgui.ui.monitor.limitwatch.ChartLimits`, a child of the stats controller);
+      ``limits_changed(LimitsView)`` gives newer ones read elsewhere (the Limits tab's signal,
+      e.g. after an Apply).
     * Attaches the stats controller to ``usage`` (if given): hosts' measured usage for the
       features beside the charts.
     * Stops polling when the application quits.
@@ -75,19 +76,13 @@ def install_usage(
     def on_host_added_or_removed(_uri: str) -> None:
         follow_selection()
 
-    def on_limits_changed(limits: LimitsView) -> None:
-        guests = selection.guests()
-        if len(guests) == 1 and guests[0].uuid == limits.uuid:
-            charts.set_limits(guests[0].key, limits)
-
-    if limits_changed is not None:
-        limits_changed.connect(on_limits_changed)
-    if limits_cleared is not None:
-        limits_cleared.connect(charts.clear_limits)
     selection.changed.connect(follow_selection)
     controller.hostAdded.connect(on_host_added_or_removed)
     controller.hostRemoved.connect(on_host_added_or_removed)
     follow_selection()
+    watch = ChartLimits(selection, charts, controller, parent=stats)
+    if limits_changed is not None:
+        limits_changed.connect(watch.take)
     install_sparklines(view, proxy, stats, stats.ticked)
     model.set_usage_source(stats)
     app = QApplication.instance()

@@ -5,7 +5,8 @@ shown) and fed whole history rows by :meth:`Chart.set_data`. The time axis count
 now, so its range and ticks change only with the window; the read-out line doubles as the
 legend: the newest values, or those under the mouse, with their clock time. A guest's limits
 are dashed horizontal lines with their label (:meth:`Chart.set_limits`); the value axis always
-reaches the highest one.
+reaches the highest one. A limit in another unit than the axis (disk IOPS) is a note at the end
+of the read-out.
 """
 
 from __future__ import annotations
@@ -111,12 +112,15 @@ class Chart:
         #: What one unit of the value axis is in the first field's unit (bytes/s per KiB/s...).
         self.scale = 1.0
         self.limits: tuple[LimitLine, ...] = ()
+        #: The limits in another unit than the axis, noted in the read-out.
+        self.limit_notes: tuple[LimitLine, ...] = ()
         #: The ``InfiniteLine`` of each of :attr:`limits`, in the same order.
         self.limit_items: list[Any] = []
 
     def set_limits(self, lines: Sequence[LimitLine]) -> None:
         """Draw ``lines`` (replacing the previous ones); empty: no limit lines."""
-        lines = tuple(lines)
+        self.limit_notes = tuple(line for line in lines if not line.on_axis)
+        lines = tuple(line for line in lines if line.on_axis)
         if lines == self.limits:
             return
         item = self.plot.getPlotItem()
@@ -153,7 +157,8 @@ class Chart:
         columns = [values[:, f.channel] if len(values) else np.empty(0) for f in plotted]
         finite = [c[np.isfinite(c)] for c in columns]
         peak = max((float(c.max()) for c in finite if c.size), default=0.0)
-        peak = max([peak, *(line.value for line in self.limits)])
+        # The highest limit line with room above it for its label.
+        peak = max([peak, *(line.value * 1.15 for line in self.limits)])
         if self.unit is Unit.PERCENT:
             scale, unit, top = 1.0, "%", 100.0
         elif self.unit is Unit.MS_PER_S:
@@ -182,8 +187,12 @@ class Chart:
     def show_readout(self, at: float | None) -> None:
         """The values at time ``at`` (the newest known when None) in the read-out line."""
         head = f"<b>{self.title}</b>&nbsp; "
+        notes = "".join(
+            f" · <span style='color:{note.color}'>┅</span> {note.label}"
+            for note in self.limit_notes
+        )
         if not len(self.times):
-            self.label.setText(f"{head}<span style='color:{GREY}'>no data yet</span>")
+            self.label.setText(f"{head}<span style='color:{GREY}'>no data yet</span>{notes}")
             return
         stamp = ""
         if at is None:
@@ -195,7 +204,7 @@ class Chart:
         known = [f for f in self.fields if math.isfinite(row[f.channel])]
         if not known:
             why = "no figures yet" if len(self.times) < 2 else "no counters reported"
-            self.label.setText(f"{head}{stamp}<span style='color:{GREY}'>{why}</span>")
+            self.label.setText(f"{head}{stamp}<span style='color:{GREY}'>{why}</span>{notes}")
             return
         parts = []
         for f in known:
@@ -206,7 +215,7 @@ class Chart:
                 mark = "┅" if f.dashed else "■"
                 text = f"<span style='color:{f.color}'>{mark}</span> {text}"
             parts.append(text)
-        self.label.setText(head + stamp + " · ".join(parts))
+        self.label.setText(head + stamp + " · ".join(parts) + notes)
 
     def show_notice(self, rows: Array) -> None:
         """Show the spec's notice if ``rows`` have ``seen`` values but no ``used`` ones."""

@@ -1,4 +1,5 @@
-"""The Networks view's table models: networks keyed by name (updated by diff), and leases."""
+"""The Networks view's table models: networks keyed by name (updated by diff), leases, and the
+guest NICs attached to the selected network."""
 
 from __future__ import annotations
 
@@ -6,11 +7,13 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Qt
 
-from vmgui.core.networks import DhcpLease, VirtualNetwork
+from vmgui.core.networks import AttachedNic, DhcpLease, VirtualNetwork
 from vmgui.ui.tablemodel import AnyIndex, TableModel
 
 #: The item-data role holding a row's :class:`VirtualNetwork`.
 NetworkRole = Qt.ItemDataRole.UserRole + 21
+#: The item-data role holding a row's :class:`AttachedNic`.
+AttachedRole = Qt.ItemDataRole.UserRole + 22
 
 
 def _cells(n: VirtualNetwork) -> tuple[str, ...]:
@@ -93,3 +96,41 @@ class LeaseModel(TableModel):
             return None
         lease = self._rows[index.row()]
         return (lease.mac, f"{lease.ip}/{lease.prefix}", lease.hostname)[index.column()]
+
+
+class AttachedModel(TableModel):
+    """The guest NICs on one network."""
+
+    HEADERS = ("Guest", "MAC", "Guest state")
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._rows: list[AttachedNic] = []
+
+    def _row_count(self) -> int:
+        return len(self._rows)
+
+    @property
+    def rows(self) -> list[AttachedNic]:
+        """The NICs shown."""
+        return list(self._rows)
+
+    def set_rows(self, rows: list[AttachedNic]) -> None:
+        """Show ``rows``."""
+        if rows == self._rows:
+            return
+        self.beginResetModel()
+        self._rows = list(rows)
+        self.endResetModel()
+
+    def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or not 0 <= index.row() < len(self._rows):
+            return None
+        nic = self._rows[index.row()]
+        if role == AttachedRole:
+            return nic
+        if role != Qt.ItemDataRole.DisplayRole:
+            return None
+        state = "running" if nic.running else "shut off"
+        only = " (its only NIC)" if nic.nics <= 1 else ""
+        return (nic.guest, nic.mac, state + only)[index.column()]

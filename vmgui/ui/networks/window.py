@@ -5,18 +5,22 @@ against every network the host defines (:func:`~vmgui.core.networks.plan_network
 empty it is the first free /24 in 192.168.100-254, shown before Create is pressed. Start,
 stop, autostart and delete go through :mod:`vmgui.virt.networks` (which refuses to stop or
 delete a network guests are attached to, naming them); delete confirms first. The selected
-guest of the host can be given a NIC on the selected network.
+guest of the host can be given a NIC on the selected network, and a NIC listed under "Attached
+guests" can be detached (confirmed; live when the guest runs, and from its saved config; the
+question warns when it is the guest's only NIC).
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from PySide6.QtCore import QModelIndex
+from PySide6.QtCore import QModelIndex, SignalInstance
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
+    QGridLayout,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QLineEdit,
     QPushButton,
@@ -26,11 +30,23 @@ from PySide6.QtWidgets import (
 )
 
 from vmgui.core.errors import VmguiError
-from vmgui.core.networks import NEW_MODES, VirtualNetwork, plan_network
+from vmgui.core.networks import (
+    NEW_MODES,
+    AttachedNic,
+    VirtualNetwork,
+    detach_question,
+    plan_network,
+)
 from vmgui.core.validation import ValidationError
 from vmgui.ui.dialogs import Dialogs
 from vmgui.ui.hostwindow import HostResourceWindow
-from vmgui.ui.networks.models import LeaseModel, NetworkModel, NetworkRole
+from vmgui.ui.networks.models import (
+    AttachedModel,
+    AttachedRole,
+    LeaseModel,
+    NetworkModel,
+    NetworkRole,
+)
 from vmgui.ui.shell import Shell
 from vmgui.ui.widgets import RED_COLOR, muted_label, title_font
 from vmgui.virt import networks as net_service
@@ -38,7 +54,7 @@ from vmgui.virt.connection import HostConnection
 from vmgui.virt.resourceevents import Kind
 
 
-def _table(model: NetworkModel | LeaseModel, name: str) -> QTableView:
+def _table(model: NetworkModel | LeaseModel | AttachedModel, name: str) -> QTableView:
     view = QTableView()
     view.setObjectName(name)
     view.setModel(model)
@@ -57,12 +73,26 @@ def _button(text: str, name: str) -> QPushButton:
 
 
 class NetworksWindow(HostResourceWindow):
-    """One host's virtual networks (a top-level window; ``objectName`` ``networksWindow``)."""
+    """One host's virtual networks (a top-level window; ``objectName`` ``networksWindow``).
+
+    Args:
+        host: the connected host.
+        shell: notices and errors go through the main window.
+        dialogs: confirmations.
+        parent: the main window (the window closes with it).
+        status: the hosts' status changes: the event watch is renewed after a reconnect.
+    """
 
     def __init__(
-        self, host: HostConnection, shell: Shell, dialogs: Dialogs, parent: QWidget | None = None
+        self,
+        host: HostConnection,
+        shell: Shell,
+        dialogs: Dialogs,
+        parent: QWidget | None = None,
+        *,
+        status: SignalInstance | None = None,
     ) -> None:
-        super().__init__(host, shell, Kind.NETWORKS, "network task", parent)
+        super().__init__(host, shell, Kind.NETWORKS, "network task", parent, status=status)
         self.setObjectName("networksWindow")
         self.setWindowTitle(f"Networks — {host.display_name}")
         self.resize(900, 520)
@@ -71,7 +101,13 @@ class NetworksWindow(HostResourceWindow):
         self.leases = LeaseModel(self)
         self.network_view = _table(self.networks, "networkView")
         self.lease_view = _table(self.leases, "leaseView")
+        self.attached = AttachedModel(self)
+        self.attached_view = _table(self.attached, "attachedView")
+        self.attached_view.horizontalHeader().setSectionResizeMode(
+            1, QHeaderView.ResizeMode.ResizeToContents
+        )
         self.network_view.selectionModel().currentRowChanged.connect(self._on_network_row_changed)
+        self.attached_view.selectionModel().currentRowChanged.connect(self._on_attached_row_changed)
 
         self.start_button = _button("Start", "startNetwork")
         self.stop_button = _button("Stop", "stopNetwork")
@@ -81,6 +117,7 @@ class NetworksWindow(HostResourceWindow):
         self.guest_box = QComboBox()
         self.guest_box.setObjectName("attachGuest")
         self.attach_button = _button("Attach guest", "attachNic")
+        self.detach_button = _button("Detach NIC…", "detachNic")
         self.new_name = QLineEdit()
         self.new_name.setPlaceholderText("name")
         self.new_mode = QComboBox()
@@ -115,8 +152,15 @@ class NetworksWindow(HostResourceWindow):
         column.addWidget(title)
         column.addWidget(self.network_view, 2)
         column.addLayout(actions)
-        column.addWidget(QLabel("DHCP leases"))
-        column.addWidget(self.lease_view, 1)
+        below = QGridLayout()
+        below.addWidget(QLabel("DHCP leases"), 0, 0)
+        below.addWidget(QLabel("Attached guests"), 0, 1)
+        below.addWidget(self.detach_button, 0, 2)
+        below.addWidget(self.lease_view, 1, 0)
+        below.addWidget(self.attached_view, 1, 1, 1, 2)
+        below.setColumnStretch(0, 1)
+        below.setColumnStretch(1, 1)
+        column.addLayout(below, 1)
         column.addLayout(create)
         column.addWidget(self.subnet_note)
         column.addWidget(self.message)
@@ -127,6 +171,7 @@ class NetworksWindow(HostResourceWindow):
             (self.delete_button, self._delete),
             (self.create_button, self._create),
             (self.attach_button, self._attach),
+            (self.detach_button, self._detach),
         ]
         for button, job in jobs:
             button.clicked.connect(lambda _c=False, j=job: self._run(j))
@@ -141,6 +186,11 @@ class NetworksWindow(HostResourceWindow):
         row = self.network_view.currentIndex().data(NetworkRole)
         return row if isinstance(row, VirtualNetwork) else None
 
+    def selected_nic(self) -> AttachedNic | None:
+        """The selected attached NIC, or None."""
+        row = self.attached_view.currentIndex().data(AttachedRole)
+        return row if isinstance(row, AttachedNic) else None
+
     async def _reload(self) -> None:
         shown = self.selected()
         self.networks.set_rows(await net_service.fetch_networks(self.host))
@@ -150,9 +200,10 @@ class NetworksWindow(HostResourceWindow):
             self.network_view.selectRow(
                 names.index(shown.name) if shown and shown.name in names else 0
             )
-        await self._reload_leases()
+        await self._reload_network()
 
-    async def _reload_leases(self) -> None:
+    async def _reload_network(self) -> None:
+        """The selected network's leases and attached guests."""
         network = self.selected()
         leases = []
         if network is not None and network.active:
@@ -160,7 +211,9 @@ class NetworksWindow(HostResourceWindow):
                 leases = await net_service.fetch_leases(self.host, network.name)
             except VmguiError:  # a host without DHCP leases (the test driver)
                 leases = []
+        attached = await net_service.fetch_attached(self.host, network.name) if network else []
         self.leases.set_rows(leases)
+        self.attached.set_rows(attached)
         self._update()
 
     def _update(self) -> None:
@@ -179,6 +232,7 @@ class NetworksWindow(HostResourceWindow):
             self.guest_box.setCurrentIndex(max(0, self.guest_box.findData(current)))
         self.guest_box.blockSignals(False)
         self.attach_button.setEnabled(network is not None and self.guest_box.count() > 0)
+        self.detach_button.setEnabled(network is not None and self.selected_nic() is not None)
         self._on_new_subnet_text_changed(self.new_subnet.text())
 
     # -- jobs ----------------------------------------------------------------------------------
@@ -223,10 +277,23 @@ class NetworksWindow(HostResourceWindow):
         mac = await net_service.attach_nic(self.host, uuid, network.name)
         self._shell.notify(f"{self.guest_box.currentText()} attached to {network.name} ({mac})")
 
+    async def _detach(self) -> None:
+        network, nic = self.selected(), self.selected_nic()
+        if network is None or nic is None:
+            return
+        question = detach_question(nic, network.name)
+        if not await self._dialogs.confirm(self, "Detach NIC", question, "Detach"):
+            return
+        await net_service.detach_nic(self.host, nic.uuid, nic.mac)
+        self._shell.notify(f"NIC {nic.mac} of {nic.guest} detached from {network.name}")
+
     # -- slots ---------------------------------------------------------------------------------
 
     def _on_network_row_changed(self, _current: QModelIndex, _previous: QModelIndex) -> None:
-        self.tasks.spawn(self._reload_leases())
+        self.tasks.spawn(self._reload_network())
+
+    def _on_attached_row_changed(self, _current: QModelIndex, _previous: QModelIndex) -> None:
+        self._update()
 
     def _on_autostart_button_clicked(self, checked: bool) -> None:
         network = self.selected()

@@ -12,7 +12,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from PySide6.QtCore import QModelIndex, Qt
+from PySide6.QtCore import QModelIndex, Qt, SignalInstance
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -102,6 +102,7 @@ class StorageWindow(HostResourceWindow):
         shell: notices and errors go through the main window.
         dialogs: confirmations.
         chooser: asks for local files (tests pass a fake).
+        status: the hosts' status changes: the event watch is renewed after a reconnect.
     """
 
     def __init__(
@@ -111,8 +112,10 @@ class StorageWindow(HostResourceWindow):
         dialogs: Dialogs,
         chooser: FileChooser = choose_file,
         parent: QWidget | None = None,
+        *,
+        status: SignalInstance | None = None,
     ) -> None:
-        super().__init__(host, shell, Kind.POOLS, "storage task", parent)
+        super().__init__(host, shell, Kind.POOLS, "storage task", parent, status=status)
         self.setObjectName("storageWindow")
         self.setWindowTitle(f"Storage — {host.display_name}")
         self.resize(980, 620)
