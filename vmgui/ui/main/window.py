@@ -56,6 +56,8 @@ if TYPE_CHECKING:
     from vmgui.ui.fleet.view import FleetView
     from vmgui.ui.guests.details import DetailsPresenter, GuestDetailsPane
     from vmgui.ui.hosts.details import HostDetailsPane, HostDetailsPresenter
+    from vmgui.ui.networks.window import NetworksWindow
+    from vmgui.ui.storage.window import StorageWindow
 
 _T = TypeVar("_T")
 
@@ -410,25 +412,18 @@ class MainWindow(QMainWindow):
     def _on_storage_triggered(self) -> None:
         from vmgui.ui.storage.window import StorageWindow  # loaded on first use
 
-        uri = self.selection.focused_host()
-        if uri:
-            view = StorageWindow(
-                self._controller.host(uri),
-                self,
-                self._dialogs,
-                parent=self,
-                status=self._controller.statusChanged,
-            )
-            view.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-            view.show()
-            view.start()
+        self._open_host_window(StorageWindow)
 
     def _on_networks_triggered(self) -> None:
         from vmgui.ui.networks.window import NetworksWindow  # loaded on first use
 
+        self._open_host_window(NetworksWindow)
+
+    def _open_host_window(self, kind: type[StorageWindow | NetworksWindow]) -> None:
+        """Open a Storage or Networks window on the focused host (closes itself when done)."""
         uri = self.selection.focused_host()
         if uri:
-            view = NetworksWindow(
+            view = kind(
                 self._controller.host(uri),
                 self,
                 self._dialogs,
