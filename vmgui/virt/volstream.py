@@ -17,7 +17,7 @@ import hashlib
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Protocol, TypeVar
 
 import libvirt
@@ -103,8 +103,22 @@ async def run_transfer(
     Cancelling the awaiting task sets the flag; the transfer stops at its next chunk, and
     the cancellation propagates after the worker is done.
     """
+    return await run_controlled(
+        lambda control: host.call(lambda c: fn(c, control), summary, slow=True), report, total
+    )
+
+
+async def run_controlled(
+    start: Callable[[Control], Awaitable[_T]],
+    report: TransferReport | None = None,
+    total: int | None = None,
+) -> _T:
+    """Await ``start(control)``, a transfer on some worker, with one :class:`Control`.
+
+    Cancelling the awaiting task sets the control's flag and waits for the worker to stop.
+    """
     control = Control(asyncio.get_running_loop(), report, total)
-    future = asyncio.ensure_future(host.call(lambda c: fn(c, control), summary, slow=True))
+    future = asyncio.ensure_future(start(control))
     try:
         return await asyncio.shield(future)
     except asyncio.CancelledError:
@@ -119,8 +133,10 @@ def download_blocking(
     path: str,
     write: Callable[[bytes], None],
     control: Control,
+    skip: Callable[[int], None] | None = None,
 ) -> str:
-    """Stream the volume at ``path`` out sparse: data to ``write``, holes as zeros to ``write``.
+    """Stream the volume at ``path`` out sparse: data to ``write``, holes to ``skip`` (their
+    length), or as zeros to ``write`` without one.
 
     Returns:
         The SHA-256 (hex) of the bytes written.
@@ -136,10 +152,13 @@ def download_blocking(
         return 0
 
     def on_hole(_st: libvirt.virStream, length: int, _opaque: object) -> int:
+        if skip is not None:
+            skip(length)
         while length > 0:
             n = min(length, CHUNK)
             digest.update(_ZERO[:n])
-            write(_ZERO[:n])
+            if skip is None:
+                write(_ZERO[:n])
             control.advance(n)
             length -= n
         return 0

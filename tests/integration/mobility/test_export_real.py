@@ -82,6 +82,27 @@ def test_export_file_layout(exported: Path) -> None:
     assert exported.stat().st_size < 2 * (manifest.total_size + (1 << 20))
 
 
+def test_direct_read_and_stream_write_the_same_disks(
+    mob: MobLab, tmp_path: Path, mrun: Run
+) -> None:
+    """On this machine the export reads the files directly; libvirt's stream (what a remote
+    host gets) writes the very same members."""
+    guest = mob.guest()
+    host, _rec = connect(mrun, mob.lab.uri)
+    files = {}
+    try:
+        for direct in (True, False):
+            files[direct] = tmp_path / f"{direct}.vmgui"
+            mrun(export_guest(host, guest.uuid, files[direct], direct=direct))
+    finally:
+        mrun(host.close())
+    manifests = {d: parse_manifest(_member(f, MANIFEST)) for d, f in files.items()}
+    assert manifests[True].disks == manifests[False].disks
+    for disk in manifests[True].disks:
+        assert _member(files[True], disk.member) == _member(files[False], disk.member)
+        assert hashlib.sha256(_member(files[True], disk.member)).hexdigest() == disk.sha256
+
+
 def test_import_on_second_host_boots_and_matches(exported: Path, host2: Host2, mrun: Run) -> None:
     dest, _ = connect(mrun, host2.uri)
     try:

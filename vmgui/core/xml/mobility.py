@@ -8,9 +8,18 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 
 from vmgui.core.provisioning import USER_NETWORK
-from vmgui.core.xml.base import attr, parse_root, remove_all, remove_child, serialize
+from vmgui.core.xml.base import (
+    attr,
+    parse_or_none,
+    parse_root,
+    remove_all,
+    remove_child,
+    serialize,
+    text,
+)
 from vmgui.core.xml.edit import rename_file_chardevs
 
 
@@ -128,3 +137,38 @@ def disk_xml_of(xml: str, target: str) -> str:
             disk.tail = None
             return serialize(disk)
     return ""
+
+
+@dataclass(frozen=True, slots=True)
+class FileStamp:
+    """What a host says about a volume's file, to tell whether a local file is that very file.
+
+    Attributes:
+        size: the file's size (``<physical>``), bytes.
+        mtime_ns: its modification time, ns since the epoch.
+        ctime_ns: its status-change time, ns since the epoch.
+    """
+
+    size: int
+    mtime_ns: int
+    ctime_ns: int
+
+
+def volume_stamp(xml: str) -> FileStamp | None:
+    """The :class:`FileStamp` of a volume document (``virStorageVol.XMLDesc()``), or None when
+    it lacks the size or the times (not a file, or a driver that does not say)."""
+    root = parse_or_none(xml, "volume")
+    if root is None:
+        return None
+    try:
+        size = int(text(root, "physical"))
+        mtime = _nanoseconds(text(root, "target/timestamps/mtime"))
+        ctime = _nanoseconds(text(root, "target/timestamps/ctime"))
+    except ValueError:
+        return None
+    return FileStamp(size, mtime, ctime) if mtime and ctime else None
+
+
+def _nanoseconds(stamp: str) -> int:
+    seconds, _dot, fraction = stamp.strip().partition(".")
+    return int(seconds) * 1_000_000_000 + int((fraction or "0")[:9].ljust(9, "0"))
