@@ -30,7 +30,6 @@ import libvirt
 
 from vmgui.core.errors import VmguiError
 from vmgui.core.provisioning import ProgressCallback, Step, StepTiming
-from vmgui.core.units import format_bytes
 from vmgui.core.vmguifile import (
     DOMAIN_XML,
     END_OF_ARCHIVE,
@@ -51,7 +50,13 @@ from vmgui.virt.connection import HostConnection
 from vmgui.virt.filecopy import copy_file_blocking, is_local_uri, open_if_same
 from vmgui.virt.storage import call_keeping, delete_volume_blocking
 from vmgui.virt.transaction import Transaction
-from vmgui.virt.volstream import Control, download_blocking, run_controlled, run_transfer
+from vmgui.virt.volstream import (
+    Control,
+    disk_reporter,
+    download_blocking,
+    run_controlled,
+    run_transfer,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,13 +244,7 @@ class _Export:
         start = out.tell()
         source = self.sources[disk.target]
 
-        def report(done: int, _all: int | None, speed: float | None, eta: float | None) -> None:
-            moved = done_before + done
-            self.txn.report(
-                f"{disk.target}: {format_bytes(moved)} of {format_bytes(total)}",
-                moved / total if total else None,
-                (moved, total, speed, eta),
-            )
+        report = disk_reporter(self.txn.report, disk.target, done_before, total)
 
         def fetch(conn: libvirt.virConnect, control: Control) -> str:
             def skip(length: int) -> None:
@@ -327,9 +326,10 @@ def export_facts_blocking(conn: libvirt.virConnect, uuid: str) -> ExportFacts:
         if not disk.source_key:
             continue
         if disk.device == "cdrom" or (disk.readonly and not is_seed_disk(disk)):
-            left_out.append(
-                f"{disk.target}: {disk.source_key} (read-only {disk.device}, not copied)"
-            )
+            note = f"{disk.target}: {disk.source_key} (read-only {disk.device}, not copied)"
+            if disk.device == "cdrom":
+                note += "; an import keeps the drive, empty"
+            left_out.append(note)
             continue
         try:
             if disk.source_type == "volume":

@@ -23,6 +23,7 @@ from typing import Protocol, TypeVar
 import libvirt
 
 from vmgui.core.provisioning import TransferMeter
+from vmgui.core.units import format_bytes
 from vmgui.virt.connection import HostConnection
 
 _T = TypeVar("_T")
@@ -32,6 +33,34 @@ _ZERO = bytes(CHUNK)
 
 #: (bytes done, bytes in all or None, speed or None, ETA or None), on the loop's thread.
 TransferReport = Callable[[int, int | None, float | None, float | None], None]
+
+
+class StepReport(Protocol):
+    """Where a step's progress goes (:meth:`~vmgui.virt.transaction.Transaction.report`)."""
+
+    def __call__(
+        self,
+        message: str,
+        fraction: float | None = None,
+        transfer: tuple[int, int | None, float | None, float | None] | None = None,
+    ) -> None:
+        """Report ``message``, the step's ``fraction`` done and the transfer's figures."""
+        ...
+
+
+def disk_reporter(step: StepReport, target: str, start: int, total: int) -> TransferReport:
+    """The progress of disk ``target`` as part of ``total`` bytes of several disks, of which
+    ``start`` were moved before it ("vda: 12 MiB of 40 MiB")."""
+
+    def report(done: int, _all: int | None, speed: float | None, eta: float | None) -> None:
+        moved = start + done
+        step(
+            f"{target}: {format_bytes(moved)} of {format_bytes(total)}",
+            moved / total if total else None,
+            (moved, total, speed, eta),
+        )
+
+    return report
 
 
 class ByteSource(Protocol):

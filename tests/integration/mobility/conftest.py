@@ -133,6 +133,24 @@ class MobLab:
         dom = conn.defineXML(xml)
         return MobGuest(name, dom.UUIDString(), disk, log, seed_path)
 
+    def add_cdrom(self, guest: MobGuest) -> str:
+        """Give the shut-off ``guest`` an IDE CD-ROM holding a 70 MiB "installer ISO" (sparse,
+        1 MiB of data: more than the 64 MiB once refused); returns the ISO's path."""
+        iso = POOL_DIR / f"{guest.name}-installer.iso"
+        with iso.open("wb") as out:
+            out.write(b"CD001" * 200_000)
+            out.truncate(70 << 20)
+        iso.chmod(0o644)
+        self.lab.pool().refresh(0)
+        conn = self.lab.conn()
+        xml = conn.lookupByUUIDString(guest.uuid).XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)
+        cdrom = (
+            "<disk type='file' device='cdrom'><driver name='qemu' type='raw'/>"
+            f"<source file='{iso}'/><target dev='hdc' bus='ide'/><readonly/></disk>"
+        )
+        conn.defineXML(xml.replace("</devices>", cdrom + "</devices>", 1))
+        return str(iso)
+
     def close(self) -> None:
         """Remove every guest and volume with this run's stem on the lab's host."""
         clean_host(self.lab.conn(), self.stem)

@@ -129,6 +129,18 @@ def drop_disks(xml: str, targets: Iterable[str]) -> str:
     return serialize(root)
 
 
+def eject_media(xml: str, targets: Iterable[str]) -> str:
+    """Empty the CD-ROM drives with the given targets (the drives stay, without a medium)."""
+    root = parse_root(xml)
+    gone = set(targets)
+    for disk in root.iterfind("devices/disk"):
+        if disk.get("device") == "cdrom" and attr(disk, "target", "dev") in gone:
+            for tag in ("source", "backingStore"):
+                remove_all(disk, tag)
+            disk.set("type", "file")
+    return serialize(root)
+
+
 def disk_xml_of(xml: str, target: str) -> str:
     """The ``<disk>`` element of ``target`` alone (for a detach), or "" if there is none."""
     root = parse_root(xml)
