@@ -12,6 +12,7 @@ from vmgui.core.validation import ValidationError
 from vmgui.core.xml.domain import parse_domain_xml
 from vmgui.core.xml.mobility import (
     eject_media,
+    file_chardev_paths,
     map_networks,
     networks_of,
     portable_xml,
@@ -97,3 +98,7 @@ def test_eject_media_keeps_the_drive_and_other_disks() -> None:
     disks = {d.target: d for d in parse_domain_xml(eject_media(xml, ["hdc", "vdb"])).disks}
     assert disks["hdc"].device == "cdrom" and disks["hdc"].path == "" and disks["hdc"].readonly
     assert disks["vdb"].path == "/img/seed.iso"  # not a CD-ROM: untouched
+
+
+def test_file_chardev_paths() -> None:
+    assert file_chardev_paths(XML) == ("/var/log/web1.log", "/web1/console.log")

@@ -55,6 +55,7 @@ from vmgui.core.xml.mobility import (
     set_identity,
 )
 from vmgui.virt.connection import HostConnection
+from vmgui.virt.moveflow import watch_hosts
 from vmgui.virt.storage import unless_missing
 from vmgui.virt.transaction import Transaction
 from vmgui.virt.volstream import (
@@ -200,8 +201,8 @@ class _Import:
         timings = await self.txn.run(
             [
                 (Step.VALIDATE, self._validate),
-                (Step.UPLOAD, self._upload),
-                (Step.VERIFY, self._verify),
+                (Step.UPLOAD, watch_hosts(self._upload, (self.host,), "the file is intact")),
+                (Step.VERIFY, watch_hosts(self._verify, (self.host,), "the file is intact")),
                 (Step.DEFINE, self._define),
                 (Step.START, self._start),
             ]

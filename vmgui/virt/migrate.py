@@ -22,23 +22,25 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from functools import partial
 
 import libvirt
 
 from vmgui.core.errors import VmguiError
 from vmgui.core.migration import MoveResult, migration_uri
+from vmgui.core.model import ConnectionState
 from vmgui.core.provisioning import ProgressCallback, Step
 from vmgui.core.units import format_bytes, format_rate
 from vmgui.core.validation import parse_uri
-from vmgui.core.xml.mobility import disk_xml_of, eject_media, map_networks
+from vmgui.core.xml.mobility import disk_xml_of, eject_media, file_chardev_paths, map_networks
 from vmgui.virt.connection import HostConnection
 from vmgui.virt.moveflow import MoveFlow, MoveOptions
 from vmgui.virt.offline import move_offline
 from vmgui.virt.provhost import remove_domain_blocking
-from vmgui.virt.storage import delete_volume_blocking
+from vmgui.virt.storage import unless_missing
 from vmgui.virt.transaction import Transaction
 
 LIVE_FLAGS = (
@@ -121,6 +123,44 @@ def local_address_towards(uri: str) -> str:
         return host
 
 
+@contextlib.asynccontextmanager
+async def lent_connection(host: HostConnection) -> AsyncIterator[libvirt.virConnect]:
+    """``host``'s libvirt connection, for a call another host's worker makes with it
+    (``migrate3`` takes the destination's connection).
+
+    While it is lent, ``host``'s second thread waits inside a call of its own, so that a drop
+    of ``host`` (its daemon killed mid-migration) does not close the connection under the
+    borrowing call: a dropped connection is closed only after each of its workers' current
+    call (:mod:`~vmgui.virt.closing`); closing it earlier crashed the process.
+    """
+    loop = asyncio.get_running_loop()
+    lent: asyncio.Future[libvirt.virConnect] = loop.create_future()
+    release = threading.Event()
+
+    def lend(conn: libvirt.virConnect) -> None:
+        loop.call_soon_threadsafe(_resolve, lent, conn)
+        release.wait()
+
+    holder = asyncio.ensure_future(
+        host.call(lend, f"Could not reach {host.display_name}", slow=True)
+    )
+    try:
+        await asyncio.wait({lent, holder}, return_when=asyncio.FIRST_COMPLETED)
+        if not lent.done():
+            await holder  # it failed: raise its error
+        yield lent.result()
+    finally:
+        release.set()
+        lent.cancel()
+        with contextlib.suppress(Exception):
+            await holder
+
+
+def _resolve(future: asyncio.Future[libvirt.virConnect], conn: libvirt.virConnect) -> None:
+    if not future.done():
+        future.set_result(conn)
+
+
 class _Live(MoveFlow):
     def __init__(
         self,
@@ -139,8 +179,8 @@ class _Live(MoveFlow):
         timings = await self.txn.run(
             [
                 (Step.VALIDATE, self.validate),
-                (Step.UPLOAD, self._carry),
-                (Step.MIGRATE, self._migrate),
+                (Step.UPLOAD, self.watched(self._carry)),
+                (Step.MIGRATE, self.watched(self._migrate)),
                 (Step.VERIFY, self._verify),
                 (Step.CLEANUP, self._cleanup),
             ]
@@ -189,9 +229,13 @@ class _Live(MoveFlow):
                     f"volume {disk.path} on {self.dst.display_name}",
                     partial(self._undo_volume, disk.path),
                 )
+        for path in file_chardev_paths(self.xml):  # its serial log, made when it starts there
+            if path not in self.dest.existing:
+                self.txn.on_rollback(
+                    f"file {path} on {self.dst.display_name}", partial(self._undo_file, path)
+                )
         uuid = self.uuid
         self.txn.on_rollback(f"guest {self.side.name} on {self.dst.display_name}", self._undo_guest)
-        dconn: libvirt.virConnect = await self.dst.call(lambda c: c, "Could not reach the host")
         params: dict[str, object] = {
             libvirt.VIR_MIGRATE_PARAM_URI: migration_uri(
                 self.dst.uri, local_address_towards(self.src.uri)
@@ -210,36 +254,47 @@ class _Live(MoveFlow):
             dest_xml = eject_media(map_networks(live_xml, self.network_map), ejected)
             params[libvirt.VIR_MIGRATE_PARAM_DEST_XML] = dest_xml
 
-        def migrate(conn: libvirt.virConnect) -> str:
-            dom = conn.lookupByUUIDString(uuid)
-            return str(dom.migrate3(dconn, params, LIVE_FLAGS).UUIDString())
+        async with lent_connection(self.dst) as dconn:
 
-        job = asyncio.ensure_future(
-            self.src.call(migrate, f"Could not migrate {self.side.name}", slow=True)
-        )
-        watcher = asyncio.ensure_future(self._watch())
-        try:
-            await asyncio.shield(job)
-        except asyncio.CancelledError:
-            if not job.done():
-                with contextlib.suppress(VmguiError):
-                    await self.src.call(
-                        lambda c: c.lookupByUUIDString(uuid).abortJob(), "Could not abort"
-                    )
-                with contextlib.suppress(Exception):
-                    await job
-            raise
-        finally:
-            watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watcher
+            def migrate(conn: libvirt.virConnect) -> str:
+                dom = conn.lookupByUUIDString(uuid)
+                return str(dom.migrate3(dconn, params, LIVE_FLAGS).UUIDString())
+
+            job = asyncio.ensure_future(
+                self.src.call(migrate, f"Could not migrate {self.side.name}", slow=True)
+            )
+            watcher = asyncio.ensure_future(self._watch())
+            try:
+                await asyncio.shield(job)
+            except asyncio.CancelledError:
+                if not job.done():
+                    with contextlib.suppress(VmguiError):
+                        await self.src.call(
+                            lambda c: c.lookupByUUIDString(uuid).abortJob(), "Could not abort"
+                        )
+                    with contextlib.suppress(Exception):
+                        await job
+                raise
+            finally:
+                watcher.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await watcher
         self.migrated = True
         return ""
 
     async def _watch(self) -> None:
         uuid = self.uuid
+        aborted = False
         while True:
             await asyncio.sleep(0.2)
+            if self.dst.state is not ConnectionState.CONNECTED and not aborted:
+                # The destination is gone: the source's QEMU would go on sending the guest to
+                # an orphan until the end; stop it now, and the guest goes on here.
+                aborted = True
+                with contextlib.suppress(VmguiError):
+                    await self.src.call(
+                        lambda c: c.lookupByUUIDString(uuid).abortJob(), "Could not abort"
+                    )
             try:
                 stats = await self.src.call(
                     lambda c: c.lookupByUUIDString(uuid).jobStats(0), "job stats"
@@ -280,7 +335,12 @@ class _Live(MoveFlow):
     async def _undo_volume(self, path: str) -> None:
         if self.migrated:
             return  # the guest runs there now: never delete what it uses
-        await self.dst.call(lambda c: _delete_after_refresh(c, path), f"Could not delete {path}")
+        await self.dst.call(lambda c: _delete_volume_at(c, path), f"Could not delete {path}")
+
+    async def _undo_file(self, path: str) -> None:
+        if self.migrated:
+            return
+        await self.dst.call(lambda c: _delete_volume_at(c, path), f"Could not delete {path}")
 
     async def _reattach(self, element: str) -> None:
         uuid = self.uuid
@@ -308,11 +368,14 @@ def _attach_blocking(uuid: str, element: str, conn: libvirt.virConnect) -> None:
     dom.attachDeviceFlags(element, flags)
 
 
-def _delete_after_refresh(conn: libvirt.virConnect, path: str) -> None:
+def _delete_volume_at(conn: libvirt.virConnect, path: str) -> None:
+    """Delete the file at ``path`` if it is a volume of a pool (else it is the host's own)."""
     for pool in conn.listAllStoragePools(libvirt.VIR_CONNECT_LIST_STORAGE_POOLS_ACTIVE):
         with contextlib.suppress(libvirt.libvirtError):
             pool.refresh(0)
-    delete_volume_blocking(conn, path)
+    vol = unless_missing(partial(conn.storageVolLookupByPath, path), libvirt.VIR_ERR_NO_STORAGE_VOL)
+    if vol is not None:
+        vol.delete(0)
 
 
 def _verify_blocking(conn: libvirt.virConnect, uuid: str, targets: list[str]) -> dict[str, int]:

@@ -13,7 +13,7 @@ read-only disk is left out; the source guest is never changed for it before the 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -27,12 +27,13 @@ from vmgui.core.migration import (
     SourceSide,
     reuses_medium,
 )
+from vmgui.core.model import ConnectionState
 from vmgui.core.provisioning import StepTiming
 from vmgui.core.xml.build import volume_xml
 from vmgui.virt.connection import HostConnection
 from vmgui.virt.movefacts import check_move, owned_paths, remove_source_blocking, volume_name
 from vmgui.virt.storage import call_keeping
-from vmgui.virt.transaction import Transaction
+from vmgui.virt.transaction import StepFn, Transaction
 from vmgui.virt.volstream import TransferReport, disk_reporter, pipe_volume
 
 
@@ -139,6 +140,10 @@ class MoveFlow:
             raise VmguiError(f"{disk.target} changed on its way to the destination")
         return dest, sent
 
+    def watched(self, fn: StepFn) -> StepFn:
+        """A step whose failure on a dropped host says so (:func:`watch_hosts`)."""
+        return watch_hosts(fn, (self.dst, self.src), f"the guest stays on {self.src.display_name}")
+
     def reporter(self, target: str, start: int, total: int) -> TransferReport:
         """Progress of one disk of several: ``start`` bytes were moved before it."""
         return disk_reporter(self.txn.report, target, start, total)
@@ -166,6 +171,26 @@ class MoveFlow:
             tuple(self.removed),
             tuple(self.warnings),
         )
+
+
+def watch_hosts(fn: StepFn, hosts: Sequence[HostConnection], kept: str) -> StepFn:
+    """``fn``, whose failure while one of ``hosts`` dropped says so first ("the connection to
+    host2 was lost: <libvirt's words>"), with ``kept`` as the hint (what is intact where)."""
+
+    async def step() -> str:
+        try:
+            return await fn()
+        except VmguiError as exc:
+            gone = [h for h in hosts if h.state is not ConnectionState.CONNECTED]
+            if not gone:
+                raise
+            raise VmguiError(
+                f"the connection to {gone[0].display_name} was lost",
+                exc.details or exc.summary,
+                kept,
+            ) from exc
+
+    return step
 
 
 def _empty_volume_blocking(pool: str, name: str, conn: libvirt.virConnect) -> str:

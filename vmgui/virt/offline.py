@@ -79,9 +79,9 @@ class _Offline(MoveFlow):
             [
                 (Step.VALIDATE, self._validate),
                 (Step.COPY, self._flatten),
-                (Step.UPLOAD, self._stream),
-                (Step.VERIFY, self._verify),
-                (Step.DEFINE, self._define),
+                (Step.UPLOAD, self.watched(self._stream)),
+                (Step.VERIFY, self.watched(self._verify)),
+                (Step.DEFINE, self.watched(self._define)),
                 (Step.CLEANUP, self._cleanup),
             ]
         )

@@ -141,6 +141,18 @@ def eject_media(xml: str, targets: Iterable[str]) -> str:
     return serialize(root)
 
 
+def file_chardev_paths(xml: str) -> tuple[str, ...]:
+    """The files a guest's serial, console, channel and parallel ports write (``type='file'``),
+    without duplicates: the guest's host makes them when it starts."""
+    root = parse_root(xml)
+    paths: dict[str, None] = {}
+    for tag in ("serial", "console", "channel", "parallel"):
+        for chardev in root.iterfind(f"devices/{tag}"):
+            if chardev.get("type") == "file":
+                paths[attr(chardev, "source", "path")] = None
+    return tuple(p for p in paths if p)
+
+
 def disk_xml_of(xml: str, target: str) -> str:
     """The ``<disk>`` element of ``target`` alone (for a detach), or "" if there is none."""
     root = parse_root(xml)
