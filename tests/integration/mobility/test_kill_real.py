@@ -96,15 +96,7 @@ def _with_data_disk(mob: MobLab, guest: MobGuest) -> str:
         block = b"\x5a" * (1 << 20)
         for _ in range(DATA >> 20):
             out.write(block)
-    path.chmod(0o644)
-    mob.lab.pool().refresh(0)
-    conn = mob.lab.conn()
-    xml = conn.lookupByUUIDString(guest.uuid).XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)
-    disk = (
-        "<disk type='file' device='disk'><driver name='qemu' type='raw'/>"
-        f"<source file='{path}'/><target dev='vdc' bus='virtio'/></disk>"
-    )
-    conn.defineXML(xml.replace("</devices>", disk + "</devices>", 1))
+    mob.add_disk(guest, path, "<target dev='vdc' bus='virtio'/>")
     return str(path)
 
 
