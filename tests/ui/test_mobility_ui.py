@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import ClassVar
 
 import pytest
-from PySide6.QtWidgets import QMenu, QTreeWidgetItem, QWidget
+from PySide6.QtWidgets import QMenu, QMessageBox, QPushButton, QTreeWidgetItem, QWidget
 from pytestqt.qtbot import QtBot
 
 from tests.conftest import fixture_uri, wait_until
@@ -17,7 +17,13 @@ from vmgui.core.errors import VmguiError
 from vmgui.core.provisioning import Progress, ProgressCallback, Step
 from vmgui.ui.controller import HostController
 from vmgui.ui.main.window import MainWindow
-from vmgui.ui.mobility.dialogs import Destination, ImportRequest, SnapshotRequest
+from vmgui.ui.mobility.dialogs import (
+    Destination,
+    ImportRequest,
+    QtMobilityDialogs,
+    RevertChoice,
+    SnapshotRequest,
+)
 from vmgui.ui.mobility.jobs import JobDialog, run_with_progress, transfer_line
 
 
@@ -29,12 +35,18 @@ class FakeQuestions:
         self.clone: tuple[str, bool] | None = None
         self.destinations: list[Destination] = []
         self.notes: list[str] = []
+        self.revert: RevertChoice | None = None
+        self.reverts: list[tuple[str, str]] = []
 
     async def ask_snapshot(
         self, parent: QWidget, guest: str, default_name: str, disk_only_note: str
     ) -> SnapshotRequest | None:
         self.notes.append(disk_only_note)
         return self.snapshot
+
+    async def ask_revert(self, parent: QWidget, guest: str, snapshot: str) -> RevertChoice | None:
+        self.reverts.append((guest, snapshot))
+        return self.revert
 
     async def ask_clone(self, parent: QWidget, guest: str, default: str) -> tuple[str, bool] | None:
         return self.clone
@@ -121,10 +133,12 @@ def test_create_revert_delete_from_the_tab(opened: Opened) -> None:
 
     pane.tree.setCurrentItem(_first(win))
     assert pane.revert_button.isEnabled() and pane.delete_button.isEnabled()
-    dialogs.confirm_answer = True  # "snapshot first, then revert"
+    confirms = len(dialogs.confirms)
+    questions.revert = RevertChoice.SNAPSHOT_FIRST
     pane.revert_button.click()
     qloop(wait_until(lambda: len(_names(win)) == 2))
-    assert "loses its current state" in dialogs.confirms[-1]
+    assert questions.reverts == [("guest-04", "s1")]
+    assert len(dialogs.confirms) == confirms  # one question, no second confirm
 
     pane.tree.setCurrentItem(_first(win))
     pane.with_children.setChecked(True)
@@ -218,3 +232,58 @@ def test_job_failures_propagate(qtbot: QtBot, qloop: Run) -> None:
 
     with pytest.raises(VmguiError, match="boom"):
         qloop(run_with_progress(parent, "X", job))
+
+
+@pytest.mark.parametrize(("choice", "snapshots"), [(None, ["s1"]), (RevertChoice.DISCARD, ["s1"])])
+def test_revert_cancelled_or_discarding_takes_no_snapshot(
+    opened: Opened, choice: RevertChoice | None, snapshots: list[str]
+) -> None:
+    win, dialogs, questions, qloop = opened
+    pane = win.snapshots_pane
+    select(win, ["guest-04"])
+    qloop(wait_until(lambda: pane.listing is not None and pane.listing.guest == "guest-04"))
+    questions.snapshot = SnapshotRequest("s1", "", False)
+    pane.create_button.click()
+    qloop(wait_until(lambda: "s1 (current)" in _names(win)))
+    pane.tree.setCurrentItem(_first(win))
+    questions.revert = choice
+    pane.revert_button.click()
+    qloop(wait_until(lambda: questions.reverts == [("guest-04", "s1")]))
+    qloop(asyncio.sleep(0.2))
+    assert [n.removesuffix(" (current)") for n in _names(win)] == snapshots
+    assert dialogs.confirms == []
+    reverted = "reverted to s1" in win.statusBar().currentMessage()
+    assert reverted is (choice is RevertChoice.DISCARD)
+
+
+@pytest.mark.parametrize(
+    ("button", "expected"),
+    [
+        ("snapshotFirstButton", RevertChoice.SNAPSHOT_FIRST),
+        ("revertDiscardButton", RevertChoice.DISCARD),
+        ("cancel", None),
+    ],
+)
+def test_the_revert_question_has_three_answers(
+    qtbot: QtBot, qloop: Run, button: str, expected: RevertChoice | None
+) -> None:
+    parent = QWidget()
+    qtbot.addWidget(parent)
+    parent.show()
+
+    async def answer() -> RevertChoice | None:
+        task = asyncio.ensure_future(QtMobilityDialogs().ask_revert(parent, "web1", "s1"))
+        await wait_until(lambda: parent.findChild(QMessageBox, "snapshotRevertDialog") is not None)
+        box = parent.findChild(QMessageBox, "snapshotRevertDialog")
+        assert box is not None and box.isVisible()
+        assert box.text() == "Revert web1 to s1?" and "lost" in box.informativeText()
+        assert box.defaultButton() is box.findChild(QPushButton, "snapshotFirstButton")
+        if button == "cancel":
+            box.escapeButton().click()
+        else:
+            clicked = box.findChild(QPushButton, button)
+            assert clicked is not None
+            clicked.click()
+        return await asyncio.wait_for(task, 5)
+
+    assert qloop(answer()) is expected

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import replace
 from typing import Any
 
 from vmgui.core.migration import (
@@ -67,11 +68,17 @@ def test_mapping_detaching_and_offline_pools() -> None:
     assert migration_refusals(SRC, lab, network_map={}) == (
         "host2 already has a file at /img/g/g.qcow2 (for vda)",
     )
-    big = SourceSide(
-        "g", "u1", True, "qemu", "", (), (DISK, MoveDisk("sda", "/img/g/x.iso", 9, 9 << 30, True))
+    iso = MoveDisk("sda", "/img/g/x.iso", 9 << 30, 9 << 30, True, cdrom=True)
+    big = SourceSide("g", "u1", True, "qemu", "", (), (DISK, iso))
+    assert migration_refusals(big, _dst(), network_map={}) == ()  # streamed, whatever its size
+    # a shared installer ISO the destination has at the same path is used there, not refused
+    assert migration_refusals(big, _dst(existing=frozenset({iso.path})), network_map={}) == ()
+    loose = SourceSide("g", "u1", True, "qemu", "", (), (DISK, replace(iso, in_pool=False)))
+    assert migration_refusals(loose, _dst(), network_map={}) == (
+        "sda (/img/g/x.iso) is not a volume in a storage pool of the source, so it cannot be "
+        "streamed: detach it (--detach-readonly) or put it in a pool",
     )
-    assert "too large to carry" in migration_refusals(big, _dst(), network_map={})[0]
-    assert migration_refusals(big, _dst(), network_map={}, detach_readonly=True) == ()
+    assert migration_refusals(loose, _dst(), network_map={}, detach_readonly=True) == ()
 
 
 def test_cpu_passthrough_between_different_cpus() -> None:

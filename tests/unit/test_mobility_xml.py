@@ -11,6 +11,8 @@ from vmgui.core.seedclone import SeedReadError, read_seed_iso, rehost_seed
 from vmgui.core.validation import ValidationError
 from vmgui.core.xml.domain import parse_domain_xml
 from vmgui.core.xml.mobility import (
+    eject_media,
+    file_chardev_paths,
     map_networks,
     networks_of,
     portable_xml,
@@ -84,3 +86,19 @@ def test_portable_xml_and_identity() -> None:
     assert all(not n.mac for n in renamed.nics)
     fresh = set_identity(XML, "web9", new_uuid=True, new_macs=False)
     assert "<uuid>" not in fresh and "52:54:00:00:00:01" in fresh
+
+
+def test_eject_media_keeps_the_drive_and_other_disks() -> None:
+    xml = """<domain><name>g</name><uuid>1</uuid><devices>
+      <disk type='file' device='cdrom'><driver name='qemu' type='raw'/>
+        <source file='/iso/debian.iso'/><target dev='hdc' bus='ide'/><readonly/></disk>
+      <disk type='file' device='disk'><source file='/img/seed.iso'/>
+        <target dev='vdb' bus='virtio'/><readonly/></disk>
+    </devices></domain>"""
+    disks = {d.target: d for d in parse_domain_xml(eject_media(xml, ["hdc", "vdb"])).disks}
+    assert disks["hdc"].device == "cdrom" and disks["hdc"].path == "" and disks["hdc"].readonly
+    assert disks["vdb"].path == "/img/seed.iso"  # not a CD-ROM: untouched
+
+
+def test_file_chardev_paths() -> None:
+    assert file_chardev_paths(XML) == ("/var/log/web1.log", "/web1/console.log")

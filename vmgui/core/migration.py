@@ -17,10 +17,6 @@ from dataclasses import dataclass
 from vmgui.core.provisioning import USER_NETWORK, StepTiming
 from vmgui.core.validation import parse_uri
 
-#: The largest read-only disk (seed, ISO) carried to the destination; larger ones are
-#: detached (after asking) or the move is refused.
-CARRY_LIMIT = 64 << 20
-
 
 @dataclass(frozen=True, slots=True)
 class MoveDisk:
@@ -33,6 +29,8 @@ class MoveDisk:
         size: bytes in its file (read-only disks: what is carried).
         readonly: read-only (a seed or ISO: libvirt does not copy it).
         backing: the backing file ("" for none; never deleted after a move).
+        cdrom: a CD-ROM drive (detaching it ejects its medium; the drive stays).
+        in_pool: a volume in a storage pool of the source (what vmgui can stream).
     """
 
     target: str
@@ -41,6 +39,8 @@ class MoveDisk:
     size: int
     readonly: bool
     backing: str = ""
+    cdrom: bool = False
+    in_pool: bool = True
 
     @property
     def folder(self) -> str:
@@ -104,7 +104,6 @@ def migration_refusals(
     *,
     network_map: Mapping[str, str],
     detach_readonly: bool = False,
-    carry_limit: int = CARRY_LIMIT,
     fallback_pool: str = "",
 ) -> tuple[str, ...]:
     """Every reason the move cannot start (empty when it can), one line each.
@@ -113,8 +112,7 @@ def migration_refusals(
         src: the guest on the source.
         dst: the destination.
         network_map: source network -> destination network (or "user").
-        detach_readonly: read-only disks are dropped rather than carried.
-        carry_limit: the largest read-only disk carried.
+        detach_readonly: read-only disks are dropped (CD-ROMs ejected) rather than carried.
         fallback_pool: an offline move's pool for disks whose folder has none there ("" for
             a live move: libvirt makes each disk at its own path).
     """
@@ -145,6 +143,8 @@ def migration_refusals(
     for disk in src.disks:
         if disk.readonly and detach_readonly:
             continue
+        if reuses_medium(disk, dst):
+            continue
         if disk.folder not in dst.pools and fallback_pool not in dst.pools.values():
             out.append(
                 f"{where} has no active storage pool at {disk.folder} (for {disk.target}): "
@@ -152,12 +152,20 @@ def migration_refusals(
             )
         elif disk.path in dst.existing and not fallback_pool:
             out.append(f"{where} already has a file at {disk.path} (for {disk.target})")
-        if disk.readonly and disk.size > carry_limit:
+        if not disk.in_pool and (disk.readonly or fallback_pool):
             out.append(
-                f"the read-only {disk.target} ({disk.path}) is too large to carry: "
-                "detach it (--detach-readonly) or copy it there first"
+                f"{disk.target} ({disk.path}) is not a volume in a storage pool of the source, "
+                "so it cannot be streamed: "
+                + ("detach it (--detach-readonly) or " if disk.readonly else "")
+                + "put it in a pool"
             )
     return tuple(out)
+
+
+def reuses_medium(disk: MoveDisk, dst: DestinationSide) -> bool:
+    """A CD-ROM medium the destination already has at the same path (a shared installer ISO):
+    used there as it is, not carried."""
+    return disk.cdrom and disk.path in dst.existing
 
 
 def migration_uri(destination_uri: str, local_address: str) -> str:

@@ -1,7 +1,9 @@
 """Export a shut-off guest into one ``.vmgui`` file (layout: :mod:`vmgui.core.vmguifile`).
 
 Works over any connection, remote ones too: disks leave the host through libvirt's sparse
-download stream (holes are not sent). ``vol.download`` streams a qcow2 *file*, not its chain,
+download stream (holes are not sent, and stay holes in the file); on this machine a volume's
+file is read directly when it can be (:mod:`~vmgui.virt.filecopy`, the same bytes, about
+twice as fast). ``vol.download`` streams a qcow2 *file*, not its chain,
 so a disk with a backing file is first flattened into a temporary full copy on the host
 (``createXMLFrom``), streamed, then deleted. The read-only cloud-init seed goes in as raw;
 installer ISOs (CD-ROMs) are left out, with a note in the manifest. A running guest is
@@ -13,11 +15,14 @@ temporary copies and the partial file are removed.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
+from io import SEEK_CUR
 from pathlib import Path
 from typing import IO
 
@@ -25,7 +30,6 @@ import libvirt
 
 from vmgui.core.errors import VmguiError
 from vmgui.core.provisioning import ProgressCallback, Step, StepTiming
-from vmgui.core.units import format_bytes
 from vmgui.core.vmguifile import (
     DOMAIN_XML,
     END_OF_ARCHIVE,
@@ -39,13 +43,20 @@ from vmgui.core.vmguifile import (
 )
 from vmgui.core.xml.domain import is_seed_disk, parse_domain_xml
 from vmgui.core.xml.host import read_volume
-from vmgui.core.xml.mobility import networks_of
+from vmgui.core.xml.mobility import FileStamp, networks_of, volume_stamp
 from vmgui.virt import inspect
 from vmgui.virt.clone import full_copy_blocking
 from vmgui.virt.connection import HostConnection
+from vmgui.virt.filecopy import copy_file_blocking, is_local_uri, open_if_same
 from vmgui.virt.storage import call_keeping, delete_volume_blocking
 from vmgui.virt.transaction import Transaction
-from vmgui.virt.volstream import Control, download_blocking, run_transfer
+from vmgui.virt.volstream import (
+    Control,
+    disk_reporter,
+    download_blocking,
+    run_controlled,
+    run_transfer,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,23 +106,35 @@ async def export_guest(
     *,
     progress: ProgressCallback | None = None,
     clock: Callable[[], float] = time.perf_counter,
+    direct: bool = True,
 ) -> ExportResult:
     """Write the shut-off guest ``uuid`` into the file ``path`` (which must not exist).
+
+    Args:
+        host: the guest's host.
+        uuid: the guest.
+        path: the ``.vmgui`` file to write.
+        progress: progress reports.
+        clock: for timings.
+        direct: when the host is this machine, read a volume's file directly where it can
+            (:mod:`~vmgui.virt.filecopy`); False always streams through libvirt.
 
     Raises:
         ProvisionError: naming the step; temporary copies and the partial file are removed.
         asyncio.CancelledError: after the same clean-up.
     """
     txn = Transaction(host, f"Could not export to {path.name}", progress, clock=clock)
-    return await _Export(txn, uuid, path).run()
+    return await _Export(txn, uuid, path, direct and is_local_uri(host.uri)).run()
 
 
 class _Export:
-    def __init__(self, txn: Transaction, uuid: str, path: Path) -> None:
+    def __init__(self, txn: Transaction, uuid: str, path: Path, direct: bool) -> None:
         self.txn = txn
         self.host = txn.host
         self.uuid = uuid
         self.path = path
+        self.direct = direct
+        self.stamps: dict[str, FileStamp | None] = {}
         self.partial = path.with_name(f".{path.name}.part")
         self.facts = ExportFacts("", "", (), ())
         self.sources: dict[str, str] = {}  # target -> the volume to stream
@@ -165,8 +188,8 @@ class _Export:
         sizes = {}
         for disk in self.facts.disks:
             source = self.sources[disk.target]
-            sizes[disk.target] = await self.host.call(
-                partial(_physical_size, source), f"Could not read {source}"
+            sizes[disk.target], self.stamps[disk.target] = await self.host.call(
+                partial(_source_facts, source), f"Could not read {source}"
             )
         total = sum(sizes.values())
         self.txn.on_rollback(f"file {self.partial}", self._remove_partial)
@@ -221,21 +244,35 @@ class _Export:
         start = out.tell()
         source = self.sources[disk.target]
 
-        def report(done: int, _all: int | None, speed: float | None, eta: float | None) -> None:
-            moved = done_before + done
-            self.txn.report(
-                f"{disk.target}: {format_bytes(moved)} of {format_bytes(total)}",
-                moved / total if total else None,
-                (moved, total, speed, eta),
-            )
+        report = disk_reporter(self.txn.report, disk.target, done_before, total)
 
         def fetch(conn: libvirt.virConnect, control: Control) -> str:
+            def skip(length: int) -> None:
+                out.seek(length, SEEK_CUR)  # a hole in the file too
+
             def write(data: bytes) -> None:
                 out.write(data)
 
-            return download_blocking(conn, source, write, control)
+            return download_blocking(conn, source, write, control, skip)
 
-        digest = await run_transfer(self.host, fetch, f"Could not read {disk.target}", report, size)
+        local = None
+        if self.direct:
+            local = await asyncio.to_thread(open_if_same, source, self.stamps[disk.target])
+        if local is None:
+            digest = await run_transfer(
+                self.host, fetch, f"Could not read {disk.target}", report, size
+            )
+        else:
+            try:
+                digest = await run_controlled(
+                    lambda control: asyncio.to_thread(
+                        copy_file_blocking, local, size, out, control
+                    ),
+                    report,
+                    size,
+                )
+            finally:
+                os.close(local)
         written = out.tell() - start
         if written != size:
             raise VmguiError(
@@ -261,9 +298,11 @@ class _Export:
             self.path.unlink()
 
 
-def _physical_size(path: str, conn: libvirt.virConnect) -> int:
+def _source_facts(path: str, conn: libvirt.virConnect) -> tuple[int, FileStamp | None]:
+    """The bytes a volume's stream carries and what its host says about its file."""
     vol = conn.storageVolLookupByPath(path)
-    return int(vol.infoFlags(libvirt.VIR_STORAGE_VOL_GET_PHYSICAL)[2])
+    size = int(vol.infoFlags(libvirt.VIR_STORAGE_VOL_GET_PHYSICAL)[2])
+    return size, volume_stamp(str(vol.XMLDesc(0)))
 
 
 def export_facts_blocking(conn: libvirt.virConnect, uuid: str) -> ExportFacts:
@@ -287,9 +326,10 @@ def export_facts_blocking(conn: libvirt.virConnect, uuid: str) -> ExportFacts:
         if not disk.source_key:
             continue
         if disk.device == "cdrom" or (disk.readonly and not is_seed_disk(disk)):
-            left_out.append(
-                f"{disk.target}: {disk.source_key} (read-only {disk.device}, not copied)"
-            )
+            note = f"{disk.target}: {disk.source_key} (read-only {disk.device}, not copied)"
+            if disk.device == "cdrom":
+                note += "; an import keeps the drive, empty"
+            left_out.append(note)
             continue
         try:
             if disk.source_type == "volume":

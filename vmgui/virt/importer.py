@@ -46,6 +46,7 @@ from vmgui.core.xml.domain import parse_domain_xml
 from vmgui.core.xml.host import read_pool
 from vmgui.core.xml.mobility import (
     drop_disks,
+    eject_media,
     map_networks,
     networks_of,
     point_disks,
@@ -54,9 +55,16 @@ from vmgui.core.xml.mobility import (
     set_identity,
 )
 from vmgui.virt.connection import HostConnection
+from vmgui.virt.moveflow import watch_hosts
 from vmgui.virt.storage import unless_missing
 from vmgui.virt.transaction import Transaction
-from vmgui.virt.volstream import Control, run_transfer, upload_blocking, volume_sha256_blocking
+from vmgui.virt.volstream import (
+    Control,
+    disk_reporter,
+    run_transfer,
+    upload_blocking,
+    volume_sha256_blocking,
+)
 
 _HASH_CHUNK = 4 << 20
 
@@ -193,8 +201,8 @@ class _Import:
         timings = await self.txn.run(
             [
                 (Step.VALIDATE, self._validate),
-                (Step.UPLOAD, self._upload),
-                (Step.VERIFY, self._verify),
+                (Step.UPLOAD, watch_hosts(self._upload, (self.host,), "the file is intact")),
+                (Step.VERIFY, watch_hosts(self._verify, (self.host,), "the file is intact")),
                 (Step.DEFINE, self._define),
                 (Step.START, self._start),
             ]
@@ -253,6 +261,8 @@ class _Import:
             )
         if self.facts.name != stem:
             self.warnings.append(f"{stem} exists on the host: imported as {self.facts.name}")
+        for note in manifest.left_out:
+            self.warnings.append(f"not included in the file: {note}")
         return ""
 
     async def _upload(self) -> str:
@@ -280,13 +290,7 @@ class _Import:
     async def _upload_disk(
         self, handle: IO[bytes], target: str, dest: str, member: Member, before: int, total: int
     ) -> str:
-        def report(done: int, _all: int | None, speed: float | None, eta: float | None) -> None:
-            moved = before + done
-            self.txn.report(
-                f"{target}: {format_bytes(moved)} of {format_bytes(total)}",
-                moved / total if total else None,
-                (moved, total, speed, eta),
-            )
+        report = disk_reporter(self.txn.report, target, before, total)
 
         def send(conn: libvirt.virConnect, control: Control) -> str:
             return upload_blocking(conn, dest, handle, member.offset, member.size, control)
@@ -327,10 +331,9 @@ class _Import:
         manifest = self.checked.manifest
         xml = map_networks(portable_xml(self.checked.domain_xml), self.network_map)
         kept = {d.target for d in manifest.disks}
-        dropped = [
-            d.target for d in parse_domain_xml(xml).disks if d.source_key and d.target not in kept
-        ]
-        xml = drop_disks(xml, dropped)
+        absent = [d for d in parse_domain_xml(xml).disks if d.source_key and d.target not in kept]
+        xml = drop_disks(xml, [d.target for d in absent if d.device != "cdrom"])
+        xml = eject_media(xml, [d.target for d in absent if d.device == "cdrom"])
         xml = point_disks(
             xml, {d.target: (self.volumes[d.target], d.format) for d in manifest.disks}
         )

@@ -7,10 +7,11 @@ vmgui removes the source itself once the destination guest is verified (defined,
 running, disks of the same virtual sizes). The migration address is given explicitly
 (``VIR_MIGRATE_PARAM_URI``, :func:`~vmgui.core.migration.migration_uri`). libvirt pre-creates
 each disk in the destination pool at the disk's own folder (the check refuses a move without
-one); read-only disks (the seed, ISOs), which libvirt does not copy, are carried first by
-stream upload, or detached on request. Progress comes from ``jobStats()``; a cancel calls
-``abortJob()``: the guest keeps running on the source and what the destination made is
-deleted. The pre-check and the clean-up are :mod:`~vmgui.virt.movefacts`'.
+one); read-only disks (the seed, ISOs), which libvirt does not copy, are streamed there
+first, or left behind on request (:class:`~vmgui.virt.moveflow.MoveFlow`). Progress comes
+from ``jobStats()``; a cancel calls ``abortJob()``: the guest keeps running on the source
+and what the destination made is deleted. The pre-check and the clean-up are
+:mod:`~vmgui.virt.movefacts`'.
 
 ``migrate3`` needs both connections in one call: it runs on the source's second thread with
 the destination's ``virConnect`` borrowed (libvirt connections accept calls from any thread).
@@ -21,25 +22,25 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from functools import partial
 
 import libvirt
 
 from vmgui.core.errors import VmguiError
-from vmgui.core.migration import MoveResult, SourceSide, migration_uri
+from vmgui.core.migration import MoveResult, migration_uri
+from vmgui.core.model import ConnectionState
 from vmgui.core.provisioning import ProgressCallback, Step
 from vmgui.core.units import format_bytes, format_rate
 from vmgui.core.validation import parse_uri
-from vmgui.core.xml.host import read_pool
-from vmgui.core.xml.mobility import disk_xml_of, map_networks
-from vmgui.virt.clone import read_volume_bytes_blocking
+from vmgui.core.xml.mobility import disk_xml_of, eject_media, file_chardev_paths, map_networks
 from vmgui.virt.connection import HostConnection
-from vmgui.virt.movefacts import check_move, owned_paths, remove_source_blocking, volume_name
+from vmgui.virt.moveflow import MoveFlow, MoveOptions
 from vmgui.virt.offline import move_offline
 from vmgui.virt.provhost import remove_domain_blocking
-from vmgui.virt.storage import StreamUploader, delete_volume_blocking
+from vmgui.virt.storage import unless_missing
 from vmgui.virt.transaction import Transaction
 
 LIVE_FLAGS = (
@@ -98,13 +99,14 @@ async def move_guest(
             uuid,
             keep_source=keep_source,
             network_map=mapping,
+            detach_readonly=detach_readonly,
             pool=pool,
             progress=progress,
             clock=clock,
         )
     txn = Transaction(dst, f"Could not migrate to {dst.display_name}", progress, clock=clock)
-    flow = _Live(txn, src, uuid, keep_source, mapping, detach_readonly, bandwidth_mib)
-    return await flow.run()
+    options = MoveOptions(keep_source, mapping, detach_readonly)
+    return await _Live(txn, src, uuid, options, bandwidth_mib).run()
 
 
 def local_address_towards(uri: str) -> str:
@@ -121,104 +123,119 @@ def local_address_towards(uri: str) -> str:
         return host
 
 
-class _Live:
+@contextlib.asynccontextmanager
+async def lent_connection(host: HostConnection) -> AsyncIterator[libvirt.virConnect]:
+    """``host``'s libvirt connection, for a call another host's worker makes with it
+    (``migrate3`` takes the destination's connection).
+
+    While it is lent, ``host``'s second thread waits inside a call of its own, so that a drop
+    of ``host`` (its daemon killed mid-migration) does not close the connection under the
+    borrowing call: a dropped connection is closed only after each of its workers' current
+    call (:mod:`~vmgui.virt.closing`); closing it earlier crashed the process.
+    """
+    loop = asyncio.get_running_loop()
+    lent: asyncio.Future[libvirt.virConnect] = loop.create_future()
+    release = threading.Event()
+
+    def lend(conn: libvirt.virConnect) -> None:
+        loop.call_soon_threadsafe(_resolve, lent, conn)
+        release.wait()
+
+    holder = asyncio.ensure_future(
+        host.call(lend, f"Could not reach {host.display_name}", slow=True)
+    )
+    try:
+        await asyncio.wait({lent, holder}, return_when=asyncio.FIRST_COMPLETED)
+        if not lent.done():
+            await holder  # it failed: raise its error
+        yield lent.result()
+    finally:
+        release.set()
+        lent.cancel()
+        with contextlib.suppress(Exception):
+            await holder
+
+
+def _resolve(future: asyncio.Future[libvirt.virConnect], conn: libvirt.virConnect) -> None:
+    if not future.done():
+        future.set_result(conn)
+
+
+class _Live(MoveFlow):
     def __init__(
         self,
         txn: Transaction,
         src: HostConnection,
         uuid: str,
-        keep_source: bool,
-        network_map: dict[str, str],
-        detach_readonly: bool,
+        options: MoveOptions,
         bandwidth_mib: int,
     ) -> None:
-        self.txn = txn
-        self.dst = txn.host
-        self.src = src
-        self.uuid = uuid
-        self.keep_source = keep_source
-        self.network_map = network_map
-        self.detach_readonly = detach_readonly
+        super().__init__(txn, src, uuid, options)
         self.bandwidth_mib = bandwidth_mib
-        self.side: SourceSide | None = None
-        self.xml = ""
         self.migrated = False
-        self.removed: list[str] = []
-        self.warnings: list[str] = []
+        self.detached: list[str] = []  # <disk> elements hot-unplugged from the source
 
     async def run(self) -> MoveResult:
         timings = await self.txn.run(
             [
-                (Step.VALIDATE, self._validate),
-                (Step.UPLOAD, self._carry),
-                (Step.MIGRATE, self._migrate),
+                (Step.VALIDATE, self.validate),
+                (Step.UPLOAD, self.watched(self._carry)),
+                (Step.MIGRATE, self.watched(self._migrate)),
                 (Step.VERIFY, self._verify),
                 (Step.CLEANUP, self._cleanup),
             ]
         )
-        assert self.side is not None
-        return MoveResult(
-            self.side.name,
-            self.uuid,
-            self.src.uri,
-            self.dst.uri,
-            True,
-            timings,
-            tuple(self.removed),
-            tuple(self.warnings),
-        )
-
-    async def _validate(self) -> str:
-        self.side, self.xml, _dest = await check_move(
-            self.src,
-            self.dst,
-            self.uuid,
-            network_map=self.network_map,
-            detach_readonly=self.detach_readonly,
-        )
-        return ""
+        return self.result(timings, live=True)
 
     async def _carry(self) -> str:
-        assert self.side is not None
-        readonly = [d for d in self.side.disks if d.readonly]
-        if not readonly:
-            return "skipped"
+        note = "skipped"
         uuid = self.uuid
-        for disk in readonly:
-            if self.detach_readonly:
-                element = disk_xml_of(self.xml, disk.target)
-                await self.src.call(
-                    partial(_detach_blocking, uuid, element), f"Could not detach {disk.target}"
-                )
-                self.warnings.append(f"{disk.target} ({disk.path}) was detached")
-                continue
-            path = disk.path
-            data = await self.src.call(
-                partial(read_volume_bytes_blocking, path=path, limit=disk.size + 1),
-                f"Could not read {path}",
+        for disk in self.left_behind:
+            if disk.cdrom:
+                continue  # its medium is ejected in the destination's definition
+            element = disk_xml_of(self.xml, disk.target)
+            await self.src.call(
+                partial(_detach_blocking, uuid, element), f"Could not detach {disk.target}"
             )
-            pools = await self.dst.call(
-                partial(_pool_at_blocking, folder=disk.folder), "Could not find the pool"
-            )
-            made = await StreamUploader().upload(self.dst, pools, volume_name(path), data, "raw")
             self.txn.on_rollback(
-                f"volume {made} on {self.dst.display_name}", partial(self._undo_volume, made)
+                f"{disk.target} detached from the source", partial(self._reattach, element)
             )
-            if made != path:
-                raise VmguiError(f"{disk.target} landed at {made} on the destination, not {path}")
-        return "detached" if self.detach_readonly else ""
+            self.detached.append(element)
+            note = "detached"
+        for disk in self.streamed:
+            made, _digest = await self.stream_disk(disk, disk.path, disk.size, self._created)
+            if made != disk.path:
+                raise VmguiError(
+                    f"{disk.target} landed at {made} on the destination, not {disk.path}"
+                )
+            note = ""
+        return note
+
+    async def _cleanup(self) -> str:
+        if self.keep_source:  # the kept definition gets back what was unplugged for the move
+            for element in self.detached:
+                await self._reattach(element)
+        return await self.remove_source()
+
+    def _created(self, path: str) -> None:
+        self.txn.on_rollback(
+            f"volume {path} on {self.dst.display_name}", partial(self._undo_volume, path)
+        )
 
     async def _migrate(self) -> str:
-        assert self.side is not None
         for disk in self.side.disks:
             if not disk.readonly:
                 self.txn.on_rollback(
                     f"volume {disk.path} on {self.dst.display_name}",
                     partial(self._undo_volume, disk.path),
                 )
+        for path in file_chardev_paths(self.xml):  # its serial log, made when it starts there
+            if path not in self.dest.existing:
+                self.txn.on_rollback(
+                    f"file {path} on {self.dst.display_name}", partial(self._undo_file, path)
+                )
         uuid = self.uuid
         self.txn.on_rollback(f"guest {self.side.name} on {self.dst.display_name}", self._undo_guest)
-        dconn: libvirt.virConnect = await self.dst.call(lambda c: c, "Could not reach the host")
         params: dict[str, object] = {
             libvirt.VIR_MIGRATE_PARAM_URI: migration_uri(
                 self.dst.uri, local_address_towards(self.src.uri)
@@ -226,47 +243,58 @@ class _Live:
         }
         if self.bandwidth_mib:
             params[libvirt.VIR_MIGRATE_PARAM_BANDWIDTH] = self.bandwidth_mib
-        if self.network_map:
-            params[libvirt.VIR_MIGRATE_PARAM_DEST_XML] = map_networks(
-                await self.src.call(
-                    lambda c: str(
-                        c.lookupByUUIDString(uuid).XMLDesc(libvirt.VIR_DOMAIN_XML_MIGRATABLE)
-                    ),
-                    "Could not read the guest",
+        ejected = [d.target for d in self.left_behind if d.cdrom]
+        if self.network_map or ejected:
+            live_xml = await self.src.call(
+                lambda c: str(
+                    c.lookupByUUIDString(uuid).XMLDesc(libvirt.VIR_DOMAIN_XML_MIGRATABLE)
                 ),
-                self.network_map,
+                "Could not read the guest",
             )
+            dest_xml = eject_media(map_networks(live_xml, self.network_map), ejected)
+            params[libvirt.VIR_MIGRATE_PARAM_DEST_XML] = dest_xml
 
-        def migrate(conn: libvirt.virConnect) -> str:
-            dom = conn.lookupByUUIDString(uuid)
-            return str(dom.migrate3(dconn, params, LIVE_FLAGS).UUIDString())
+        async with lent_connection(self.dst) as dconn:
 
-        job = asyncio.ensure_future(
-            self.src.call(migrate, f"Could not migrate {self.side.name}", slow=True)
-        )
-        watcher = asyncio.ensure_future(self._watch())
-        try:
-            await asyncio.shield(job)
-        except asyncio.CancelledError:
-            if not job.done():
-                with contextlib.suppress(VmguiError):
-                    await self.src.call(
-                        lambda c: c.lookupByUUIDString(uuid).abortJob(), "Could not abort"
-                    )
-                with contextlib.suppress(Exception):
-                    await job
-            raise
-        finally:
-            watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watcher
+            def migrate(conn: libvirt.virConnect) -> str:
+                dom = conn.lookupByUUIDString(uuid)
+                return str(dom.migrate3(dconn, params, LIVE_FLAGS).UUIDString())
+
+            job = asyncio.ensure_future(
+                self.src.call(migrate, f"Could not migrate {self.side.name}", slow=True)
+            )
+            watcher = asyncio.ensure_future(self._watch())
+            try:
+                await asyncio.shield(job)
+            except asyncio.CancelledError:
+                if not job.done():
+                    with contextlib.suppress(VmguiError):
+                        await self.src.call(
+                            lambda c: c.lookupByUUIDString(uuid).abortJob(), "Could not abort"
+                        )
+                    with contextlib.suppress(Exception):
+                        await job
+                raise
+            finally:
+                watcher.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await watcher
         self.migrated = True
         return ""
 
     async def _watch(self) -> None:
         uuid = self.uuid
+        aborted = False
         while True:
             await asyncio.sleep(0.2)
+            if self.dst.state is not ConnectionState.CONNECTED and not aborted:
+                # The destination is gone: the source's QEMU would go on sending the guest to
+                # an orphan until the end; stop it now, and the guest goes on here.
+                aborted = True
+                with contextlib.suppress(VmguiError):
+                    await self.src.call(
+                        lambda c: c.lookupByUUIDString(uuid).abortJob(), "Could not abort"
+                    )
             try:
                 stats = await self.src.call(
                     lambda c: c.lookupByUUIDString(uuid).jobStats(0), "job stats"
@@ -290,7 +318,6 @@ class _Live:
             )
 
     async def _verify(self) -> str:
-        assert self.side is not None
         uuid, side = self.uuid, self.side
         sizes = await self.dst.call(
             lambda c: _verify_blocking(c, uuid, [d.target for d in side.disks if not d.readonly]),
@@ -305,21 +332,21 @@ class _Live:
                 )
         return ""
 
-    async def _cleanup(self) -> str:
-        if self.keep_source:
-            return "skipped"
-        assert self.side is not None
-        owned = owned_paths(self.side, self.xml)
-        uuid = self.uuid
-        self.removed = await self.src.call(
-            lambda c: remove_source_blocking(c, uuid, owned), "Could not remove the source"
-        )
-        return ""
-
     async def _undo_volume(self, path: str) -> None:
         if self.migrated:
             return  # the guest runs there now: never delete what it uses
-        await self.dst.call(lambda c: _delete_after_refresh(c, path), f"Could not delete {path}")
+        await self.dst.call(lambda c: _delete_volume_at(c, path), f"Could not delete {path}")
+
+    async def _undo_file(self, path: str) -> None:
+        if self.migrated:
+            return
+        await self.dst.call(lambda c: _delete_volume_at(c, path), f"Could not delete {path}")
+
+    async def _reattach(self, element: str) -> None:
+        uuid = self.uuid
+        await self.src.call(
+            partial(_attach_blocking, uuid, element), "Could not re-attach the disk"
+        )
 
     async def _undo_guest(self) -> None:
         if self.migrated:
@@ -333,18 +360,22 @@ def _detach_blocking(uuid: str, element: str, conn: libvirt.virConnect) -> None:
     conn.lookupByUUIDString(uuid).detachDeviceFlags(element, flags)
 
 
-def _pool_at_blocking(conn: libvirt.virConnect, folder: str) -> str:
-    for pool in conn.listAllStoragePools(libvirt.VIR_CONNECT_LIST_STORAGE_POOLS_ACTIVE):
-        if read_pool(pool.XMLDesc(0)).target_path.rstrip("/") == folder:
-            return str(pool.name())
-    raise VmguiError(f"There is no active storage pool at {folder}")
+def _attach_blocking(uuid: str, element: str, conn: libvirt.virConnect) -> None:
+    dom = conn.lookupByUUIDString(uuid)
+    flags = libvirt.VIR_DOMAIN_AFFECT_CONFIG
+    if dom.isActive():
+        flags |= libvirt.VIR_DOMAIN_AFFECT_LIVE
+    dom.attachDeviceFlags(element, flags)
 
 
-def _delete_after_refresh(conn: libvirt.virConnect, path: str) -> None:
+def _delete_volume_at(conn: libvirt.virConnect, path: str) -> None:
+    """Delete the file at ``path`` if it is a volume of a pool (else it is the host's own)."""
     for pool in conn.listAllStoragePools(libvirt.VIR_CONNECT_LIST_STORAGE_POOLS_ACTIVE):
         with contextlib.suppress(libvirt.libvirtError):
             pool.refresh(0)
-    delete_volume_blocking(conn, path)
+    vol = unless_missing(partial(conn.storageVolLookupByPath, path), libvirt.VIR_ERR_NO_STORAGE_VOL)
+    if vol is not None:
+        vol.delete(0)
 
 
 def _verify_blocking(conn: libvirt.virConnect, uuid: str, targets: list[str]) -> dict[str, int]:

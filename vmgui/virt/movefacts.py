@@ -53,6 +53,8 @@ def source_side_blocking(conn: libvirt.virConnect, uuid: str) -> tuple[SourceSid
                 int(physical),
                 disk.readonly or disk.device == "cdrom",
                 backing,
+                cdrom=disk.device == "cdrom",
+                in_pool=vol is not None,
             )
         )
     cpu_model = ""

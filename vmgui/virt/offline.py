@@ -3,12 +3,12 @@ host to host, without a file in between).
 
 Each disk is streamed sparse from the source into a new volume on the destination (a disk
 with a backing file is first flattened into a temporary full copy on the source, since a
-stream carries the file, not its chain); the read-only seed comes along as raw, installer
-ISOs stay behind (dropped from the definition, with a warning). The destination volumes are
-read back and their SHA-256 compared with what left the source before the guest is defined
-there with the same name and UUID. Then, unless asked to keep it, the source is undefined and
-its disks deleted (never a backing file). On failure or cancel the destination keeps nothing
-and the temporary copies on the source are deleted.
+stream carries the file, not its chain); read-only disks (the seed, installer ISOs) come
+along as raw, or stay behind on request (:class:`~vmgui.virt.moveflow.MoveFlow`). The
+destination volumes are read back and their SHA-256 compared with what left the source before
+the guest is defined there with the same name and UUID. Then, unless asked to keep it, the
+source is undefined and its disks deleted (never a backing file, never an ISO). On failure or
+cancel the destination keeps nothing and the temporary copies on the source are deleted.
 """
 
 from __future__ import annotations
@@ -20,13 +20,11 @@ from functools import partial
 import libvirt
 
 from vmgui.core.errors import VmguiError
-from vmgui.core.migration import DestinationSide, MoveDisk, MoveResult, SourceSide
+from vmgui.core.migration import MoveDisk, MoveResult
 from vmgui.core.provisioning import ProgressCallback, Step
-from vmgui.core.units import format_bytes
-from vmgui.core.xml.build import volume_xml
-from vmgui.core.xml.domain import is_seed_disk, parse_domain_xml
 from vmgui.core.xml.mobility import (
     drop_disks,
+    eject_media,
     map_networks,
     point_disks,
     portable_xml,
@@ -34,16 +32,10 @@ from vmgui.core.xml.mobility import (
 )
 from vmgui.virt.clone import full_copy_blocking
 from vmgui.virt.connection import HostConnection
-from vmgui.virt.movefacts import check_move, owned_paths, remove_source_blocking, volume_name
+from vmgui.virt.moveflow import MoveFlow, MoveOptions
 from vmgui.virt.storage import call_keeping, delete_volume_blocking
 from vmgui.virt.transaction import Transaction
-from vmgui.virt.volstream import (
-    Control,
-    TransferReport,
-    pipe_volume,
-    run_transfer,
-    volume_sha256_blocking,
-)
+from vmgui.virt.volstream import Control, run_transfer, volume_sha256_blocking
 
 
 async def move_offline(
@@ -53,6 +45,7 @@ async def move_offline(
     *,
     keep_source: bool = False,
     network_map: Mapping[str, str] | None = None,
+    detach_readonly: bool = False,
     pool: str = "default",
     progress: ProgressCallback | None = None,
     clock: Callable[[], float] = time.perf_counter,
@@ -66,76 +59,38 @@ async def move_offline(
         asyncio.CancelledError: after the same clean-up.
     """
     txn = Transaction(dst, f"Could not move to {dst.display_name}", progress, clock=clock)
-    flow = _Offline(txn, src, uuid, keep_source, dict(network_map or {}), pool)
-    return await flow.run()
+    options = MoveOptions(keep_source, network_map or {}, detach_readonly, pool)
+    return await _Offline(txn, src, uuid, options).run()
 
 
-class _Offline:
+class _Offline(MoveFlow):
     def __init__(
-        self,
-        txn: Transaction,
-        src: HostConnection,
-        uuid: str,
-        keep_source: bool,
-        network_map: dict[str, str],
-        pool: str,
+        self, txn: Transaction, src: HostConnection, uuid: str, options: MoveOptions
     ) -> None:
-        self.txn = txn
-        self.dst = txn.host
-        self.src = src
-        self.uuid = uuid
-        self.keep_source = keep_source
-        self.network_map = network_map
-        self.pool = pool
-        self.side: SourceSide | None = None
-        self.dest: DestinationSide | None = None
-        self.xml = ""
+        super().__init__(txn, src, uuid, options)
         self.carried: list[MoveDisk] = []
         self.sources: dict[str, str] = {}  # target -> what is streamed (a flattened copy?)
         self.temporary: list[str] = []
         self.volumes: dict[str, str] = {}  # target -> the destination volume
         self.digests: dict[str, str] = {}
-        self.removed: list[str] = []
-        self.warnings: list[str] = []
 
     async def run(self) -> MoveResult:
         timings = await self.txn.run(
             [
                 (Step.VALIDATE, self._validate),
                 (Step.COPY, self._flatten),
-                (Step.UPLOAD, self._stream),
-                (Step.VERIFY, self._verify),
-                (Step.DEFINE, self._define),
+                (Step.UPLOAD, self.watched(self._stream)),
+                (Step.VERIFY, self.watched(self._verify)),
+                (Step.DEFINE, self.watched(self._define)),
                 (Step.CLEANUP, self._cleanup),
             ]
         )
-        assert self.side is not None
-        return MoveResult(
-            self.side.name,
-            self.uuid,
-            self.src.uri,
-            self.dst.uri,
-            False,
-            timings,
-            tuple(self.removed),
-            tuple(self.warnings),
-        )
+        return self.result(timings, live=False)
 
     async def _validate(self) -> str:
-        self.side, self.xml, self.dest = await check_move(
-            self.src,
-            self.dst,
-            self.uuid,
-            network_map=self.network_map,
-            detach_readonly=False,
-            fallback_pool=self.pool,
-        )
-        seeds = {d.path for d in parse_domain_xml(self.xml).disks if is_seed_disk(d)}
-        for disk in self.side.disks:
-            if disk.readonly and disk.path not in seeds:
-                self.warnings.append(f"{disk.target} ({disk.path}) stays behind")
-            else:
-                self.carried.append(disk)
+        await self.validate()
+        streamed = {d.target for d in self.streamed}
+        self.carried = [d for d in self.side.disks if not d.readonly or d.target in streamed]
         return ""
 
     async def _flatten(self) -> str:
@@ -161,7 +116,6 @@ class _Offline:
         return note
 
     async def _stream(self) -> str:
-        assert self.dest is not None
         sizes = {}
         for disk in self.carried:
             source = self.sources[disk.target]
@@ -171,41 +125,19 @@ class _Offline:
         total = sum(sizes.values())
         before = 0
         for disk in self.carried:
-            pool = self.dest.pools.get(disk.folder, self.pool)
-            name = volume_name(disk.path)
-            dest = await self.txn.create_volume(
-                partial(_empty_volume, pool, name), f"Could not create {name}"
+            target = disk.target
+            self.volumes[target], self.digests[target] = await self.stream_disk(
+                disk,
+                self.sources[target],
+                sizes[target],
+                self.txn.created_volume,
+                self.reporter(target, before, total),
             )
-            self.volumes[disk.target] = dest
-
-            sent, received = await pipe_volume(
-                self.src,
-                self.sources[disk.target],
-                self.dst,
-                dest,
-                sizes[disk.target],
-                self._reporter(disk.target, before, total),
-            )
-            if sent != received:
-                raise VmguiError(f"{disk.target} changed on its way to the destination")
-            self.digests[disk.target] = sent
-            before += sizes[disk.target]
+            before += sizes[target]
         return ""
 
-    def _reporter(self, target: str, start: int, total: int) -> TransferReport:
-        def report(done: int, _all: int | None, speed: float | None, eta: float | None) -> None:
-            moved = start + done
-            self.txn.report(
-                f"{target}: {format_bytes(moved)} of {format_bytes(total)}",
-                moved / total if total else None,
-                (moved, total, speed, eta),
-            )
-
-        return report
-
     async def _verify(self) -> str:
-        assert self.dest is not None
-        for pool in {self.dest.pools.get(d.folder, self.pool) for d in self.carried}:
+        for pool in {self.pool_for(d) for d in self.carried}:
             await self.dst.call(partial(_refresh, pool), "Could not refresh the pool")
         for disk in self.carried:
             read = partial(_sha256_of, self.volumes[disk.target])
@@ -218,12 +150,11 @@ class _Offline:
         return ""
 
     async def _define(self) -> str:
-        assert self.side is not None
         xml = map_networks(portable_xml(self.xml), self.network_map)
-        carried = {d.target for d in self.carried}
-        xml = drop_disks(xml, [d.target for d in self.side.disks if d.target not in carried])
+        xml = drop_disks(xml, [d.target for d in self.left_behind if not d.cdrom])
+        xml = eject_media(xml, [d.target for d in self.left_behind if d.cdrom])
         formats = {d.target: ("raw" if d.readonly else "qcow2") for d in self.carried}
-        xml = point_disks(xml, {t: (self.volumes[t], formats[t]) for t in carried})
+        xml = point_disks(xml, {t: (self.volumes[t], f) for t, f in formats.items()})
         folder = next(iter(self.volumes.values()), "").rpartition("/")[0]
         xml = rename_guest_files(xml, self.side.name, self.side.name, folder)
         name = self.side.name
@@ -237,15 +168,7 @@ class _Offline:
             await self.src.call(
                 partial(delete_volume_blocking, path=path), f"Could not delete {path}"
             )
-        if self.keep_source:
-            return "kept the source"
-        assert self.side is not None
-        owned = owned_paths(self.side, self.xml)
-        uuid = self.uuid
-        self.removed = await self.src.call(
-            lambda c: remove_source_blocking(c, uuid, owned), "Could not remove the source"
-        )
-        return ""
+        return await self.remove_source()
 
     async def _undo_src(self, path: str) -> None:
         await self.src.call(partial(delete_volume_blocking, path=path), f"Could not delete {path}")
@@ -266,8 +189,3 @@ def _refresh(pool: str, conn: libvirt.virConnect) -> None:
 
 def _sha256_of(path: str, conn: libvirt.virConnect, control: Control) -> str:
     return volume_sha256_blocking(conn, path, control)
-
-
-def _empty_volume(pool: str, name: str, conn: libvirt.virConnect) -> str:
-    xml = volume_xml(name, 0, "raw")
-    return str(conn.storagePoolLookupByName(pool).createXML(xml, 0).path())

@@ -17,12 +17,13 @@ import hashlib
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Protocol, TypeVar
 
 import libvirt
 
 from vmgui.core.provisioning import TransferMeter
+from vmgui.core.units import format_bytes
 from vmgui.virt.connection import HostConnection
 
 _T = TypeVar("_T")
@@ -32,6 +33,34 @@ _ZERO = bytes(CHUNK)
 
 #: (bytes done, bytes in all or None, speed or None, ETA or None), on the loop's thread.
 TransferReport = Callable[[int, int | None, float | None, float | None], None]
+
+
+class StepReport(Protocol):
+    """Where a step's progress goes (:meth:`~vmgui.virt.transaction.Transaction.report`)."""
+
+    def __call__(
+        self,
+        message: str,
+        fraction: float | None = None,
+        transfer: tuple[int, int | None, float | None, float | None] | None = None,
+    ) -> None:
+        """Report ``message``, the step's ``fraction`` done and the transfer's figures."""
+        ...
+
+
+def disk_reporter(step: StepReport, target: str, start: int, total: int) -> TransferReport:
+    """The progress of disk ``target`` as part of ``total`` bytes of several disks, of which
+    ``start`` were moved before it ("vda: 12 MiB of 40 MiB")."""
+
+    def report(done: int, _all: int | None, speed: float | None, eta: float | None) -> None:
+        moved = start + done
+        step(
+            f"{target}: {format_bytes(moved)} of {format_bytes(total)}",
+            moved / total if total else None,
+            (moved, total, speed, eta),
+        )
+
+    return report
 
 
 class ByteSource(Protocol):
@@ -103,8 +132,22 @@ async def run_transfer(
     Cancelling the awaiting task sets the flag; the transfer stops at its next chunk, and
     the cancellation propagates after the worker is done.
     """
+    return await run_controlled(
+        lambda control: host.call(lambda c: fn(c, control), summary, slow=True), report, total
+    )
+
+
+async def run_controlled(
+    start: Callable[[Control], Awaitable[_T]],
+    report: TransferReport | None = None,
+    total: int | None = None,
+) -> _T:
+    """Await ``start(control)``, a transfer on some worker, with one :class:`Control`.
+
+    Cancelling the awaiting task sets the control's flag and waits for the worker to stop.
+    """
     control = Control(asyncio.get_running_loop(), report, total)
-    future = asyncio.ensure_future(host.call(lambda c: fn(c, control), summary, slow=True))
+    future = asyncio.ensure_future(start(control))
     try:
         return await asyncio.shield(future)
     except asyncio.CancelledError:
@@ -119,8 +162,10 @@ def download_blocking(
     path: str,
     write: Callable[[bytes], None],
     control: Control,
+    skip: Callable[[int], None] | None = None,
 ) -> str:
-    """Stream the volume at ``path`` out sparse: data to ``write``, holes as zeros to ``write``.
+    """Stream the volume at ``path`` out sparse: data to ``write``, holes to ``skip`` (their
+    length), or as zeros to ``write`` without one.
 
     Returns:
         The SHA-256 (hex) of the bytes written.
@@ -136,10 +181,13 @@ def download_blocking(
         return 0
 
     def on_hole(_st: libvirt.virStream, length: int, _opaque: object) -> int:
+        if skip is not None:
+            skip(length)
         while length > 0:
             n = min(length, CHUNK)
             digest.update(_ZERO[:n])
-            write(_ZERO[:n])
+            if skip is None:
+                write(_ZERO[:n])
             control.advance(n)
             length -= n
         return 0

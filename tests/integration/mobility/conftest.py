@@ -133,6 +133,29 @@ class MobLab:
         dom = conn.defineXML(xml)
         return MobGuest(name, dom.UUIDString(), disk, log, seed_path)
 
+    def add_cdrom(self, guest: MobGuest) -> str:
+        """Give the shut-off ``guest`` an IDE CD-ROM holding a 70 MiB "installer ISO" (sparse,
+        1 MiB of data: more than the 64 MiB once refused); returns the ISO's path."""
+        iso = POOL_DIR / f"{guest.name}-installer.iso"
+        with iso.open("wb") as out:
+            out.write(b"CD001" * 200_000)
+            out.truncate(70 << 20)
+        self.add_disk(guest, iso, "<target dev='hdc' bus='ide'/><readonly/>", "cdrom")
+        return str(iso)
+
+    def add_disk(self, guest: MobGuest, path: Path, target: str, device: str = "disk") -> None:
+        """Attach the raw file ``path`` (made readable, put in the lab's pool) to the shut-off
+        ``guest`` with the ``<target>`` (and flags) XML ``target``."""
+        path.chmod(0o644)
+        self.lab.pool().refresh(0)
+        conn = self.lab.conn()
+        xml = conn.lookupByUUIDString(guest.uuid).XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)
+        disk = (
+            f"<disk type='file' device='{device}'><driver name='qemu' type='raw'/>"
+            f"<source file='{path}'/>{target}</disk>"
+        )
+        conn.defineXML(xml.replace("</devices>", disk + "</devices>", 1))
+
     def close(self) -> None:
         """Remove every guest and volume with this run's stem on the lab's host."""
         clean_host(self.lab.conn(), self.stem)

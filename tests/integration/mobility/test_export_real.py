@@ -82,6 +82,27 @@ def test_export_file_layout(exported: Path) -> None:
     assert exported.stat().st_size < 2 * (manifest.total_size + (1 << 20))
 
 
+def test_direct_read_and_stream_write_the_same_disks(
+    mob: MobLab, tmp_path: Path, mrun: Run
+) -> None:
+    """On this machine the export reads the files directly; libvirt's stream (what a remote
+    host gets) writes the very same members."""
+    guest = mob.guest()
+    host, _rec = connect(mrun, mob.lab.uri)
+    files = {}
+    try:
+        for direct in (True, False):
+            files[direct] = tmp_path / f"{direct}.vmgui"
+            mrun(export_guest(host, guest.uuid, files[direct], direct=direct))
+    finally:
+        mrun(host.close())
+    manifests = {d: parse_manifest(_member(f, MANIFEST)) for d, f in files.items()}
+    assert manifests[True].disks == manifests[False].disks
+    for disk in manifests[True].disks:
+        assert _member(files[True], disk.member) == _member(files[False], disk.member)
+        assert hashlib.sha256(_member(files[True], disk.member)).hexdigest() == disk.sha256
+
+
 def test_import_on_second_host_boots_and_matches(exported: Path, host2: Host2, mrun: Run) -> None:
     dest, _ = connect(mrun, host2.uri)
     try:
@@ -198,3 +219,31 @@ def test_cli_export_import_rename_on_clash(
     assert f"A guest named '{guest.name}' already exists" in capsys.readouterr().err
     assert main(["export", guest.name, str(file), *uri]) == 1
     assert "already exists" in capsys.readouterr().err
+
+
+def test_installer_iso_is_left_out_and_import_says_so(
+    mob: MobLab, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    guest = mob.guest()
+    iso = mob.add_cdrom(guest)
+    uri = ["--connect", mob.lab.uri]
+    file = tmp_path / "g.vmgui"
+    assert main(["export", guest.name, str(file), *uri]) == 0
+    note = f"hdc: {iso} (read-only cdrom, not copied); an import keeps the drive, empty"
+    assert f"left out: {note}" in capsys.readouterr().out
+    assert parse_manifest(_member(file, MANIFEST)).left_out == (note,)
+    with tarfile.open(file) as tar:
+        assert tar.getnames() == ["domain.xml", "disks/vda.qcow2", "disks/vdb.raw", "manifest.json"]
+    name = f"{guest.name}-copy"
+    assert (
+        main(
+            ["import", str(file), *uri, "--name", name, "--new-identity", "--pool", "vmgui-it-pool"]
+        )
+        == 0
+    )
+    assert f"warning: not included in the file: {note}" in capsys.readouterr().out
+    disks = {
+        d.target: d for d in parse_domain_xml(mob.lab.conn().lookupByName(name).XMLDesc(0)).disks
+    }
+    assert disks["hdc"].device == "cdrom" and disks["hdc"].path == ""
+    assert disks["vdb"].path.endswith(f"{name}-seed.iso")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from tests.integration.lab import POOL_DIR, POWEROFF, READY
 from tests.integration.mobility.conftest import Host2, MobGuest, MobLab, console_of, wait_for
 from vmgui.cli import main
 from vmgui.core.provisioning import Progress, ProvisionError, Step
+from vmgui.core.xml.domain import parse_domain_xml
 from vmgui.virt.connection import HostConnection
 from vmgui.virt.migrate import move_guest
 
@@ -189,3 +191,45 @@ def test_offline_move_through_streams_boots_there(
     wait_for(lambda: READY in console_of(str(log)), 90)
     assert f'"local-hostname": "{guest.name}"' in console_of(str(log))
     dom.destroy()
+
+
+def _media(dom: libvirt.virDomain) -> dict[str, str]:
+    return {d.target: d.path for d in parse_domain_xml(dom.XMLDesc(0)).disks}
+
+
+def test_cdrom_is_carried_then_left_behind_with_detach_readonly(
+    mob: MobLab,
+    host2: Host2,
+    lab_pool_on_host2: str,
+    hosts: tuple[HostConnection, HostConnection],
+    mrun: Run,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    main_host, second = hosts
+    guest = mob.guest()
+    iso = mob.add_cdrom(guest)
+    dom = mob.lab.conn().lookupByUUIDString(guest.uuid)
+    dom.create()
+    wait_for(lambda: READY in guest.console())
+
+    there = mrun(move_guest(main_host, second, guest.uuid), timeout=180)
+    moved = host2.conn.lookupByUUIDString(guest.uuid)
+    assert moved.isActive() and _media(moved)["hdc"] == iso
+    assert hashlib.sha256(host2.outside(iso).read_bytes()).hexdigest() == _sha256(Path(iso))
+    assert Path(iso).exists() and iso not in there.removed  # an ISO is never the guest's own
+
+    argv = ["migrate", guest.name, "--connect", host2.uri, "--to", mob.lab.uri]
+    assert main([*argv, "--detach-readonly"]) == 0
+    out = capsys.readouterr().out
+    assert f"warning: hdc ({iso}) stays behind: its medium ejected" in out
+    assert f"warning: vdb ({guest.seed}) stays behind: detached" in out
+    home = mob.lab.conn().lookupByUUIDString(guest.uuid)
+    media = _media(home)
+    assert home.isActive() and media["hdc"] == "" and "vdb" not in media
+    assert media["vda"] == guest.disk and Path(iso).exists()
+    assert guest.uuid not in {d.UUIDString() for d in host2.conn.listAllDomains(0)}
+    home.destroy()
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()

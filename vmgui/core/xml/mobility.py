@@ -8,9 +8,18 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 
 from vmgui.core.provisioning import USER_NETWORK
-from vmgui.core.xml.base import attr, parse_root, remove_all, remove_child, serialize
+from vmgui.core.xml.base import (
+    attr,
+    parse_or_none,
+    parse_root,
+    remove_all,
+    remove_child,
+    serialize,
+    text,
+)
 from vmgui.core.xml.edit import rename_file_chardevs
 
 
@@ -120,6 +129,30 @@ def drop_disks(xml: str, targets: Iterable[str]) -> str:
     return serialize(root)
 
 
+def eject_media(xml: str, targets: Iterable[str]) -> str:
+    """Empty the CD-ROM drives with the given targets (the drives stay, without a medium)."""
+    root = parse_root(xml)
+    gone = set(targets)
+    for disk in root.iterfind("devices/disk"):
+        if disk.get("device") == "cdrom" and attr(disk, "target", "dev") in gone:
+            for tag in ("source", "backingStore"):
+                remove_all(disk, tag)
+            disk.set("type", "file")
+    return serialize(root)
+
+
+def file_chardev_paths(xml: str) -> tuple[str, ...]:
+    """The files a guest's serial, console, channel and parallel ports write (``type='file'``),
+    without duplicates: the guest's host makes them when it starts."""
+    root = parse_root(xml)
+    paths: dict[str, None] = {}
+    for tag in ("serial", "console", "channel", "parallel"):
+        for chardev in root.iterfind(f"devices/{tag}"):
+            if chardev.get("type") == "file":
+                paths[attr(chardev, "source", "path")] = None
+    return tuple(p for p in paths if p)
+
+
 def disk_xml_of(xml: str, target: str) -> str:
     """The ``<disk>`` element of ``target`` alone (for a detach), or "" if there is none."""
     root = parse_root(xml)
@@ -128,3 +161,38 @@ def disk_xml_of(xml: str, target: str) -> str:
             disk.tail = None
             return serialize(disk)
     return ""
+
+
+@dataclass(frozen=True, slots=True)
+class FileStamp:
+    """What a host says about a volume's file, to tell whether a local file is that very file.
+
+    Attributes:
+        size: the file's size (``<physical>``), bytes.
+        mtime_ns: its modification time, ns since the epoch.
+        ctime_ns: its status-change time, ns since the epoch.
+    """
+
+    size: int
+    mtime_ns: int
+    ctime_ns: int
+
+
+def volume_stamp(xml: str) -> FileStamp | None:
+    """The :class:`FileStamp` of a volume document (``virStorageVol.XMLDesc()``), or None when
+    it lacks the size or the times (not a file, or a driver that does not say)."""
+    root = parse_or_none(xml, "volume")
+    if root is None:
+        return None
+    try:
+        size = int(text(root, "physical"))
+        mtime = _nanoseconds(text(root, "target/timestamps/mtime"))
+        ctime = _nanoseconds(text(root, "target/timestamps/ctime"))
+    except ValueError:
+        return None
+    return FileStamp(size, mtime, ctime) if mtime and ctime else None
+
+
+def _nanoseconds(stamp: str) -> int:
+    seconds, _dot, fraction = stamp.strip().partition(".")
+    return int(seconds) * 1_000_000_000 + int((fraction or "0")[:9].ljust(9, "0"))

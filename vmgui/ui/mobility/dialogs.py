@@ -1,9 +1,11 @@
-"""The questions mobility asks: a snapshot's name, a clone's name and kind, an export file,
-what to import where, and a migration's destination (hosts that cannot take the guest are
-listed disabled, with the reason)."""
+"""The questions mobility asks: a snapshot's name, how to revert (snapshot the current state
+first, lose it, or cancel: one question), a clone's name and kind, an export file, what to
+import where, and a migration's destination (hosts that cannot take the guest are listed
+disabled, with the reason)."""
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -19,6 +21,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QListWidget,
     QListWidgetItem,
+    QMessageBox,
     QVBoxLayout,
     QWidget,
 )
@@ -57,6 +60,20 @@ class Destination:
     reason: str = ""
 
 
+class RevertChoice(enum.Enum):
+    """How to revert to a snapshot."""
+
+    SNAPSHOT_FIRST = "snapshot first"
+    """Take a snapshot of the current state, then revert."""
+    DISCARD = "discard"
+    """Revert, losing the current state."""
+
+
+#: The revert question's buttons, in the order shown.
+SNAPSHOT_FIRST_LABEL = "&Snapshot First and Revert"
+DISCARD_LABEL = "&Revert and Lose the Current State"
+
+
 class MobilityDialogs(Protocol):
     """The questions (tests pass a fake)."""
 
@@ -64,6 +81,10 @@ class MobilityDialogs(Protocol):
         self, parent: QWidget, guest: str, default_name: str, disk_only_note: str
     ) -> SnapshotRequest | None:
         """Name, description and kind of a new snapshot; None if cancelled."""
+        ...
+
+    async def ask_revert(self, parent: QWidget, guest: str, snapshot: str) -> RevertChoice | None:
+        """Whether to keep the current state as a snapshot first; None if cancelled."""
         ...
 
     async def ask_clone(self, parent: QWidget, guest: str, default: str) -> tuple[str, bool] | None:
@@ -242,6 +263,31 @@ class QtMobilityDialogs:
             return dialog.request()
         finally:
             dialog.deleteLater()
+
+    async def ask_revert(self, parent: QWidget, guest: str, snapshot: str) -> RevertChoice | None:
+        """See :class:`MobilityDialogs`: one question with three answers; Cancel is Escape, and
+        keeping the current state is the default."""
+        box = QMessageBox(parent)
+        box.setObjectName("snapshotRevertDialog")
+        box.setIcon(QMessageBox.Icon.Warning)
+        box.setWindowTitle(f"Revert {guest}")
+        box.setText(f"Revert {guest} to {snapshot}?")
+        box.setInformativeText("Its current state is lost unless you take a snapshot of it first.")
+        first = box.addButton(SNAPSHOT_FIRST_LABEL, QMessageBox.ButtonRole.AcceptRole)
+        discard = box.addButton(DISCARD_LABEL, QMessageBox.ButtonRole.DestructiveRole)
+        cancel = box.addButton(QMessageBox.StandardButton.Cancel)
+        first.setObjectName("snapshotFirstButton")
+        discard.setObjectName("revertDiscardButton")
+        box.setDefaultButton(first)
+        box.setEscapeButton(cancel)
+        try:
+            await exec_async(box)
+            clicked = box.clickedButton()
+            if clicked == first:
+                return RevertChoice.SNAPSHOT_FIRST
+            return RevertChoice.DISCARD if clicked == discard else None
+        finally:
+            box.deleteLater()
 
     async def ask_clone(self, parent: QWidget, guest: str, default: str) -> tuple[str, bool] | None:
         """See :class:`MobilityDialogs`."""

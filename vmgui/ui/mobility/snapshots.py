@@ -37,7 +37,7 @@ from vmgui.core.snapshots import (
 )
 from vmgui.ui.controller import HostController
 from vmgui.ui.dialogs import Dialogs
-from vmgui.ui.mobility.dialogs import MobilityDialogs
+from vmgui.ui.mobility.dialogs import MobilityDialogs, RevertChoice
 from vmgui.ui.shell import Shell
 from vmgui.ui.widgets import muted_label
 from vmgui.virt.snapshots import (
@@ -228,7 +228,7 @@ class SnapshotsPresenter(QObject):
         shell: the window (owns the tasks, shows failures).
         controller: the hosts.
         dialogs: the window's confirmations.
-        questions: mobility's questions (the snapshot's name).
+        questions: mobility's questions (the snapshot's name, how to revert).
     """
 
     def __init__(
@@ -334,25 +334,13 @@ class SnapshotsPresenter(QObject):
         self.refresh()
 
     async def _revert(self, guest: GuestInfo, name: str) -> None:
-        parent = self._shell.dialog_parent
-        first = await self._dialogs.confirm(
-            parent,
-            f"Revert {guest.name}",
-            f"Reverting {guest.name} to {name} loses its current state. Take a snapshot of "
-            "the current state first?",
-            "Snapshot first, then revert",
-        )
+        choice = await self._questions.ask_revert(self._shell.dialog_parent, guest.name, name)
+        if choice is None:
+            return
         host = self._controller.host(guest.host_uri)
-        if first:
+        if choice is RevertChoice.SNAPSHOT_FIRST:
             saved = await create_snapshot(host, guest.uuid, default_snapshot_name())
             self._shell.notify(f"{guest.name}: current state kept as {saved.name}")
-        elif not await self._dialogs.confirm(
-            parent,
-            f"Revert {guest.name}",
-            f"Revert {guest.name} to {name} without keeping its current state?",
-            "Revert",
-        ):
-            return
         await revert_snapshot(host, guest.uuid, name)
         self._shell.notify(f"{guest.name}: reverted to {name}")
         self.refresh()
