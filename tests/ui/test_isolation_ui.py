@@ -4,7 +4,8 @@ test-driver hosts (Host → Storage… / Networks…)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterator
+from functools import partial
 from typing import Any, TypeVar
 
 import libvirt
@@ -214,6 +215,32 @@ def test_views_follow_host_events(
     run(create_network(view.host, "behind", "isolated"))
     run(wait_until(lambda: "behind" in [n.name for n in nets.networks.rows], 5))
     nets.close()
+
+
+def test_two_windows_on_one_host_both_follow_its_events(
+    storage: tuple[StorageWindow, FakeDialogs, Run], qtbot: QtBot
+) -> None:
+    """libvirt takes one registration of an event per connection: a second Storage window on
+    the same host shares it, and closing one window leaves the other following."""
+    first, _dialogs, run = storage
+    second = StorageWindow(first.host, _ShellStub(), FakeDialogs())
+    qtbot.addWidget(second)
+    run(second.start())
+    assert first.watching and second.watching
+
+    def define(name: str) -> Callable[[libvirt.virConnect], None]:
+        def call(conn: libvirt.virConnect) -> None:
+            conn.storagePoolDefineXML(dir_pool_xml(name, f"/{name}"), 0)
+
+        return call
+
+    run(first.host.call(define("both"), "define"))
+    for view in (first, second):
+        run(wait_until(partial(lambda v: "both" in [p.name for p in v.pools.rows], view), 5))
+    second.close()
+    run(wait_until(lambda: not second.watching, 5))
+    run(first.host.call(define("after"), "define"))
+    run(wait_until(lambda: "after" in [p.name for p in first.pools.rows], 5))
 
 
 class _ShellStub:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import inspect
-import linecache
 import sys
 import threading
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import ModuleType
 
 import PySide6.QtCore  # noqa: F401  (installs PySide6's import hook)
 import pytest
@@ -33,9 +33,20 @@ def new_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Call
         sys.modules.pop(name, None)
 
 
-def _scanned(name: str) -> bool:
-    """Whether PySide6's hook read the module's source (it stays in linecache)."""
-    return any(Path(path).stem == name for path in list(linecache.cache))
+@pytest.fixture
+def scanned(monkeypatch: pytest.MonkeyPatch) -> Callable[[str], bool]:
+    """Whether PySide6's hook source-checked a module (its check, spied on; linecache would
+    do too, but anything in the process may clear it)."""
+    feature = sys.modules["PySide6.support.feature"]
+    check = feature._mod_uses_pyside
+    seen: set[str] = set()
+
+    def spy(module: ModuleType) -> bool:
+        seen.add(module.__name__)
+        return bool(check(module))
+
+    monkeypatch.setattr(feature, "_mod_uses_pyside", spy)
+    return seen.__contains__
 
 
 def _import(name: str) -> None:
@@ -49,10 +60,12 @@ def _import_in_thread(name: str) -> None:
     thread.join()
 
 
-def test_the_scan_is_skipped_for_this_thread_only(new_module: Callable[[], str]) -> None:
+def test_the_scan_is_skipped_for_this_thread_only(
+    new_module: Callable[[], str], scanned: Callable[[str], bool]
+) -> None:
     before = new_module()
     _import(before)
-    assert _scanned(before), "PySide6's hook reads every new module's source"
+    assert scanned(before), "PySide6's hook reads every new module's source"
     skipped, nested, other, after = new_module(), new_module(), new_module(), new_module()
     with without_source_scan():
         with without_source_scan():
@@ -60,13 +73,13 @@ def test_the_scan_is_skipped_for_this_thread_only(new_module: Callable[[], str])
         _import(skipped)  # still skipped after the inner block
         _import_in_thread(other)
     _import(after)
-    assert not _scanned(nested) and not _scanned(skipped)
-    assert _scanned(other), "another thread keeps PySide6's check meanwhile"
-    assert _scanned(after), "restored after the block"
+    assert not scanned(nested) and not scanned(skipped)
+    assert scanned(other), "another thread keeps PySide6's check meanwhile"
+    assert scanned(after), "restored after the block"
 
 
 def test_only_the_hook_is_replaced_and_put_back_even_on_errors(
-    new_module: Callable[[], str],
+    new_module: Callable[[], str], scanned: Callable[[str], bool]
 ) -> None:
     """The replaced name is PySide6's own check (if it goes in a PySide6 update, this fails:
     the memory win would be gone); ``inspect`` is never touched."""
@@ -86,4 +99,4 @@ def test_only_the_hook_is_replaced_and_put_back_even_on_errors(
     assert feature._mod_uses_pyside is check
     name = new_module()
     _import(name)
-    assert _scanned(name)
+    assert scanned(name)

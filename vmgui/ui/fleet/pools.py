@@ -5,9 +5,10 @@ fetch_pools`) when it connects, every :data:`REFRESH_MS` while someone looks
 (:meth:`PoolSpaceTracker.set_active`), and shortly after guests are defined or undefined on
 it (their disks are made or deleted). Nothing here calls libvirt on the Qt thread.
 
-It does not register libvirt's pool events: libvirt takes one registration of an event per
-connection ("event callback already tracked" for a second one), and the Storage window holds
-it while it is open (:mod:`vmgui.virt.resourceevents`). Volumes have no events at all.
+It also follows each connected host's pool events (:mod:`vmgui.virt.resourceevents`, which
+shares libvirt's one registration per connection with the Storage windows): a pool made,
+started, stopped or refreshed elsewhere shows at once. Volumes have no events at all: made or
+deleted ones show with the next read.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import logging
 from dataclasses import dataclass
 
 from PySide6.QtCore import QObject, QTimer, Signal
+from shiboken6 import isValid
 
 from vmgui.core.errors import VmguiError
 from vmgui.core.model import ConnectionState, GuestInfo, HostStatus
@@ -23,6 +25,7 @@ from vmgui.core.pools import StoragePool
 from vmgui.ui.controller import HostController
 from vmgui.ui.shell import Shell
 from vmgui.virt.pools import fetch_pools
+from vmgui.virt.resourceevents import Kind, Watch, watch
 
 _log = logging.getLogger(__name__)
 
@@ -86,6 +89,7 @@ class PoolSpaceTracker(QObject):
         self._reading: set[str] = set()
         self._again: set[str] = set()
         self._burst: set[str] = set()
+        self._watches: dict[str, Watch] = {}
         self._timer = QTimer(self)
         self._timer.setInterval(refresh_ms)
         self._timer.timeout.connect(self._on_timer_timeout)
@@ -136,9 +140,32 @@ class PoolSpaceTracker(QObject):
     def _follow(self, uri: str, guests: set[str]) -> None:
         self._generation[uri] = self._generation.get(uri, 0) + 1
         self._guests[uri] = guests
+        self._unwatch(uri)
         self.refresh(uri)
+        self._shell.spawn(self._watch(uri, self._generation[uri]))
+
+    async def _watch(self, uri: str, generation: int) -> None:
+        def on_change(_name: str) -> None:
+            if isValid(self):  # (the tracker may be gone before its connection)
+                self._guests_changed(uri)  # one re-read per burst of events
+
+        try:
+            made = await watch(self._controller.host(uri), Kind.POOLS, on_change)
+        except (VmguiError, KeyError) as exc:
+            _log.info("%s: pool events not followed: %s", uri, exc)
+            return
+        if self._generation.get(uri) == generation:
+            self._watches[uri] = made
+        else:
+            await made.close()  # reconnected or removed meanwhile
+
+    def _unwatch(self, uri: str) -> None:
+        old = self._watches.pop(uri, None)
+        if old is not None:
+            self._shell.spawn(old.close())
 
     def _forget(self, uri: str) -> None:
+        self._unwatch(uri)
         self._generation.pop(uri, None)
         self._guests.pop(uri, None)
         self._again.discard(uri)
