@@ -12,6 +12,7 @@ import shutil
 import time
 from pathlib import Path
 
+import libvirt
 import pytest
 
 from tests.integration.helpers import Recorder, Run
@@ -21,8 +22,9 @@ from tests.services.fixtures import tls_host as tls_host
 from tests.services.keyring_service import SecretService
 from tests.services.secondhost import open_connection
 from tests.services.tlshost import TlsHost
-from vmgui.core.model import ConnectionState
+from vmgui.core.model import ConnectionState, GuestState
 from vmgui.core.sshprompts import HostKeyQuestion, PromptKind
+from vmgui.virt import guestlist, inspect
 from vmgui.virt.connection import HostConnection
 from vmgui.virt.credentials import AuthenticationError, CredentialAnswer, CredentialRequest
 from vmgui.virt.opening import CONNECT_TIMEOUT
@@ -76,6 +78,35 @@ def fails(mrun: Run, uri: str, **kwargs: object) -> tuple[AuthenticationError, f
 
 
 # -- TLS ----------------------------------------------------------------------------------------
+
+
+def _transient_xml(name: str) -> str:
+    return _GUEST_XML.replace(GUEST, name)
+
+
+def test_bulk_list_equals_reading_each_guest(tls_host: TlsHost) -> None:
+    """On a real daemon: shut off, saved (managed save), running transient guests."""
+    conn = open_connection(tls_host.host.uri_unix)
+    names = [f"{GUEST}-off", f"{GUEST}-saved"]
+    try:
+        for name in names:
+            conn.defineXML(_transient_xml(name))
+        saved = conn.lookupByName(names[1])
+        saved.create()
+        saved.managedSave(0)
+        conn.createXML(_transient_xml(f"{GUEST}-transient"), 0)
+        bulk = guestlist.list_guests("uri", conn)
+        each = [inspect.guest_info("uri", dom) for dom in conn.listAllDomains(0)]
+        assert sorted(bulk, key=lambda g: g.name) == sorted(each, key=lambda g: g.name)
+        states = {g.name: (g.state, g.persistent) for g in bulk}
+        assert states[names[1]] == (GuestState.SAVED, True)
+        assert states[f"{GUEST}-transient"] == (GuestState.RUNNING, False)
+    finally:
+        conn.lookupByName(f"{GUEST}-transient").destroy()
+        for name in names:
+            dom = conn.lookupByName(name)
+            dom.undefineFlags(libvirt.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE)
+        conn.close()
 
 
 def test_tls_connects_and_lists(tls_host: TlsHost, mrun: Run) -> None:
