@@ -51,8 +51,15 @@ BARE_SECONDS = 2.5
 # -- the stall child ------------------------------------------------------------------------
 
 
-def stall_child(uri: str, out: str) -> None:
-    """Run ``vmgui.app.main(["--connect", uri])`` with a heartbeat; write ticks and stacks."""
+def stall_child(uri: str, out: str, preimport: list[str]) -> None:
+    """Run ``vmgui.app.main(["--connect", uri])`` with a heartbeat; write ticks and stacks.
+
+    ``preimport``: modules imported before anything else (to tell which import stalls).
+    """
+    import importlib
+
+    for name in preimport:
+        importlib.import_module(name)
     from vmgui.app import use_unix_event_dispatcher
 
     use_unix_event_dispatcher()
@@ -98,7 +105,9 @@ def stall_child(uri: str, out: str) -> None:
     benchlib.hard_exit(0)
 
 
-def run_stall(uri: str, display: str, timeout: float = 60.0) -> dict[str, Any]:
+def run_stall(
+    uri: str, display: str, preimport: list[str], timeout: float = 60.0
+) -> dict[str, Any]:
     """One stall child; the longest gap between heartbeats until listed, and its stack."""
     with (
         tempfile.TemporaryDirectory(prefix="vmgui-bench-remote-") as tmp,
@@ -108,8 +117,9 @@ def run_stall(uri: str, display: str, timeout: float = 60.0) -> dict[str, Any]:
         env = {k: v for k, v in os.environ.items() if k != "QT_QPA_PLATFORM"}
         env.update(xdg, DISPLAY=display)
         argv = [sys.executable, "-m", "tests.benchmarks.bench_remote", "--stall-child", uri]
+        argv += [str(out), *(f"--preimport={name}" for name in preimport)]
         proc = subprocess.Popen(
-            [*argv, str(out)],
+            argv,
             cwd=benchlib.ROOT,
             env=env,
             stdin=subprocess.DEVNULL,
@@ -210,9 +220,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--settle", type=float, default=8.0, help="s before CPU is counted")
     parser.add_argument("--seconds", type=float, default=30.0, help="s of monitoring counted")
     parser.add_argument("--no-virt-manager", action="store_true")
+    parser.add_argument(
+        "--preimport", action="append", default=[], help="stall runs: import this module first"
+    )
     args = parser.parse_args(argv)
     if args.stall_child:
-        stall_child(*args.stall_child)
+        stall_child(args.stall_child[0], args.stall_child[1], args.preimport)
         return 0
     t_start = time.monotonic()
     progs = [bench_startup.VMGUI]
@@ -266,7 +279,7 @@ def main(argv: list[str] | None = None) -> int:
             runs = [(f"#{i + 1}", uri) for i in range(args.stall_runs)]
             runs += [(f"idle Qt app #{i + 1}", BARE) for i in range(2)]
             for label, target in runs:
-                stall = run_stall(target, display)
+                stall = run_stall(target, display, args.preimport)
                 if not stall["listed"]:
                     stall_rows.append([label, "not listed", "", "", "", ""])
                     continue
