@@ -103,3 +103,11 @@ def test_openssl_verify_codes(tmp_path: Path) -> None:
     assert refused_problem(files).details.endswith("clientkey.pem is missing.")
     (folder / "clientkey.pem").write_text("pem")
     assert "refused the client certificate" in refused_problem(files).details
+
+
+def test_probe_of_an_unreadable_ca_says_nothing(tmp_path: Path) -> None:
+    from vmgui.virt.tlsprobe import probe_server
+
+    assert probe_server("127.0.0.1", 1, tmp_path / "missing.pem") is None
+    (tmp_path / "junk.pem").write_text("not a certificate")
+    assert probe_server("127.0.0.1", 1, tmp_path / "junk.pem") is None

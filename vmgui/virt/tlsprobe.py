@@ -52,8 +52,8 @@ def diagnose(uri: str, message: str) -> TlsProblem | None:
 
 def probe_server(host: str, port: int, ca_file: Path) -> TlsProblem | None:
     """Check the server's certificate against ``ca_file`` and ``host``; its problem or None."""
-    context = ssl.create_default_context(cafile=str(ca_file))
     try:
+        context = ssl.create_default_context(cafile=str(ca_file))
         with (
             socket.create_connection((host, port), timeout=PROBE_TIMEOUT) as raw,
             context.wrap_socket(raw, server_hostname=host),
