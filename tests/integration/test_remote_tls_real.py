@@ -212,5 +212,10 @@ def test_sasl_saved_password_is_used(
         store.save(uri, user, "changed-elsewhere")
         error, _ = fails(mrun, uri, asker=SaslAsker(), secrets=store)
         assert error.details == f"the password saved for {user} was refused"
+        again = SaslAsker(sasl_tls_host.sasl_password)  # the next attempt asks, once
+        host = HostConnection(uri, Recorder(), asker=again, secrets=store)
+        mrun(host.connect(), 60.0)
+        mrun(host.close())
+        assert len(again.requests) == 1
     finally:
         store.forget(uri, user)

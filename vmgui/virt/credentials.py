@@ -192,9 +192,14 @@ class AuthSession:
         with self._lock:
             return self._gave_secret
 
-    def refusal(self) -> str:
-        """Why the host said no after a password was given (SASL fails at once, no re-ask)."""
+    def refused(self) -> str:
+        """The host said no after a password was given (SASL fails at once, no re-ask): why.
+
+        A refused saved password is marked in the store, so the next attempt asks.
+        """
         if self._saved_used:
+            if self._secrets is not None:
+                self._secrets.mark_refused(self.uri, self.user)
             return f"the password saved for {self.user} was refused"
         return "the user name or password was refused"
 
@@ -325,6 +330,8 @@ class AuthSession:
         if self._secrets is None or self._saved_tried:
             return None
         self._saved_tried = True
+        if self._secrets.refused(self.uri, self.user):
+            return None
         try:
             return self._secrets.get(self.uri, self.user)
         except VmguiError as exc:

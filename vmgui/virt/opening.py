@@ -146,7 +146,7 @@ def open_error(exc: libvirt.libvirtError, session: AuthSession | None, summary: 
     if session is not None and session.failure:
         return AuthenticationError(summary, session.failure, error.hint or _AUTH_HINT)
     if exc.get_error_code() in _AUTH_CODES and session is not None and session.gave_password:
-        return AuthenticationError(summary, session.refusal(), _PASSWORD_HINT)
+        return AuthenticationError(summary, session.refused(), _PASSWORD_HINT)
     if exc.get_error_code() in _AUTH_CODES or _SSH_REFUSALS.search(message):
         return AuthenticationError(summary, message, _AUTH_HINT)
     return error
@@ -163,7 +163,4 @@ def _tls_problem(exc: libvirt.libvirtError, message: str) -> TlsProblem | None:
 #: Separates the fields of the note :func:`open_connection` adds to a TLS failure.
 _TLS_NOTE = "\x1fvmgui-tls\x1f"
 _AUTH_HINT = "Check the user name, key, password and host key for this host, then connect again."
-_PASSWORD_HINT = (
-    "Connect again and type the user name and password; forget a saved password that is "
-    "no longer right (host menu)."
-)
+_PASSWORD_HINT = "Connect again and type the user name and password."
