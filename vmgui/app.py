@@ -23,6 +23,9 @@ if TYPE_CHECKING:
     from PySide6.QtWidgets import QWidget
 
 _START = time.perf_counter()
+#: Imported on a thread after the first paint (vmgui.preload), then set up on the Qt thread.
+_USAGE_MODULE = "vmgui.ui.monitor.install"
+_CONSOLE_MODULE = "vmgui.ui.console"
 
 _log = logging.getLogger("vmgui")
 
@@ -161,6 +164,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from vmgui import __version__
     from vmgui.core.errors import VmguiError
     from vmgui.core.settings import demo_host_uri, load_hosts
+    from vmgui.preload import import_then
     from vmgui.ui.controller import HostController
     from vmgui.ui.dialogs import QtDialogs
     from vmgui.ui.main.startup import open_initial_hosts, save_in_background
@@ -228,7 +232,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             usage=window.usage,
         )
 
-    QTimer.singleShot(150, start_usage)
+    # The heavy imports run on a thread; the Qt thread only builds the widgets (preload.py).
+    QTimer.singleShot(150, lambda: import_then(loop, [_USAGE_MODULE], start_usage))
 
     def preload_consoles() -> None:
         # The console feature costs ~50 ms to import: paid while idle after start, not by the
@@ -237,7 +242,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         window.consoles  # noqa: B018 - builds the console manager (imports the feature)
         _log.info("console feature loaded in %.0f ms", (time.perf_counter() - started) * 1000)
 
-    QTimer.singleShot(600, preload_consoles)
+    QTimer.singleShot(600, lambda: import_then(loop, [_CONSOLE_MODULE], preload_consoles))
     closing = asyncio.Event()
     app.aboutToQuit.connect(closing.set)
     with loop:

@@ -1,4 +1,5 @@
-"""A MainWindow connects to the loopback sshd over qemu+ssh, answering vmgui's own dialogs."""
+"""A MainWindow connects to the loopback sshd over qemu+ssh, and to a TLS host asking for SASL
+SCRAM-SHA-256, answering vmgui's own dialogs."""
 
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ from tests.integration.helpers import Run
 from tests.integration.lab import Lab
 from tests.integration.test_remote_real import ssh_uri
 from tests.services.fixtures import loopback_sshd as loopback_sshd
+from tests.services.fixtures import sasl_tls_host as sasl_tls_host
 from tests.services.sshd import LoopbackSshd
+from tests.services.tlshost import TlsHost
 from tests.ui.helpers import FakeDialogs
 from tests.ui.test_host_dialogs import open_dialog
 from vmgui.core.model import ConnectionState
@@ -64,5 +67,33 @@ def test_window_connects_over_ssh_through_its_dialogs(
         names = [model.index(r, 0).data() for r in range(model.rowCount())]
         assert guest.name in names
         assert "ssh-ed25519" in (tmp_path / "known_hosts").read_text()
+    finally:
+        qloop(controller.close_all())
+
+
+def test_window_logs_in_over_tls_with_sasl_through_its_dialog(
+    sasl_tls_host: TlsHost, qtbot: QtBot, qloop: Run
+) -> None:
+    user = sasl_tls_host.sasl_user
+    uri = sasl_tls_host.uri_tls().replace("qemu+tls://", f"qemu+tls://{user}@")
+    controller = HostController()
+    win = MainWindow(controller, FakeDialogs())
+    qtbot.addWidget(win)
+    win.show()
+    controller.add_host(uri, save=False)
+
+    async def scenario() -> None:
+        connecting = asyncio.ensure_future(controller.connect_host(uri))
+        login = await wait_dialog("credentialDialog")
+        name, password = login.findChildren(QLineEdit)
+        assert name.text() == user and name.echoMode() is QLineEdit.EchoMode.Normal
+        assert password.echoMode() is QLineEdit.EchoMode.Password
+        password.setText(sasl_tls_host.sasl_password)
+        login.accept()
+        await asyncio.wait_for(connecting, 30)
+
+    try:
+        qloop(scenario(), 60)
+        assert controller.host(uri).state is ConnectionState.CONNECTED
     finally:
         qloop(controller.close_all())

@@ -3,7 +3,8 @@
 Each one starts its service once per session (``second_host``, ``loopback_sshd``) or module
 (``secret_service``, ``slow_sshd``) and always stops it, also after failing tests. When a
 service cannot start (not root, a Debian package missing, a port taken) the test fails with
-that one line, or is skipped with it when ``VMGUI_SKIP_INTEGRATION=1``.
+that one line, or is skipped with it when ``VMGUI_SKIP_INTEGRATION=1``. ``tls_host`` and
+``sasl_tls_host`` are module-scoped too.
 """
 
 from __future__ import annotations
@@ -21,9 +22,13 @@ from tests.services.delayrelay import DelayRelay
 from tests.services.keyring_service import SecretService
 from tests.services.secondhost import SecondHost
 from tests.services.sshd import LoopbackSshd
+from tests.services.tlshost import SASL_TCP_PORT, SASL_TLS_PORT, TlsHost
 
 #: The second host's state dir: fixed, so a crashed run's instance is found and ended.
 SECOND_HOST_STATE = Path("/var/lib/vmgui-svc-secondhost")
+#: The TLS hosts' state dirs (fixed for the same reason; their own ports: see tlshost.py).
+TLS_HOST_STATE = Path("/var/lib/vmgui-svc-tlshost")
+SASL_HOST_STATE = Path("/var/lib/vmgui-svc-saslhost")
 TINY_IMAGE = Path("/var/tmp/vmgui-tiny-guest/tiny.qcow2")
 #: One-way delay of :func:`slow_sshd` (100 ms round trip).
 SLOW_DELAY = 0.05
@@ -98,3 +103,38 @@ def secret_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecretS
         yield service
     finally:
         service.stop()
+
+
+@pytest.fixture(scope="module")
+def tls_host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsHost]:
+    """A libvirt host on ``qemu+tls://127.0.0.1:16524/system`` (certificates: ``.pki``;
+    ``.uri_tls()`` dials it with the good client folder)."""
+    try:
+        host = TlsHost.start(TLS_HOST_STATE, tmp_path_factory.mktemp("tls") / "files")
+    except ServiceUnavailableError as exc:
+        _unavailable(exc)
+    try:
+        yield host
+    finally:
+        host.stop()
+
+
+@pytest.fixture(scope="module")
+def sasl_tls_host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsHost]:
+    """Like ``tls_host`` on port 16534, asking for SASL SCRAM-SHA-256 (``.sasl_user``,
+    ``.sasl_password``) after the TLS handshake."""
+    try:
+        host = TlsHost.start(
+            SASL_HOST_STATE,
+            tmp_path_factory.mktemp("sasl") / "files",
+            sasl=True,
+            tls_port=SASL_TLS_PORT,
+            tcp_port=SASL_TCP_PORT,
+            hostname="vmgui-svc-saslhost",
+        )
+    except ServiceUnavailableError as exc:
+        _unavailable(exc)
+    try:
+        yield host
+    finally:
+        host.stop()

@@ -29,7 +29,7 @@ import shutil
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
 
@@ -80,16 +80,21 @@ def open_connection(uri: str) -> libvirt.virConnect:
     return libvirt.open(uri)
 
 
-def _libvirtd_conf(host_uuid: str, tcp_port: int) -> str:
-    return (
-        "listen_tls = 0\n"
-        "listen_tcp = 1\n"
-        f'listen_addr = "{TCP_ADDRESS}"\n'
-        f'tcp_port = "{tcp_port}"\n'
-        'auth_tcp = "none"\n'
-        'unix_sock_rw_perms = "0700"\n'
-        f'host_uuid = "{host_uuid}"\n'
-        'log_outputs = "3:file:/var/log/libvirt/libvirtd.log"\n'
+def _libvirtd_conf(host_uuid: str, tcp_port: int, settings: Mapping[str, str | int]) -> str:
+    values: dict[str, str | int] = {
+        "listen_tls": 0,
+        "listen_tcp": 1,
+        "listen_addr": TCP_ADDRESS,
+        "tcp_port": str(tcp_port),
+        "auth_tcp": "none",
+        "unix_sock_rw_perms": "0700",
+        "host_uuid": host_uuid,
+        "log_outputs": "3:file:/var/log/libvirt/libvirtd.log",
+    }
+    values.update(settings)
+    return "".join(
+        f"{key} = {value}\n" if isinstance(value, int) else f'{key} = "{value}"\n'
+        for key, value in values.items()
     )
 
 
@@ -136,9 +141,13 @@ class SecondHost:
         hostname: str = HOSTNAME,
         host_uuid: str = "",
         tcp_port: int = TCP_PORT,
+        settings: Mapping[str, str | int] | None = None,
+        environ: Mapping[str, str] | None = None,
     ) -> None:
         self.state_dir = state_dir.resolve()
         self.tcp_port = tcp_port
+        self.settings = dict(settings or {})
+        self.environ = dict(environ or {})
         self.hostname = hostname
         self.host_uuid = host_uuid
         self.uri_tcp = f"qemu+tcp://{TCP_ADDRESS}:{tcp_port}/system"
@@ -158,6 +167,8 @@ class SecondHost:
         hostname: str = HOSTNAME,
         seed_files: Iterable[Path] = (),
         tcp_port: int = TCP_PORT,
+        settings: Mapping[str, str | int] | None = None,
+        environ: Mapping[str, str] | None = None,
         timeout: float = 30.0,
     ) -> SecondHost:
         """Start a second host with its state in ``state_dir`` (made afresh).
@@ -170,6 +181,9 @@ class SecondHost:
             hostname: its host name.
             seed_files: files copied into its ``default`` pool (e.g. the tiny guest image).
             tcp_port: its TCP port on 127.0.0.1.
+            settings: ``libvirtd.conf`` settings over the defaults (e.g. ``listen_tls``);
+                ints are written bare, strings quoted.
+            environ: extra environment of the daemons (e.g. ``SASL_CONF_PATH``).
             timeout: seconds to wait for the daemon to listen.
 
         Raises:
@@ -184,7 +198,7 @@ class SecondHost:
             require("libvirtd", _PACKAGE),
             require("virtlogd", _PACKAGE),
         ]
-        host = cls(state_dir, hostname, str(uuid.uuid4()), tcp_port)
+        host = cls(state_dir, hostname, str(uuid.uuid4()), tcp_port, settings, environ)
         host.stop()  # a crashed run's leftovers
         host._stopped = False
         if port_open(TCP_ADDRESS, tcp_port):
@@ -207,7 +221,7 @@ class SecondHost:
         for sub in (*_SUBDIRS, "pids"):
             (self.state_dir / sub).mkdir(mode=0o755)
         (self.state_dir / "etc" / "libvirtd.conf").write_text(
-            _libvirtd_conf(self.host_uuid, self.tcp_port)
+            _libvirtd_conf(self.host_uuid, self.tcp_port, self.settings)
         )
         (self.state_dir / "etc" / "qemu.conf").write_text(_qemu_conf())
         caps = self.state_dir / "cache" / "qemu" / "capabilities"
@@ -245,7 +259,12 @@ class SecondHost:
             *(str(h) for h in cgroup_hierarchies()),
         ]
         done = subprocess.run(
-            argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout
+            argv,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env={**os.environ, **self.environ},
         )
         if done.returncode != 0:
             raise ServiceUnavailableError(

@@ -83,6 +83,34 @@ def test_host_dialog_builds_and_validates_the_uri(qtbot: QtBot, tmp_path: Path) 
     assert "/session?" in dialog.uri()
 
 
+def test_tls_takes_a_certificate_folder_and_never_no_verify(qtbot: QtBot, tmp_path: Path) -> None:
+    dialog = HostDialog()
+    qtbot.addWidget(dialog)
+    dialog.show()
+    assert not dialog.pki_edit.isEnabled()
+    dialog.transport_combo.setCurrentIndex(list(Transport).index(Transport.TLS))
+    assert dialog.pki_edit.isEnabled() and dialog.pki_button.isEnabled()
+    assert not dialog.verify_check.isEnabled() and not dialog.key_edit.isEnabled()
+    dialog.host_edit.setText("srv.example")
+    dialog.verify_check.setChecked(False)  # not offered for TLS: it changes nothing
+    assert dialog.uri() == "qemu+tls://srv.example/system" and dialog.ok_button.isEnabled()
+    folder = tmp_path / "pki"
+    folder.mkdir()
+    (folder / "cacert.pem").write_text("pem")
+    dialog.pki_edit.setText(str(folder))
+    assert not dialog.ok_button.isEnabled()
+    assert "lacks clientcert.pem, clientkey.pem" in dialog.error_label.text()
+    for name in ("clientcert.pem", "clientkey.pem"):
+        (folder / name).write_text("pem")
+    dialog.pki_edit.setText(str(folder) + "/")
+    assert dialog.ok_button.isEnabled()
+    assert dialog.uri() == f"qemu+tls://srv.example/system?pkipath={folder}/"
+    dialog.typed_check.setChecked(True)
+    dialog.uri_edit.setText("qemu+tls://srv.example/system?no_verify=1")
+    assert dialog.uri() == "qemu+tls://srv.example/system?no_verify=1"
+    assert "certificate is not checked" in dialog.warning_label.text()
+
+
 def test_a_typed_uri_is_used_verbatim_and_warned_about(qtbot: QtBot) -> None:
     dialog = HostDialog()
     qtbot.addWidget(dialog)

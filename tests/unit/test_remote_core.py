@@ -102,8 +102,12 @@ def test_uri_from_fields_and_back(tmp_path: Path) -> None:
     assert uri == f"qemu+ssh://root@srv.example:2222/system?keyfile={key}"
     assert fields_from_uri(uri) == fields
     assert build_uri(HostFields(session=True)) == "qemu:///session"
-    v6 = HostFields(transport=Transport.TLS, host="fd00::1", verify_host_key=False)
-    assert build_uri(v6) == "qemu+tls://[fd00::1]/system?no_verify=1"
+    v6 = HostFields(transport=Transport.SSH, host="fd00::1", verify_host_key=False)
+    assert build_uri(v6) == "qemu+ssh://[fd00::1]/system?no_verify=1"
+    # TLS never gets no_verify from the form; a typed URI with it stays typed.
+    tls = HostFields(transport=Transport.TLS, host="fd00::1", verify_host_key=False)
+    assert build_uri(tls) == "qemu+tls://[fd00::1]/system"
+    assert fields_from_uri("qemu+tls://h/system?no_verify=1") is None
     assert fields_from_uri("qemu+ssh://h/system?known_hosts=/x") is None  # typed: kept verbatim
 
 

@@ -1,7 +1,7 @@
 """The Add/Edit Host form's fields, the libvirt URI they make, and warnings about a URI (pure).
 
-vmgui's defaults (``known_hosts=`` for libssh2, ``keyfile=``, ``no_verify=``) go only into URIs
-built here from the fields; a URI the user types is used verbatim.
+vmgui's defaults (``known_hosts=`` for libssh2, ``keyfile=``, ``no_verify=``, ``pkipath=``) go
+only into URIs built here from the fields; a URI the user types is used verbatim.
 """
 
 from __future__ import annotations
@@ -10,8 +10,9 @@ import enum
 import os
 import re
 from dataclasses import dataclass
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
+from vmgui.core.tlsfiles import pki_folder_problem
 from vmgui.core.validation import ValidationError, parse_uri
 
 
@@ -53,7 +54,9 @@ class HostFields:
         host: host name or IP address (IPv6 without brackets).
         port: "" for the transport's default, else 1-65535.
         key_file: an SSH private key ("" = ssh's own choice).
-        verify_host_key: False adds ``no_verify=1`` (never silently).
+        verify_host_key: False adds ``no_verify=1`` to an SSH URI (never silently; TLS never
+            gets it from the form: a typed URI with it is used as typed, with a warning).
+        pki_path: the TLS certificate folder, ``pkipath=`` ("" = libvirt's default places).
     """
 
     session: bool = False
@@ -63,6 +66,7 @@ class HostFields:
     port: str = ""
     key_file: str = ""
     verify_host_key: bool = True
+    pki_path: str = ""
 
 
 def field_errors(fields: HostFields) -> dict[str, str]:
@@ -88,6 +92,9 @@ def field_errors(fields: HostFields) -> dict[str, str]:
             errors["key_file"] = f"Key file {key!r} does not exist."
         elif not os.access(path, os.R_OK):
             errors["key_file"] = f"Key file {key!r} is not readable."
+    pki = fields.pki_path.strip() if fields.transport is Transport.TLS else ""
+    if pki and (problem := pki_folder_problem(pki)):
+        errors["pki_path"] = problem
     return errors
 
 
@@ -106,7 +113,9 @@ def build_uri(fields: HostFields) -> str:
     query: list[str] = []
     if fields.transport is Transport.SSH and fields.key_file.strip():
         query.append("keyfile=" + quote(os.path.expanduser(fields.key_file.strip()), safe="/"))
-    if not fields.verify_host_key and fields.transport in (Transport.SSH, Transport.TLS):
+    if fields.transport is Transport.TLS and fields.pki_path.strip():
+        query.append("pkipath=" + quote(os.path.expanduser(fields.pki_path.strip()), safe="/"))
+    if not fields.verify_host_key and fields.transport is Transport.SSH:
         query.append("no_verify=1")
     tail = "?" + "&".join(query) if query else ""
     return f"qemu+{fields.transport.value}://{authority}{path}{tail}"
@@ -134,6 +143,7 @@ def fields_from_uri(uri: str) -> HostFields | None:
         port="" if parts.port is None else str(parts.port),
         key_file=params.pop("keyfile", ""),
         verify_host_key=params.pop("no_verify", "0") != "1",
+        pki_path=unquote(params.pop("pkipath", "")),
     )
     return fields if build_uri(fields) == parts.uri else None
 
@@ -153,5 +163,11 @@ def uri_warnings(uri: str) -> list[str]:
     if parts.transport == "tcp":
         warnings.append("qemu+tcp is not encrypted unless SASL negotiates it.")
     if "no_verify=1" in parts.query.split("&"):
-        warnings.append("no_verify=1 accepts any host key or certificate, even a changed one.")
+        if parts.transport == "tls":
+            warnings.append(
+                "no_verify=1: the server's certificate is not checked (any server that claims "
+                "this address is trusted)."
+            )
+        else:
+            warnings.append("no_verify=1 accepts any host key or certificate, even a changed one.")
     return warnings

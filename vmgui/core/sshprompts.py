@@ -40,6 +40,7 @@ class PromptKind(enum.Enum):
     HOST_KEY = "host key"
     PASSWORD = "password"
     PASSPHRASE = "key passphrase"
+    USER_NAME = "user name"
     OTHER = "other"
 
 

@@ -27,7 +27,7 @@ from vmgui.core.model import (
 )
 from vmgui.core.validation import ValidationError, host_display_name, parse_uri
 from vmgui.core.xml.host import read_capabilities
-from vmgui.virt import inspect
+from vmgui.virt import guestlist, inspect
 from vmgui.virt.askpass import AskpassServer
 from vmgui.virt.closing import CloseWhenIdle, close_late, close_quietly
 from vmgui.virt.credentials import AuthenticationError, AuthSession, CredentialAsker
@@ -246,7 +246,7 @@ class HostConnection:
         self._set_status(ConnectionState.CONNECTED)
         self._worker.submit(session.remember_password)
         guests = await self.call(
-            lambda c: inspect.list_guests(self.uri, c),
+            lambda c: guestlist.list_guests(self.uri, c),
             f"Could not list the guests of {self.display_name}",
         )
         self._tracker.listed(guests)

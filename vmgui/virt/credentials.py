@@ -159,6 +159,8 @@ class AuthSession:
         self._cancelled = False
         self._asks = 0
         self._saved_tried = False
+        self._saved_used = False
+        self._gave_secret = False
         self._to_remember: str | None = None
         self.failure = ""
 
@@ -183,6 +185,23 @@ class AuthSession:
             pending = list(self._pending)
         for future in pending:
             future.cancel()
+
+    @property
+    def gave_password(self) -> bool:
+        """Whether a password (typed or saved) was handed to the host in this attempt."""
+        with self._lock:
+            return self._gave_secret
+
+    def refused(self) -> str:
+        """The host said no after a password was given (SASL fails at once, no re-ask): why.
+
+        A refused saved password is marked in the store, so the next attempt asks.
+        """
+        if self._saved_used:
+            if self._secrets is not None:
+                self._secrets.mark_refused(self.uri, self.user)
+            return f"the password saved for {self.user} was refused"
+        return "the user name or password was refused"
 
     def remember_password(self) -> None:
         """After a successful open: save the password the user asked to remember (blocking)."""
@@ -219,7 +238,7 @@ class AuthSession:
                 return -1
             if kind_code == libvirt.VIR_CRED_AUTHNAME:
                 prompts.append(
-                    CredentialPrompt(PromptKind.OTHER, text or "User name", True, self.user)
+                    CredentialPrompt(PromptKind.USER_NAME, text or "User name", True, self.user)
                 )
             else:
                 kind = classify_prompt(text)
@@ -275,6 +294,8 @@ class AuthSession:
         if saved is not None:
             values = [p.default for p in prompts]
             values[secrets[0]] = saved
+            with self._lock:
+                self._saved_used = self._gave_secret = True
             return tuple(values)
         if secrets:
             if self._asks >= MAX_PASSWORD_ASKS:
@@ -292,13 +313,25 @@ class AuthSession:
             self.failure = self.failure or "the password request was cancelled"
             return None
         if answer.remember and len(secrets) == 1 and not reason:
-            self._to_remember = answer.values[secrets[0]]
+            if self._same_user(prompts, answer.values):
+                self._to_remember = answer.values[secrets[0]]
+            else:  # it is saved for the URI's user: under another name it would be wrong
+                _log.warning("%s: password not saved: typed for another user", self.uri)
+        if secrets:
+            with self._lock:
+                self._gave_secret = True
         return answer.values
+
+    def _same_user(self, prompts: tuple[CredentialPrompt, ...], values: tuple[str, ...]) -> bool:
+        names = [v for p, v in zip(prompts, values, strict=True) if p.kind is PromptKind.USER_NAME]
+        return all(name == self.user for name in names)
 
     def _saved_password(self) -> str | None:
         if self._secrets is None or self._saved_tried:
             return None
         self._saved_tried = True
+        if self._secrets.refused(self.uri, self.user):
+            return None
         try:
             return self._secrets.get(self.uri, self.user)
         except VmguiError as exc:

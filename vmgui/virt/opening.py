@@ -5,8 +5,10 @@
   ``qemu+ssh`` registers the session with the :class:`~vmgui.virt.askpass.AskpassServer`.
 * :func:`wait_for_open` (asyncio) waits for it with a deadline that pauses while a question is
   on screen: libvirt has no connect timeout (a blackholed host takes 135 s, RECIPES.md §5).
-* :func:`open_error` turns the failure into one clear :class:`VmguiError`; refused keys and
-  passwords become :class:`~vmgui.virt.credentials.AuthenticationError`.
+* :func:`open_error` turns the failure into one clear :class:`VmguiError`; refused keys,
+  passwords and TLS certificates become :class:`~vmgui.virt.credentials.AuthenticationError`
+  (for a certificate libvirt does not explain, :mod:`vmgui.virt.tlsprobe` finds the reason on
+  the worker and :func:`open_connection` adds it to libvirt's error as a note).
 """
 
 from __future__ import annotations
@@ -20,8 +22,9 @@ from typing import TypeVar
 import libvirt
 
 from vmgui.core.errors import VmguiError
+from vmgui.core.tlsfiles import TlsProblem, libvirt_tls_problem
 from vmgui.core.validation import ValidationError, parse_uri
-from vmgui.virt import inspect
+from vmgui.virt import inspect, tlsprobe
 from vmgui.virt.askpass import AskpassServer
 from vmgui.virt.credentials import SUPPORTED_CREDENTIALS, AuthenticationError, AuthSession
 from vmgui.virt.events import ensure_event_loop
@@ -76,13 +79,20 @@ def open_connection(
 
     callback = session.on_libvirt_credentials if session is not None else refuse
     auth = [list(SUPPORTED_CREDENTIALS), callback, None]
-    if session is None or askpass is None:
-        return libvirt.openAuth(uri, auth, 0)
-    askpass.register(session)
     try:
-        return libvirt.openAuth(uri, auth, 0)
-    finally:
-        askpass.unregister(session)
+        if session is None or askpass is None:
+            return libvirt.openAuth(uri, auth, 0)
+        askpass.register(session)
+        try:
+            return libvirt.openAuth(uri, auth, 0)
+        finally:
+            askpass.unregister(session)
+    except libvirt.libvirtError as exc:
+        # libvirt does not say why a server certificate failed: look again here, off the loop.
+        problem = tlsprobe.diagnose(uri, exc.get_error_message() or str(exc))
+        if problem is not None:
+            exc.add_note(_TLS_NOTE.join(("", problem.details, problem.hint)))
+        raise
 
 
 async def wait_for_open(
@@ -123,14 +133,34 @@ async def wait_for_open(
 
 
 def open_error(exc: libvirt.libvirtError, session: AuthSession | None, summary: str) -> VmguiError:
-    """The error to show for a failed open; refusals become :class:`AuthenticationError`."""
+    """The error to show for a failed open; refusals become :class:`AuthenticationError`.
+
+    Certificate problems (``qemu+tls``) name the file or host name and the reason; they are
+    refusals too: connecting again cannot help until the files change.
+    """
     error = inspect.error_from_libvirt(exc, summary)
     message = error.details
+    problem = _tls_problem(exc, message)
+    if problem is not None:
+        return AuthenticationError(summary, problem.details, problem.hint)
     if session is not None and session.failure:
         return AuthenticationError(summary, session.failure, error.hint or _AUTH_HINT)
+    if exc.get_error_code() in _AUTH_CODES and session is not None and session.gave_password:
+        return AuthenticationError(summary, session.refused(), _PASSWORD_HINT)
     if exc.get_error_code() in _AUTH_CODES or _SSH_REFUSALS.search(message):
         return AuthenticationError(summary, message, _AUTH_HINT)
     return error
 
 
+def _tls_problem(exc: libvirt.libvirtError, message: str) -> TlsProblem | None:
+    for note in getattr(exc, "__notes__", ()):
+        if isinstance(note, str) and note.startswith(_TLS_NOTE):
+            _, details, hint = note.split(_TLS_NOTE)
+            return TlsProblem(details, hint)
+    return libvirt_tls_problem(message)
+
+
+#: Separates the fields of the note :func:`open_connection` adds to a TLS failure.
+_TLS_NOTE = "\x1fvmgui-tls\x1f"
 _AUTH_HINT = "Check the user name, key, password and host key for this host, then connect again."
+_PASSWORD_HINT = "Connect again and type the user name and password."

@@ -9,6 +9,7 @@ Service is usable, saving is refused with the reason. Secrets are keyed by URI +
 from __future__ import annotations
 
 import contextlib
+import threading
 from types import ModuleType
 from typing import TYPE_CHECKING, Protocol, cast
 
@@ -62,6 +63,23 @@ class SecretStore:
 
     def __init__(self) -> None:
         self._loaded: _Backend | None = None
+        self._refused: set[tuple[str, str]] = set()
+        self._refused_lock = threading.Lock()
+
+    def mark_refused(self, uri: str, user: str) -> None:
+        """The host refused the saved password: ask instead while vmgui runs (until a new
+        one is saved or it is forgotten). Nothing is deleted from the Secret Service."""
+        with self._refused_lock:
+            self._refused.add((uri, user))
+
+    def refused(self, uri: str, user: str) -> bool:
+        """Whether the host refused the saved password of ``user`` on ``uri`` in this run."""
+        with self._refused_lock:
+            return (uri, user) in self._refused
+
+    def _clear_refused(self, uri: str, user: str) -> None:
+        with self._refused_lock:
+            self._refused.discard((uri, user))
 
     @property
     def _backend(self) -> _Backend:
@@ -108,6 +126,7 @@ class SecretStore:
             self._backend.set_password(service_name(uri), user, password)
         except (keyring_error, OSError) as exc:
             raise VmguiError("Could not save the password", str(exc)) from exc
+        self._clear_refused(uri, user)
 
     def forget(self, uri: str, user: str) -> bool:
         """Delete the saved password; False if there was none.
@@ -116,6 +135,7 @@ class SecretStore:
             VmguiError: the Secret Service cannot be used.
         """
         self._require()
+        self._clear_refused(uri, user)
         keyring_error, delete_error = _errors()
         try:
             self._backend.delete_password(service_name(uri), user)

@@ -1,6 +1,7 @@
 """The Add/Edit Host dialog: form fields with a live URI preview, or a typed URI.
 
-Validated as you type (host name or IP, port range, key file readable, or the typed URI);
+Validated as you type (host name or IP, port range, key file readable, the TLS certificate
+folder holding libvirt's three files, or the typed URI);
 warnings (``qemu+libssh``, unencrypted TCP, ``no_verify``) are shown but do not block.
 A typed URI is used verbatim; vmgui's defaults only go into URIs built from the fields.
 """
@@ -53,7 +54,8 @@ class HostChoice:
 
 
 class HostDialog(QDialog):
-    """Asks for a host: hypervisor, transport, user, host, port, key file, or a typed URI.
+    """Asks for a host: hypervisor, transport, user, host, port, key file or certificate folder,
+    or a typed URI.
 
     Args:
         initial: the host being edited (its fields are filled in), or None to add one.
@@ -81,6 +83,14 @@ class HostDialog(QDialog):
         self.key_edit = QLineEdit()
         self.key_edit.setPlaceholderText("(ssh's own keys and agent)")
         self.key_button = QPushButton("Browse…")
+        self.pki_edit = QLineEdit()
+        self.pki_edit.setObjectName("hostPkiEdit")
+        self.pki_edit.setPlaceholderText("(libvirt's default: ~/.pki/libvirt or /etc/pki)")
+        self.pki_edit.setToolTip(
+            "The folder with cacert.pem (the CA that signed the host), clientcert.pem and "
+            "clientkey.pem (this computer's certificate and key)."
+        )
+        self.pki_button = QPushButton("Browse…")
         self.verify_check = QCheckBox("Verify the host key")
         self.verify_check.setChecked(True)
         self.typed_check = QCheckBox("Type the URI")
@@ -102,6 +112,9 @@ class HostDialog(QDialog):
         key_row = QHBoxLayout()
         key_row.addWidget(self.key_edit, 1)
         key_row.addWidget(self.key_button)
+        pki_row = QHBoxLayout()
+        pki_row.addWidget(self.pki_edit, 1)
+        pki_row.addWidget(self.pki_button)
         form = QFormLayout()
         form.addRow("Name:", self.name_edit)
         form.addRow("Hypervisor:", self.hypervisor_combo)
@@ -110,6 +123,7 @@ class HostDialog(QDialog):
         form.addRow("Host:", self.host_edit)
         form.addRow("Port:", self.port_edit)
         form.addRow("Key file:", key_row)
+        form.addRow("Certificates:", pki_row)
         form.addRow("", self.verify_check)
         form.addRow("URI:", self.uri_edit)
         form.addRow("", self.typed_check)
@@ -127,12 +141,14 @@ class HostDialog(QDialog):
         for edit in (self.name_edit, self.user_edit, self.host_edit, self.port_edit):
             edit.textChanged.connect(self._on_field_changed)
         self.key_edit.textChanged.connect(self._on_field_changed)
+        self.pki_edit.textChanged.connect(self._on_field_changed)
         self.uri_edit.textChanged.connect(self._on_field_changed)
         self.hypervisor_combo.currentIndexChanged.connect(self._on_field_changed)
         self.transport_combo.currentIndexChanged.connect(self._on_field_changed)
         self.verify_check.toggled.connect(self._on_field_changed)
         self.typed_check.toggled.connect(self._on_typed_check_toggled)
         self.key_button.clicked.connect(self._on_key_button_clicked)
+        self.pki_button.clicked.connect(self._on_pki_button_clicked)
         self._buttons.accepted.connect(self._on_buttons_accepted)
         self._buttons.rejected.connect(self.reject)
         self._refresh()
@@ -153,6 +169,7 @@ class HostDialog(QDialog):
             port=self.port_edit.text(),
             key_file=self.key_edit.text(),
             verify_host_key=self.verify_check.isChecked(),
+            pki_path=self.pki_edit.text(),
         )
 
     def set_fields(self, fields: HostFields) -> None:
@@ -164,6 +181,7 @@ class HostDialog(QDialog):
         self.port_edit.setText(fields.port)
         self.key_edit.setText(fields.key_file)
         self.verify_check.setChecked(fields.verify_host_key)
+        self.pki_edit.setText(fields.pki_path)
 
     def uri(self) -> str:
         """The URI: typed (stripped), or built from the fields."""
@@ -204,13 +222,16 @@ class HostDialog(QDialog):
         typed = self.typed_check.isChecked()
         remote = self.fields().transport is not Transport.LOCAL
         ssh = self.fields().transport is Transport.SSH
+        tls = self.fields().transport is Transport.TLS
         enabled: list[tuple[QWidget, bool]] = [
             (self.user_edit, remote),
             (self.host_edit, remote),
             (self.port_edit, remote),
             (self.key_edit, ssh),
             (self.key_button, ssh),
-            (self.verify_check, self.fields().transport in (Transport.SSH, Transport.TLS)),
+            (self.pki_edit, tls),
+            (self.pki_button, tls),
+            (self.verify_check, ssh),
             (self.hypervisor_combo, True),
             (self.transport_combo, True),
         ]
@@ -242,6 +263,13 @@ class HostDialog(QDialog):
         chooser = QFileDialog(self, "Choose an SSH private key")
         chooser.setFileMode(QFileDialog.FileMode.ExistingFile)
         chooser.fileSelected.connect(self.key_edit.setText)
+        chooser.open()
+
+    def _on_pki_button_clicked(self) -> None:
+        chooser = QFileDialog(self, "Choose the folder with cacert.pem, clientcert.pem and key")
+        chooser.setFileMode(QFileDialog.FileMode.Directory)
+        chooser.setOption(QFileDialog.Option.ShowDirsOnly, True)
+        chooser.fileSelected.connect(self.pki_edit.setText)
         chooser.open()
 
     def _on_buttons_accepted(self) -> None:
