@@ -3,6 +3,7 @@ a vmgui restart (a fresh controller and window list them)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import subprocess
@@ -16,10 +17,13 @@ from pytestqt.qtbot import QtBot
 from tests.conftest import wait_until
 from tests.integration.helpers import Run
 from tests.integration.lab import Lab
+from tests.services.fixtures import second_host as second_host
+from tests.services.secondhost import SecondHost, open_connection
 from tests.ui.helpers import open_window, select
 from vmgui.core.xml.base import VMGUI_NS
 from vmgui.ui.guests.model import GuestColumn
 from vmgui.ui.main.window import MainWindow
+from vmgui.virt.guestlist import list_guests
 
 pytestmark = pytest.mark.integration
 
@@ -113,3 +117,31 @@ def test_tags_survive_a_restart_and_are_seen_by_any_client(
     removed = _cli("tag", "--connect", lab.uri, name, "remove", "nope")
     assert removed.returncode == 1 and removed.stderr.count("\n") == 1
     assert "has no tag 'nope'" in removed.stderr
+
+
+def test_a_remote_listing_reads_every_guests_tags(second_host: SecondHost) -> None:
+    """Over the network the listing reads the guests' tags concurrently: every tag arrives,
+    each on its own guest (the second host over qemu+tcp, three guests, two tagged)."""
+    conn = open_connection(second_host.uri_tcp)
+    names = [f"tags-rm-{secrets.token_hex(3)}-{n}" for n in range(3)]
+    try:
+        for n, name in enumerate(names):
+            dom = conn.defineXML(
+                f"<domain type='qemu'><name>{name}</name><memory unit='MiB'>64</memory>"
+                "<os><type arch='x86_64'>hvm</type></os></domain>"
+            )
+            if n < 2:
+                dom.setMetadata(
+                    libvirt.VIR_DOMAIN_METADATA_ELEMENT,
+                    f"<vmgui><tags><tag>t{n}</tag><tag>both</tag></tags></vmgui>",
+                    "vmgui",
+                    VMGUI_NS,
+                    libvirt.VIR_DOMAIN_AFFECT_CONFIG,
+                )
+        listed = {g.name: g.tags for g in list_guests(second_host.uri_tcp, conn)}
+        assert [listed[name] for name in names] == [("t0", "both"), ("t1", "both"), ()]
+    finally:
+        for name in names:
+            with contextlib.suppress(libvirt.libvirtError):
+                conn.lookupByName(name).undefine()
+        conn.close()
