@@ -37,6 +37,8 @@ TEST_PACKAGES=(
   # real services the tests start themselves (tests/services): an sshd on loopback, a Secret
   # Service in a private D-Bus session
   openssh-server openssh-client gnome-keyring libsecret-tools dbus-daemon dbus-bin
+  # a TLS libvirt host (openssl makes its certificates) and SASL SCRAM-SHA-256 over it
+  openssl sasl2-bin libsasl2-modules
   # UEFI firmware: the "no internal snapshot of a running UEFI guest" refusal is tested for real
   ovmf
 )
