@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import shutil
 import struct
 import subprocess
@@ -38,6 +37,7 @@ if __package__ in (None, ""):
 import libvirt
 
 from tests.benchmarks.benchlib import fmt_ms, fmt_s, print_table
+from tests.labclean import remove_lab
 from tests.testdriver.helpers import CreateOnlyUploader
 from vmgui.core.batch import make_batch
 from vmgui.core.cloudinit import CloudInitConfig
@@ -158,22 +158,7 @@ async def _testdriver(image: Path) -> list[list[str]]:
 def _cleanup() -> None:
     conn = libvirt.open("qemu:///system")
     try:
-        for dom in conn.listAllDomains(0):
-            if dom.name().startswith(PREFIX):
-                with contextlib.suppress(libvirt.libvirtError):
-                    if dom.isActive():
-                        dom.destroy()
-                with contextlib.suppress(libvirt.libvirtError):
-                    dom.undefine()
-        with contextlib.suppress(libvirt.libvirtError):
-            pool = conn.storagePoolLookupByName(POOL)
-            if pool.isActive():
-                pool.refresh(0)
-                for vol in pool.listAllVolumes(0):
-                    with contextlib.suppress(libvirt.libvirtError):
-                        vol.delete(0)
-                pool.destroy()
-            pool.undefine()
+        remove_lab(conn, PREFIX, POOL)
     finally:
         conn.close()
     shutil.rmtree(POOL_PATH, ignore_errors=True)

@@ -34,6 +34,7 @@ if __package__ in (None, ""):
 from tests.benchmarks import benchlib
 from tests.benchmarks.benchlib import fmt_s, med_max, median, print_table
 from tests.imageserver import ImageServer
+from tests.labclean import remove_lab
 
 PREFIX = "vmgui-pv-bench-"
 POOL = "vmgui-prov-bench"
@@ -42,24 +43,7 @@ URI = "qemu:///system"
 
 
 def _cleanup(conn: Any) -> None:
-    import libvirt
-
-    for dom in conn.listAllDomains(0):
-        if dom.name().startswith(PREFIX):
-            with contextlib.suppress(libvirt.libvirtError):
-                if dom.isActive():
-                    dom.destroy()
-            with contextlib.suppress(libvirt.libvirtError):
-                dom.undefine()
-    with contextlib.suppress(libvirt.libvirtError):
-        pool = conn.storagePoolLookupByName(POOL)
-        if pool.isActive():
-            pool.refresh(0)
-            for vol in pool.listAllVolumes(0):
-                with contextlib.suppress(libvirt.libvirtError):
-                    vol.delete(0)
-            pool.destroy()
-        pool.undefine()
+    remove_lab(conn, PREFIX, POOL)
     shutil.rmtree(POOL_PATH, ignore_errors=True)
 
 

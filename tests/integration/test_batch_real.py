@@ -8,7 +8,6 @@ in a pool ``vmgui-batch-it`` on both hosts.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
@@ -21,6 +20,7 @@ import libvirt
 import pytest
 
 from tests.integration.test_provision_real import wait_for_marker
+from tests.labclean import remove_lab
 from tests.services.fixtures import second_host as second_host
 from tests.services.secondhost import SecondHost, open_connection
 from vmgui.cli import main as cli_main
@@ -43,24 +43,7 @@ TINY = Path(os.environ.get("VMGUI_TINY_IMAGE", "/var/tmp/vmgui-tiny-guest/tiny.q
 
 
 def _cleanup(conn: libvirt.virConnect) -> None:
-    for dom in conn.listAllDomains(0):
-        if dom.name().startswith(PREFIX):
-            with contextlib.suppress(libvirt.libvirtError):
-                if dom.isActive():
-                    dom.destroy()
-            with contextlib.suppress(libvirt.libvirtError):
-                dom.undefine()
-    with contextlib.suppress(libvirt.libvirtError):
-        pool = conn.storagePoolLookupByName(POOL)
-        if pool.isActive():
-            pool.refresh(0)
-            for vol in pool.listAllVolumes(0):
-                with contextlib.suppress(libvirt.libvirtError):
-                    vol.delete(0)
-            pool.destroy()
-        with contextlib.suppress(libvirt.libvirtError):
-            pool.delete(0)
-        pool.undefine()
+    remove_lab(conn, PREFIX, POOL)
 
 
 @pytest.fixture(scope="module")

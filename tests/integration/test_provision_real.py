@@ -25,6 +25,7 @@ import libvirt
 import pytest
 
 from tests.imageserver import ImageServer
+from tests.labclean import remove_lab
 from vmgui.core.catalog import CatalogEntry, Checksum, ImageFormat
 from vmgui.core.cloudinit import CloudInitConfig, hash_password
 from vmgui.core.provisioning import (
@@ -67,23 +68,7 @@ def _raw() -> libvirt.virConnect:
 
 def cleanup(conn: libvirt.virConnect) -> None:
     """Remove every vmgui-pv-* guest, the test pool with its volumes, and the logs."""
-    for dom in conn.listAllDomains(0):
-        if not dom.name().startswith(PREFIX):
-            continue
-        with contextlib.suppress(libvirt.libvirtError):
-            if dom.isActive():
-                dom.destroy()
-        with contextlib.suppress(libvirt.libvirtError):
-            dom.undefineFlags(libvirt.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE)
-    with contextlib.suppress(libvirt.libvirtError):
-        pool = conn.storagePoolLookupByName(POOL)
-        if pool.isActive():
-            pool.refresh(0)
-            for vol in pool.listAllVolumes(0):
-                with contextlib.suppress(libvirt.libvirtError):
-                    vol.delete(0)
-            pool.destroy()
-        pool.undefine()
+    remove_lab(conn, PREFIX, POOL)
     shutil.rmtree(POOL_PATH, ignore_errors=True)
     shutil.rmtree(LOGS, ignore_errors=True)
 

@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 import libvirt
 import pytest
 
+from tests.labclean import remove_lab
 from tests.services.fixtures import loopback_sshd as loopback_sshd
 from tests.services.fixtures import tiny_image
 from tests.services.secondhost import open_connection
@@ -54,22 +55,7 @@ READY = "VMGUI-TINY-GUEST-READY"
 
 def cleanup(conn: libvirt.virConnect) -> None:
     """Remove every remote-pv-* guest, the test pool with its volumes, and the logs."""
-    for dom in conn.listAllDomains(0):
-        if dom.name().startswith(PREFIX):
-            with contextlib.suppress(libvirt.libvirtError):
-                if dom.isActive():
-                    dom.destroy()
-            with contextlib.suppress(libvirt.libvirtError):
-                dom.undefineFlags(libvirt.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE)
-    with contextlib.suppress(libvirt.libvirtError):
-        pool = conn.storagePoolLookupByName(POOL)
-        if pool.isActive():
-            pool.refresh(0)
-            for vol in pool.listAllVolumes(0):
-                with contextlib.suppress(libvirt.libvirtError):
-                    vol.delete(0)
-            pool.destroy()
-        pool.undefine()
+    remove_lab(conn, PREFIX, POOL)
     shutil.rmtree(POOL_PATH, ignore_errors=True)
     shutil.rmtree(LOGS, ignore_errors=True)
 
