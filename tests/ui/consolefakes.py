@@ -69,7 +69,9 @@ class FakeOpener:
         self.opened: list[FakeVnc] = []
         self.error: VmguiError | None = None
 
-    async def __call__(self, host: HostConnection, uuid: str, observer: VncObserver) -> FakeVnc:
+    async def __call__(
+        self, host: HostConnection, uuid: str, observer: VncObserver, *, via_ssh: bool = False
+    ) -> FakeVnc:
         if self.error is not None:
             raise self.error
         vnc = FakeVnc(observer, uuid, frame(seed=len(self.opened) + 1))

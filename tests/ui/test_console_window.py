@@ -20,9 +20,7 @@ from vmgui.core.model import GuestInfo, GuestState
 from vmgui.core.rfb.keys import KEY_SEQUENCES
 from vmgui.ui.console import ConsoleManager, ConsoleWindow, Phase
 from vmgui.ui.console.window import GRAB_HINT
-from vmgui.ui.controller import HostController
 from vmgui.ui.main.window import MainWindow
-from vmgui.virt.connection import HostConnection, HostObserver
 from vmgui.virt.opening import open_connection
 
 Consoles = tuple[MainWindow, ConsoleManager, FakeOpener, FakeDialogs, Run]
@@ -207,28 +205,6 @@ def _graphics(g: GuestInfo) -> str:
         return str(conn.lookupByUUIDString(g.uuid).XMLDesc(0))
     finally:
         conn.close()
-
-
-def test_remote_host_says_consoles_come_with_remote_support(qtbot: QtBot, qloop: Run) -> None:
-    def factory(uri: str, observer: HostObserver) -> HostConnection:
-        return HostConnection(uri, observer, opener=lambda _uri: open_connection(fixture_uri()))
-
-    controller = HostController(factory=factory)
-    uri = "qemu+ssh://far.example/system"
-    controller.add_host(uri, save=False)
-    qloop(controller.connect_host(uri))
-    try:
-        running = next(g for g in controller.host(uri).guests.values() if g.is_active)
-        manager = ConsoleManager(controller, FakeDialogs())
-        (window,) = manager.open([running])
-        qloop(wait_until(lambda: phase(window, Phase.ERROR)))
-        assert "consoles on remote hosts come with remote-host support" in (
-            window.message_label.text()
-        )
-        manager.close_all()
-        qloop(wait_until(lambda: not manager.tasks.running))
-    finally:
-        qloop(controller.close_all())
 
 
 def test_screenshot_saves_the_framebuffer(consoles: Consoles, tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import logging
 import socket
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Protocol
 
 import libvirt
@@ -104,6 +104,8 @@ class VncSession:
         encodings: what to ask for, most preferred first (Raw first on a local socket).
         password: the display's VNC password, if it has one.
         name: the guest's name, for error messages.
+        on_end: called once when the session ends, after the socket closed (a tunnel then
+            stops its ssh).
     """
 
     def __init__(
@@ -114,8 +116,10 @@ class VncSession:
         encodings: Sequence[int] = msg.LOCAL_ENCODINGS,
         password: str | None = None,
         name: str = "the guest",
+        on_end: Callable[[], None] | None = None,
     ) -> None:
         self._sock = sock
+        self._on_end = on_end
         self._observer = observer
         self._client = RfbClient(encodings, password=password)
         self._name = name
@@ -289,8 +293,7 @@ class VncSession:
         for task in self._tasks:
             if task is not asyncio.current_task():
                 task.cancel()
-        with contextlib.suppress(OSError):
-            self._sock.close()
+        self._release()
         if error is not None:
             _log.info("console of %s ended: %s", self._name, error)
         self._observer.vnc_closed(error)
@@ -304,8 +307,14 @@ class VncSession:
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        self._release()
+
+    def _release(self) -> None:
         with contextlib.suppress(OSError):
             self._sock.close()
+        on_end, self._on_end = self._on_end, None
+        if on_end is not None:
+            on_end()
 
 
 async def open_vnc_session(
