@@ -122,13 +122,27 @@ def _boot_files(image: Path, directory: Path) -> tuple[Path, Path]:
 
 
 def domain_xml(
-    name: str, kernel: Path, initrd: Path, console_log: Path, *, vnc: bool = True
+    name: str,
+    kernel: Path,
+    initrd: Path,
+    console_log: Path,
+    *,
+    vnc: bool = True,
+    listen: str | None = None,
 ) -> str:
     """std VGA + VNC (no listener: libvirt's socket only) + serial to a file; no disk.
 
-    With ``vnc=False`` the guest has no graphics at all.
+    With ``vnc=False`` the guest has no graphics at all; with ``listen`` (an address) the VNC
+    display listens on it, port chosen by libvirt (what a remote console reaches).
     """
-    graphics = "    <graphics type='vnc'><listen type='none'/></graphics>\n" if vnc else ""
+    if not vnc:
+        graphics = ""
+    elif listen is None:
+        graphics = "    <graphics type='vnc'><listen type='none'/></graphics>\n"
+    else:
+        graphics = (
+            f"    <graphics type='vnc' port='-1' autoport='yes' listen={quoteattr(listen)}/>\n"
+        )
     return f"""<domain type='qemu'>
   <name>{name}</name>
   <memory unit='MiB'>128</memory>
@@ -155,16 +169,42 @@ def domain_xml(
 """
 
 
-def create(conn: libvirt.virConnect, image: str | None = None, *, vnc: bool = True) -> RfbGuest:
-    """Prepare the boot files and define a ``vmgui-rfb-*`` guest (not started)."""
-    name = PREFIX + secrets.token_hex(3)
-    directory = ROOT / name
+def create(
+    conn: libvirt.virConnect,
+    image: str | None = None,
+    *,
+    vnc: bool = True,
+    listen: str | None = None,
+    prefix: str = PREFIX,
+    root: Path = ROOT,
+    seen_as: Path | None = None,
+) -> RfbGuest:
+    """Prepare the boot files and define a ``vmgui-rfb-*`` guest (not started).
+
+    Args:
+        conn: the host to define it on.
+        image: the tiny guest image the kernel and initramfs come from.
+        vnc: whether it has a VNC display; ``listen``: its address (None: no TCP port).
+        prefix: the guest's name prefix.
+        root: the folder (on this machine) its files go into.
+        seen_as: ``root`` as the host sees it (a second host in its own mount namespace).
+    """
+    name = prefix + secrets.token_hex(3)
+    directory = root / name
     directory.mkdir(mode=0o755)
     try:
         source = Path(image or os.environ.get("VMGUI_TINY_IMAGE") or DEFAULT_IMAGE)
         kernel, initrd = _boot_files(source, directory)
         log = directory / "console.log"
-        xml = domain_xml(name, kernel, initrd, log, vnc=vnc)
+        inside = (seen_as or root) / name
+        xml = domain_xml(
+            name,
+            inside / kernel.name,
+            inside / initrd.name,
+            inside / log.name,
+            vnc=vnc,
+            listen=listen,
+        )
         conn.defineXML(xml)
     except BaseException:
         shutil.rmtree(directory, ignore_errors=True)

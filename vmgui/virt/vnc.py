@@ -121,6 +121,7 @@ class VncSession:
         self._sock = sock
         self._on_end = on_end
         self._observer = observer
+        self._encodings = tuple(encodings)
         self._client = RfbClient(encodings, password=password)
         self._name = name
         self._updates_enabled = True
@@ -135,6 +136,11 @@ class VncSession:
     def framebuffer(self) -> Pixels:
         """The (height, width) uint32 framebuffer (B, G, R, X in memory)."""
         return self._client.framebuffer
+
+    @property
+    def encodings(self) -> tuple[int, ...]:
+        """The encodings asked for, most preferred first."""
+        return self._encodings
 
     @property
     def desktop_name(self) -> str:
