@@ -14,11 +14,15 @@ from pathlib import Path
 
 import libvirt
 import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
+from pytestqt.qtbot import QtBot
 
 from tests.conftest import wait_until
 from tests.integration import rfbguest
 from tests.integration.helpers import Run, connect
 from tests.integration.lab import Lab
+from tests.integration.test_console_real import matches
 from tests.integration.test_remote_real import ScriptedAsker, ed25519_fingerprint, ssh_uri
 from tests.integration.test_vnc_real import Watcher, equal_share, screenshot
 from tests.services.fixtures import loopback_sshd as loopback_sshd
@@ -26,10 +30,13 @@ from tests.services.fixtures import second_host as second_host
 from tests.services.secondhost import IMAGES, SecondHost
 from tests.services.secondhost import open_connection as open_second
 from tests.services.sshd import LoopbackSshd
+from tests.ui.helpers import FakeDialogs
 from vmgui.core.consoleroute import ssh_endpoint
 from vmgui.core.errors import VmguiError
 from vmgui.core.rfb import messages as msg
 from vmgui.core.xml.display import vnc_endpoint
+from vmgui.ui.console import ConsoleManager, Phase
+from vmgui.ui.controller import HostController
 from vmgui.virt.tunnel import SshTunnels
 from vmgui.virt.vnc import VncSession
 from vmgui.virt.vncopener import VncOpener
@@ -166,3 +173,33 @@ def test_unknown_host_key_is_asked_and_refused_means_no_tunnel(
     finally:
         mrun(tunnels.close())
     assert os.environ.get("SSH_ASKPASS"), "the askpass helper answered ssh"
+
+
+def test_console_window_over_ssh_shows_the_screen_and_takes_keys(
+    near_guest: Booted, loopback_sshd: LoopbackSshd, qtbot: QtBot, qloop: Run
+) -> None:
+    guest, dom = near_guest
+    uri = loopback_sshd.uri_ssh()
+    controller = HostController()
+    controller.add_host(uri, save=False)
+    manager = ConsoleManager(controller, FakeDialogs())
+    try:
+        qloop(controller.connect_host(uri))
+        info = next(g for g in controller.host(uri).guests.values() if g.name == guest.name)
+        (window,) = manager.open([info])
+        qloop(wait_until(lambda: window.session.state.phase is Phase.LIVE, 20))
+        tunnels = manager.tunnels
+        assert tunnels is not None and len(tunnels.pids()) == 2
+        assert qloop(matches(window, dom)) >= 0.999
+        window.console.setFocus()
+        QTest.keyClicks(window.console, "echo tunnel-$((6*7))")
+        QTest.keyClick(window.console, Qt.Key.Key_Return)
+        qloop(wait_until(lambda: "tunnel-42" in guest.console(), 20))
+        pids = tunnels.pids()
+        manager.close_all()
+        qloop(wait_until(lambda: not manager.tasks.running, 10))
+        assert not tunnels.pids() and all(reaped(pid) for pid in pids)
+    finally:
+        manager.close_all()
+        qloop(wait_until(lambda: not manager.tasks.running, 10))
+        qloop(controller.close_all())
