@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
+from PySide6.QtCore import QSize
 from PySide6.QtGui import QAction, QImage
 from PySide6.QtWidgets import QTabWidget, QWidget
 from pytestqt.qtbot import QtBot
@@ -205,6 +207,21 @@ def _graphics(g: GuestInfo) -> str:
         return str(conn.lookupByUUIDString(g.uuid).XMLDesc(0))
     finally:
         conn.close()
+
+
+def test_window_fits_the_screen_that_arrives_while_connecting(consoles: Consoles) -> None:
+    """The first frame comes while "Connecting…" shows (the scroll area is not the current
+    page then, and keeps a stale size): the window still fits the screen at 1:1."""
+    win, manager, opener, _d, run = consoles
+    opener.gate = asyncio.Event()
+    (window,) = manager.open([guest(win, GuestState.RUNNING)])
+    window.resize(1000, 700)
+    run(wait_until(lambda: window.size() == QSize(1000, 700)))
+    run(wait_until(lambda: phase(window, Phase.CONNECTING)))
+    opener.gate.set()
+    run(wait_until(lambda: phase(window, Phase.LIVE)))
+    run(wait_until(lambda: window.scroll_area.viewport().size().height() == 400))
+    assert window.console.image_rect().size() == QSize(720, 400)
 
 
 def test_screenshot_saves_the_framebuffer(consoles: Consoles, tmp_path: Path) -> None:

@@ -279,7 +279,11 @@ class ConsoleWindow(QMainWindow):
         """Make the viewport exactly the screen's size (1:1), within the desktop."""
         if self.isFullScreen() or self.isMaximized() or self.console.scaled:
             return
-        viewport = self.scroll_area.viewport().size()  # (no scroll bar while it fits)
+        # The stack, not the scroll area's viewport: the stack is laid out whichever page
+        # it shows, while the scroll area keeps a stale size until it is the current page
+        # (measured on X11: the first frame arrives while "Connecting…" shows). The scroll
+        # area has no frame, so without scroll bars its viewport is the stack's size.
+        viewport = self.stack.size()
         wanted = self.size() + (size - viewport)
         screen = self.screen() or QGuiApplication.primaryScreen()
         if screen is not None:
