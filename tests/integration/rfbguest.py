@@ -86,7 +86,7 @@ class RfbGuest:
             return ""
 
 
-def _cpio(files: dict[str, tuple[bytes, int]]) -> bytes:
+def cpio(files: dict[str, tuple[bytes, int]]) -> bytes:
     """A newc cpio archive of regular files (path -> (data, mode))."""
     out = io.BytesIO()
     for ino, (path, (data, mode)) in enumerate([*files.items(), ("TRAILER!!!", (b"", 0))], 1):
@@ -106,7 +106,7 @@ def _boot_files(image: Path, directory: Path) -> tuple[Path, Path]:
                 ["mcopy", "-n", "-i", str(raw), f"::/{name}", str(directory / name)], check=True
             )
     initrd = directory / "initrd.gz"
-    overlay = _cpio(
+    overlay = cpio(
         {
             "init": (_INIT.encode(), 0o100755),
             "etc/inittab": (_INITTAB.encode(), 0o100644),
