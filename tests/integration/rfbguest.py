@@ -129,12 +129,24 @@ def domain_xml(
     *,
     vnc: bool = True,
     listen: str | None = None,
+    pty: bool = False,
 ) -> str:
     """std VGA + VNC (no listener: libvirt's socket only) + serial to a file; no disk.
 
     With ``vnc=False`` the guest has no graphics at all; with ``listen`` (an address) the VNC
-    display listens on it, port chosen by libvirt (what a remote console reaches).
+    display listens on it, port chosen by libvirt (what a remote console reaches); with
+    ``pty`` the serial port is a pty (libvirt's console stream) logged to ``console_log``.
     """
+    if pty:  # libvirt's console stream needs a pty; its log still goes to the file
+        serial = f"""    <serial type='pty'>
+      <log file={quoteattr(str(console_log))} append='off'/>
+      <target port='0'/>
+    </serial>"""
+    else:
+        serial = f"""    <serial type='file'>
+      <source path={quoteattr(str(console_log))}/>
+      <target port='0'/>
+    </serial>"""
     if not vnc:
         graphics = ""
     elif listen is None:
@@ -158,10 +170,7 @@ def domain_xml(
   <on_reboot>restart</on_reboot>
   <on_crash>destroy</on_crash>
   <devices>
-    <serial type='file'>
-      <source path={quoteattr(str(console_log))}/>
-      <target port='0'/>
-    </serial>
+{serial}
 {graphics}    <video><model type='vga'/></video>
     <memballoon model='none'/>
   </devices>
@@ -175,6 +184,7 @@ def create(
     *,
     vnc: bool = True,
     listen: str | None = None,
+    pty: bool = False,
     prefix: str = PREFIX,
     root: Path = ROOT,
     seen_as: Path | None = None,
@@ -185,6 +195,7 @@ def create(
         conn: the host to define it on.
         image: the tiny guest image the kernel and initramfs come from.
         vnc: whether it has a VNC display; ``listen``: its address (None: no TCP port).
+        pty: a pty serial port (libvirt's console stream), logged to the console log.
         prefix: the guest's name prefix.
         root: the folder (on this machine) its files go into.
         seen_as: ``root`` as the host sees it (a second host in its own mount namespace).
@@ -204,6 +215,7 @@ def create(
             inside / log.name,
             vnc=vnc,
             listen=listen,
+            pty=pty,
         )
         conn.defineXML(xml)
     except BaseException:

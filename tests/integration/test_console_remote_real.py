@@ -1,8 +1,11 @@
-"""Consoles on remote hosts for real: the second host over ``qemu+tcp`` (straight TCP to its
-display on 127.0.0.1, which is this machine's) and this host over ``qemu+ssh`` through the
-loopback sshd (an ``ssh -W`` tunnel multiplexed over one SSH session). Each shows the guest's
-screen as ``virsh screenshot`` does; the tunnel's ssh processes are reaped after close; an
-unknown host key is asked, and refused means no tunnel and nothing written to known_hosts.
+"""Consoles on remote hosts for real.
+
+The second host over ``qemu+tcp``: straight TCP to its display on 127.0.0.1 (which is this
+machine's), and its serial console through libvirt's stream. This host over ``qemu+ssh``
+through the loopback sshd: an ``ssh -W`` tunnel multiplexed over one SSH session. Each shows
+the guest's screen as ``virsh screenshot`` does; the tunnel's ssh processes are reaped after
+close; an unknown host key is asked, and refused means no tunnel and nothing written to
+known_hosts.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from tests.integration.helpers import Run, connect
 from tests.integration.lab import Lab
 from tests.integration.test_console_real import matches
 from tests.integration.test_remote_real import ScriptedAsker, ed25519_fingerprint, ssh_uri
+from tests.integration.test_serial_real import Screen
 from tests.integration.test_vnc_real import Watcher, equal_share, screenshot
 from tests.services.fixtures import loopback_sshd as loopback_sshd
 from tests.services.fixtures import second_host as second_host
@@ -37,6 +41,7 @@ from vmgui.core.rfb import messages as msg
 from vmgui.core.xml.display import vnc_endpoint
 from vmgui.ui.console import ConsoleManager, Phase
 from vmgui.ui.controller import HostController
+from vmgui.virt.serial import SerialConsole
 from vmgui.virt.tunnel import SshTunnels
 from vmgui.virt.vnc import VncSession
 from vmgui.virt.vncopener import VncOpener
@@ -60,7 +65,12 @@ def far_guest(second_host: SecondHost) -> Iterator[Booted]:
     """A VNC guest on the second host, its display on that host's 127.0.0.1 (autoport)."""
     conn = open_second(second_host.uri_tcp)
     guest = rfbguest.create(
-        conn, prefix=PREFIX, listen="127.0.0.1", root=second_host.images, seen_as=Path(IMAGES)
+        conn,
+        prefix=PREFIX,
+        listen="127.0.0.1",
+        pty=True,
+        root=second_host.images,
+        seen_as=Path(IMAGES),
     )
     try:
         yield guest, _boot(conn, guest)
@@ -104,11 +114,19 @@ def test_console_over_tcp_to_the_second_host(
     try:
         watcher = Watcher()
         session = mrun(VncOpener(None)(host, dom.UUIDString(), watcher))
+        serial = Screen()
+        console = SerialConsole(host, host.guests[dom.UUIDString()], serial)
         try:
             assert session.encodings[:3] == (msg.TIGHT, msg.ZRLE, msg.RAW)
             assert mrun(same_screen(session, dom)) >= 0.999
             assert watcher.frames > 0
+            # The serial console needs no route of its own: libvirt's stream crosses the
+            # connection (the shell on tty1 tees its output to ttyS0).
+            mrun(console.open())
+            session.type_text("echo remote-$((6*7))\n")
+            mrun(wait_until(lambda: "remote-42" in serial.output(), 20))
         finally:
+            mrun(console.close())
             mrun(session.close())
     finally:
         mrun(host.close())

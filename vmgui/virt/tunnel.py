@@ -313,9 +313,9 @@ class SshTunnels:
             child = await asyncio.to_thread(_Child, argv, loop, theirs.fileno())
         except OSError as exc:
             ours.close()
-            raise VmguiError(
-                f"Could not open an SSH tunnel to {endpoint.label}", str(exc)
-            ) from None
+            self._linger_if_unused(master)
+            summary = f"Could not open an SSH tunnel to {endpoint.label}"
+            raise VmguiError(summary, str(exc)) from None
         finally:
             theirs.close()
         ours.setblocking(False)
@@ -413,7 +413,13 @@ class SshTunnels:
     def _forward_done(self, master: _Master, child: _Child) -> None:
         master.forwards.discard(child)
         master.users -= 1
-        if master.users == 0 and master.child.running and self._masters.get(master.endpoint):
+        self._linger_if_unused(master)
+
+    def _linger_if_unused(self, master: _Master) -> None:
+        """A master without tunnels ends after the linger time (unless one comes)."""
+        if master.users or master.linger is not None or not master.child.running:
+            return
+        if self._masters.get(master.endpoint) is master:
             loop = asyncio.get_running_loop()
             master.linger = loop.call_later(self._linger, self._retire, master)
 

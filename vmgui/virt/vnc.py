@@ -3,7 +3,8 @@
 :func:`open_graphics_socket` asks libvirt for a connected socket to qemu's VNC server
 (``virDomainOpenGraphicsFD``, on the host's worker thread): no TCP, works with
 ``<listen type='none'/>``, local hosts only. :class:`VncSession` drives the sans-I/O
-:class:`~vmgui.core.rfb.protocol.RfbClient` over that socket on the running asyncio loop
+:class:`~vmgui.core.rfb.protocol.RfbClient` over that socket — or over a TCP socket or an SSH
+tunnel's socketpair on remote hosts (:mod:`vmgui.virt.vncopener`) — on the running asyncio loop
 (the qasync loop in the app): it reads and decodes updates, keeps exactly one
 FramebufferUpdateRequest outstanding, and tells a :class:`VncObserver` — always on the loop's
 thread.
