@@ -4,8 +4,8 @@ The Debian cloud kernel has only vgacon (720x400 text). This guest boots Debian'
 kernel of the same ABI instead, whose ``bochs`` DRM driver drives std VGA; ``video=1920x1080``
 makes fbcon's console 1920x1080 (240x67 characters) about 7 s after start. The kernel package
 (``linux-image-<abi>-amd64``, the one ``linux-image-amd64`` depends on) is fetched once with
-``apt-get download`` into :data:`CACHE`; its six DRM modules are appended to the RFB guest's
-initramfs with an ``/init`` that loads them before busybox init.
+``apt-get download``; its kernel and six DRM modules are kept in :data:`CACHE` (~10 MiB) and
+appended to the RFB guest's initramfs with an ``/init`` that loads them before busybox init.
 """
 
 from __future__ import annotations
@@ -47,29 +47,37 @@ def _kernel_package() -> str:
 
 
 def kernel_files() -> tuple[Path, dict[str, Path]]:
-    """The generic kernel and its DRM modules (downloaded and unpacked once)."""
-    tree = CACHE / "tree"
-    if not tree.is_dir():
+    """The generic kernel and its DRM modules (downloaded once; only these ~15 MiB kept)."""
+    kept = CACHE / "kernel"
+    if not (kept / "vmlinuz").is_file():
         package = _kernel_package()
-        (CACHE / "deb").mkdir(parents=True, exist_ok=True)
-        subprocess.run(
-            ["apt-get", "download", "-q", "-o", "APT::Sandbox::User=root", package],
-            cwd=CACHE / "deb",
-            check=True,
-        )
-        (deb,) = sorted((CACHE / "deb").glob(f"{package}_*.deb"))
-        partial = CACHE / "tree.partial"
-        shutil.rmtree(partial, ignore_errors=True)
-        subprocess.run(["dpkg-deb", "-x", str(deb), str(partial)], check=True)
-        partial.rename(tree)
-    (vmlinuz,) = sorted((tree / "boot").glob("vmlinuz-*"))
-    modules = {}
-    for name in MODULES:
-        found = sorted((tree / "lib" / "modules").rglob(f"{name}.ko"))
-        if not found:
-            raise RuntimeError(f"module {name} is not in {tree}")
-        modules[name] = found[0]
-    return vmlinuz, modules
+        work = CACHE / "work"
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir(parents=True)
+        try:
+            subprocess.run(
+                ["apt-get", "download", "-q", "-o", "APT::Sandbox::User=root", package],
+                cwd=work,
+                check=True,
+            )
+            (deb,) = sorted(work.glob(f"{package}_*.deb"))
+            tree = work / "tree"
+            subprocess.run(["dpkg-deb", "-x", str(deb), str(tree)], check=True)
+            partial = CACHE / "kernel.partial"
+            shutil.rmtree(partial, ignore_errors=True)
+            partial.mkdir()
+            for name in MODULES:
+                found = sorted((tree / "lib" / "modules").rglob(f"{name}.ko"))
+                if not found:
+                    raise RuntimeError(f"module {name} is not in {package}")
+                shutil.copy(found[0], partial / f"{name}.ko")
+            (vmlinuz,) = sorted((tree / "boot").glob("vmlinuz-*"))
+            shutil.copy(vmlinuz, partial / "vmlinuz")
+            shutil.rmtree(kept, ignore_errors=True)
+            partial.rename(kept)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+    return kept / "vmlinuz", {name: kept / f"{name}.ko" for name in MODULES}
 
 
 def create(
