@@ -86,7 +86,7 @@ class RfbGuest:
             return ""
 
 
-def _cpio(files: dict[str, tuple[bytes, int]]) -> bytes:
+def cpio(files: dict[str, tuple[bytes, int]]) -> bytes:
     """A newc cpio archive of regular files (path -> (data, mode))."""
     out = io.BytesIO()
     for ino, (path, (data, mode)) in enumerate([*files.items(), ("TRAILER!!!", (b"", 0))], 1):
@@ -106,7 +106,7 @@ def _boot_files(image: Path, directory: Path) -> tuple[Path, Path]:
                 ["mcopy", "-n", "-i", str(raw), f"::/{name}", str(directory / name)], check=True
             )
     initrd = directory / "initrd.gz"
-    overlay = _cpio(
+    overlay = cpio(
         {
             "init": (_INIT.encode(), 0o100755),
             "etc/inittab": (_INITTAB.encode(), 0o100644),
@@ -122,13 +122,39 @@ def _boot_files(image: Path, directory: Path) -> tuple[Path, Path]:
 
 
 def domain_xml(
-    name: str, kernel: Path, initrd: Path, console_log: Path, *, vnc: bool = True
+    name: str,
+    kernel: Path,
+    initrd: Path,
+    console_log: Path,
+    *,
+    vnc: bool = True,
+    listen: str | None = None,
+    pty: bool = False,
 ) -> str:
     """std VGA + VNC (no listener: libvirt's socket only) + serial to a file; no disk.
 
-    With ``vnc=False`` the guest has no graphics at all.
+    With ``vnc=False`` the guest has no graphics at all; with ``listen`` (an address) the VNC
+    display listens on it, port chosen by libvirt (what a remote console reaches); with
+    ``pty`` the serial port is a pty (libvirt's console stream) logged to ``console_log``.
     """
-    graphics = "    <graphics type='vnc'><listen type='none'/></graphics>\n" if vnc else ""
+    if pty:  # libvirt's console stream needs a pty; its log still goes to the file
+        serial = f"""    <serial type='pty'>
+      <log file={quoteattr(str(console_log))} append='off'/>
+      <target port='0'/>
+    </serial>"""
+    else:
+        serial = f"""    <serial type='file'>
+      <source path={quoteattr(str(console_log))}/>
+      <target port='0'/>
+    </serial>"""
+    if not vnc:
+        graphics = ""
+    elif listen is None:
+        graphics = "    <graphics type='vnc'><listen type='none'/></graphics>\n"
+    else:
+        graphics = (
+            f"    <graphics type='vnc' port='-1' autoport='yes' listen={quoteattr(listen)}/>\n"
+        )
     return f"""<domain type='qemu'>
   <name>{name}</name>
   <memory unit='MiB'>128</memory>
@@ -144,10 +170,7 @@ def domain_xml(
   <on_reboot>restart</on_reboot>
   <on_crash>destroy</on_crash>
   <devices>
-    <serial type='file'>
-      <source path={quoteattr(str(console_log))}/>
-      <target port='0'/>
-    </serial>
+{serial}
 {graphics}    <video><model type='vga'/></video>
     <memballoon model='none'/>
   </devices>
@@ -155,16 +178,45 @@ def domain_xml(
 """
 
 
-def create(conn: libvirt.virConnect, image: str | None = None, *, vnc: bool = True) -> RfbGuest:
-    """Prepare the boot files and define a ``vmgui-rfb-*`` guest (not started)."""
-    name = PREFIX + secrets.token_hex(3)
-    directory = ROOT / name
+def create(
+    conn: libvirt.virConnect,
+    image: str | None = None,
+    *,
+    vnc: bool = True,
+    listen: str | None = None,
+    pty: bool = False,
+    prefix: str = PREFIX,
+    root: Path = ROOT,
+    seen_as: Path | None = None,
+) -> RfbGuest:
+    """Prepare the boot files and define a ``vmgui-rfb-*`` guest (not started).
+
+    Args:
+        conn: the host to define it on.
+        image: the tiny guest image the kernel and initramfs come from.
+        vnc: whether it has a VNC display; ``listen``: its address (None: no TCP port).
+        pty: a pty serial port (libvirt's console stream), logged to the console log.
+        prefix: the guest's name prefix.
+        root: the folder (on this machine) its files go into.
+        seen_as: ``root`` as the host sees it (a second host in its own mount namespace).
+    """
+    name = prefix + secrets.token_hex(3)
+    directory = root / name
     directory.mkdir(mode=0o755)
     try:
         source = Path(image or os.environ.get("VMGUI_TINY_IMAGE") or DEFAULT_IMAGE)
         kernel, initrd = _boot_files(source, directory)
         log = directory / "console.log"
-        xml = domain_xml(name, kernel, initrd, log, vnc=vnc)
+        inside = (seen_as or root) / name
+        xml = domain_xml(
+            name,
+            inside / kernel.name,
+            inside / initrd.name,
+            inside / log.name,
+            vnc=vnc,
+            listen=listen,
+            pty=pty,
+        )
         conn.defineXML(xml)
     except BaseException:
         shutil.rmtree(directory, ignore_errors=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 
 import numpy as np
@@ -68,8 +69,13 @@ class FakeOpener:
     def __init__(self) -> None:
         self.opened: list[FakeVnc] = []
         self.error: VmguiError | None = None
+        self.gate: asyncio.Event | None = None  # set: opens wait for it (still connecting)
 
-    async def __call__(self, host: HostConnection, uuid: str, observer: VncObserver) -> FakeVnc:
+    async def __call__(
+        self, host: HostConnection, uuid: str, observer: VncObserver, *, via_ssh: bool = False
+    ) -> FakeVnc:
+        if self.gate is not None:
+            await self.gate.wait()
         if self.error is not None:
             raise self.error
         vnc = FakeVnc(observer, uuid, frame(seed=len(self.opened) + 1))

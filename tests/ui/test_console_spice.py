@@ -30,7 +30,9 @@ from vmgui.virt.vnc import VncObserver
 class VncOnlyOpener(FakeOpener):
     """A fake session for guests whose running display is VNC; refuses the others."""
 
-    async def __call__(self, host: HostConnection, uuid: str, observer: VncObserver) -> FakeVnc:
+    async def __call__(
+        self, host: HostConnection, uuid: str, observer: VncObserver, *, via_ssh: bool = False
+    ) -> FakeVnc:
         def graphics(conn: libvirt.virConnect) -> tuple[str, ...]:
             return parse_domain_xml(conn.lookupByUUIDString(uuid).XMLDesc(0)).graphics
 

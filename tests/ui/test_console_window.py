@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
+from PySide6.QtCore import QSize
 from PySide6.QtGui import QAction, QImage
 from PySide6.QtWidgets import QTabWidget, QWidget
 from pytestqt.qtbot import QtBot
@@ -20,9 +22,7 @@ from vmgui.core.model import GuestInfo, GuestState
 from vmgui.core.rfb.keys import KEY_SEQUENCES
 from vmgui.ui.console import ConsoleManager, ConsoleWindow, Phase
 from vmgui.ui.console.window import GRAB_HINT
-from vmgui.ui.controller import HostController
 from vmgui.ui.main.window import MainWindow
-from vmgui.virt.connection import HostConnection, HostObserver
 from vmgui.virt.opening import open_connection
 
 Consoles = tuple[MainWindow, ConsoleManager, FakeOpener, FakeDialogs, Run]
@@ -209,26 +209,19 @@ def _graphics(g: GuestInfo) -> str:
         conn.close()
 
 
-def test_remote_host_says_consoles_come_with_remote_support(qtbot: QtBot, qloop: Run) -> None:
-    def factory(uri: str, observer: HostObserver) -> HostConnection:
-        return HostConnection(uri, observer, opener=lambda _uri: open_connection(fixture_uri()))
-
-    controller = HostController(factory=factory)
-    uri = "qemu+ssh://far.example/system"
-    controller.add_host(uri, save=False)
-    qloop(controller.connect_host(uri))
-    try:
-        running = next(g for g in controller.host(uri).guests.values() if g.is_active)
-        manager = ConsoleManager(controller, FakeDialogs())
-        (window,) = manager.open([running])
-        qloop(wait_until(lambda: phase(window, Phase.ERROR)))
-        assert "consoles on remote hosts come with remote-host support" in (
-            window.message_label.text()
-        )
-        manager.close_all()
-        qloop(wait_until(lambda: not manager.tasks.running))
-    finally:
-        qloop(controller.close_all())
+def test_window_fits_the_screen_that_arrives_while_connecting(consoles: Consoles) -> None:
+    """The first frame comes while "Connecting…" shows (the scroll area is not the current
+    page then, and keeps a stale size): the window still fits the screen at 1:1."""
+    win, manager, opener, _d, run = consoles
+    opener.gate = asyncio.Event()
+    (window,) = manager.open([guest(win, GuestState.RUNNING)])
+    window.resize(1000, 700)
+    run(wait_until(lambda: window.size() == QSize(1000, 700)))
+    run(wait_until(lambda: phase(window, Phase.CONNECTING)))
+    opener.gate.set()
+    run(wait_until(lambda: phase(window, Phase.LIVE)))
+    run(wait_until(lambda: window.scroll_area.viewport().size().height() == 400))
+    assert window.console.image_rect().size() == QSize(720, 400)
 
 
 def test_screenshot_saves_the_framebuffer(consoles: Consoles, tmp_path: Path) -> None:

@@ -203,7 +203,9 @@ def test_host_disconnect_closes_the_stream(serials: Serials) -> None:
 class HangingOpener(FakeOpener):
     """A graphical console that never connects (its state never changes)."""
 
-    async def __call__(self, host: HostConnection, uuid: str, observer: VncObserver) -> FakeVnc:
+    async def __call__(
+        self, host: HostConnection, uuid: str, observer: VncObserver, *, via_ssh: bool = False
+    ) -> FakeVnc:
         await asyncio.Event().wait()
         raise AssertionError("unreachable")
 

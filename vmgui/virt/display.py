@@ -18,7 +18,14 @@ import libvirt
 
 from vmgui.core.errors import VmguiError
 from vmgui.core.xml.base import DomainXMLError
-from vmgui.core.xml.display import switch_to_vnc_xml, vnc_listen_for
+from vmgui.core.xml.display import (
+    VncEndpoint,
+    VncListen,
+    listen_on_localhost_xml,
+    switch_to_vnc_xml,
+    vnc_endpoint,
+    vnc_listen_for,
+)
 from vmgui.core.xml.domain import parse_domain_xml
 from vmgui.virt import inspect
 from vmgui.virt.connection import HostConnection
@@ -95,6 +102,63 @@ async def fetch_displays(host: HostConnection, uuid: str) -> GuestDisplays:
         return GuestDisplays(live, inactive)
 
     return await host.call(read, f"Could not read the display of {name}")
+
+
+@dataclass(frozen=True, slots=True)
+class VncEndpoints:
+    """Where a guest's VNC display listens now and from its next boot on (None: no VNC)."""
+
+    live: VncEndpoint | None
+    next_boot: VncEndpoint | None
+
+
+async def fetch_vnc_endpoints(host: HostConnection, uuid: str) -> VncEndpoints:
+    """Where the guest's VNC display listens (with its password: the secure XML).
+
+    Raises:
+        VmguiError: the guest is gone, its XML is malformed, or libvirt refused.
+    """
+    name = host.guests[uuid].name if uuid in host.guests else uuid
+    summary = f"Could not read the display of {name}"
+
+    def read(conn: libvirt.virConnect) -> VncEndpoints:
+        dom = inspect.lookup(conn, uuid)
+        secure = libvirt.VIR_DOMAIN_XML_SECURE
+        try:
+            live = vnc_endpoint(dom.XMLDesc(secure))
+            inactive = vnc_endpoint(dom.XMLDesc(secure | libvirt.VIR_DOMAIN_XML_INACTIVE))
+        except DomainXMLError as exc:
+            raise VmguiError(summary, str(exc)) from None
+        return VncEndpoints(live, inactive)
+
+    return await host.call(read, summary)
+
+
+async def listen_on_localhost(host: HostConnection, uuid: str) -> None:
+    """Give the guest's VNC display a port on its host's 127.0.0.1, from its next boot on.
+
+    What a console on another machine needs to reach a ``listen type='none'`` display
+    through an SSH tunnel (:func:`~vmgui.core.xml.display.listen_on_localhost_xml`).
+
+    Raises:
+        VmguiError: the guest has no VNC display, is gone, or libvirt refused.
+    """
+    name = host.guests[uuid].name if uuid in host.guests else uuid
+    summary = f"Could not give the display of {name} a port on {VncListen.LOCALHOST.value}"
+
+    def edit(conn: libvirt.virConnect) -> None:
+        dom = inspect.lookup(conn, uuid)
+        xml = dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE | libvirt.VIR_DOMAIN_XML_SECURE)
+        try:
+            new = listen_on_localhost_xml(xml)
+        except DomainXMLError as exc:
+            raise VmguiError(summary, str(exc)) from None
+        conn.defineXML(new)
+
+    try:
+        await host.call(edit, summary)
+    finally:
+        host.request_refresh(uuid)
 
 
 def viewer_argv(uri: str, uuid: str) -> list[str]:

@@ -3,7 +3,8 @@
 :func:`open_graphics_socket` asks libvirt for a connected socket to qemu's VNC server
 (``virDomainOpenGraphicsFD``, on the host's worker thread): no TCP, works with
 ``<listen type='none'/>``, local hosts only. :class:`VncSession` drives the sans-I/O
-:class:`~vmgui.core.rfb.protocol.RfbClient` over that socket on the running asyncio loop
+:class:`~vmgui.core.rfb.protocol.RfbClient` over that socket — or over a TCP socket or an SSH
+tunnel's socketpair on remote hosts (:mod:`vmgui.virt.vncopener`) — on the running asyncio loop
 (the qasync loop in the app): it reads and decodes updates, keeps exactly one
 FramebufferUpdateRequest outstanding, and tells a :class:`VncObserver` — always on the loop's
 thread.
@@ -15,7 +16,7 @@ import asyncio
 import contextlib
 import logging
 import socket
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Protocol
 
 import libvirt
@@ -104,6 +105,8 @@ class VncSession:
         encodings: what to ask for, most preferred first (Raw first on a local socket).
         password: the display's VNC password, if it has one.
         name: the guest's name, for error messages.
+        on_end: called once when the session ends, after the socket closed (a tunnel then
+            stops its ssh).
     """
 
     def __init__(
@@ -114,9 +117,12 @@ class VncSession:
         encodings: Sequence[int] = msg.LOCAL_ENCODINGS,
         password: str | None = None,
         name: str = "the guest",
+        on_end: Callable[[], None] | None = None,
     ) -> None:
         self._sock = sock
+        self._on_end = on_end
         self._observer = observer
+        self._encodings = tuple(encodings)
         self._client = RfbClient(encodings, password=password)
         self._name = name
         self._updates_enabled = True
@@ -131,6 +137,11 @@ class VncSession:
     def framebuffer(self) -> Pixels:
         """The (height, width) uint32 framebuffer (B, G, R, X in memory)."""
         return self._client.framebuffer
+
+    @property
+    def encodings(self) -> tuple[int, ...]:
+        """The encodings asked for, most preferred first."""
+        return self._encodings
 
     @property
     def desktop_name(self) -> str:
@@ -289,8 +300,7 @@ class VncSession:
         for task in self._tasks:
             if task is not asyncio.current_task():
                 task.cancel()
-        with contextlib.suppress(OSError):
-            self._sock.close()
+        self._release()
         if error is not None:
             _log.info("console of %s ended: %s", self._name, error)
         self._observer.vnc_closed(error)
@@ -304,8 +314,14 @@ class VncSession:
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        self._release()
+
+    def _release(self) -> None:
         with contextlib.suppress(OSError):
             self._sock.close()
+        on_end, self._on_end = self._on_end, None
+        if on_end is not None:
+            on_end()
 
 
 async def open_vnc_session(

@@ -6,12 +6,16 @@ port at all (``<listen type='none'/>``); on a **remote** host the console tunnel
 so the display listens on the host's 127.0.0.1 (autoport). :func:`vnc_listen_for` decides from
 the host's URI; :func:`vnc_graphics` writes the element; :func:`switch_to_vnc_xml` rewrites a
 SPICE guest's definition to use it (takes effect at the guest's next boot).
+:func:`vnc_endpoint` reads where a running guest's VNC display listens (what a remote console
+connects to) and :func:`listen_on_localhost_xml` gives a display without a port (``listen
+type='none'``) the host's 127.0.0.1, so that a tunnel reaches it.
 """
 
 from __future__ import annotations
 
 import enum
 import xml.etree.ElementTree as ET
+from dataclasses import dataclass
 
 from vmgui.core.validation import ValidationError, parse_uri
 from vmgui.core.xml.base import (
@@ -97,4 +101,72 @@ def switch_to_vnc_xml(xml: str, listen: VncListen) -> str:
             remove_child(devices, element)
     for audio in devices.findall("audio[@type='spice']"):
         audio.set("type", "none")
+    return serialize(root)
+
+
+@dataclass(frozen=True, slots=True)
+class VncEndpoint:
+    """Where a guest's VNC display listens (read from its live XML).
+
+    Attributes:
+        listen_type: ``address``, ``network``, ``socket`` or ``none``.
+        address: the address it listens on ("" when none is given: qemu's default,
+            127.0.0.1 unless ``vnc_listen`` in the host's qemu.conf says otherwise).
+        port: the TCP port, or None while it has none (shut off, or no TCP listener).
+        socket: the Unix socket path (``listen_type`` ``socket``), else "".
+        password: the display's VNC password (only in XML read with the secure flag), or None.
+    """
+
+    listen_type: str
+    address: str = ""
+    port: int | None = None
+    socket: str = ""
+    password: str | None = None
+
+
+def vnc_endpoint(xml: str) -> VncEndpoint | None:
+    """The first VNC display of domain ``xml``, or None when it has none.
+
+    Raises:
+        DomainXMLError: the XML is malformed.
+    """
+    root = parse_root(xml)
+    graphics = root.find("devices/graphics[@type='vnc']")
+    if graphics is None:
+        return None
+    listen = graphics.find("listen")
+    listen_type = listen.get("type", "address") if listen is not None else "address"
+    address = (listen.get("address", "") if listen is not None else "") or graphics.get(
+        "listen", ""
+    )
+    socket = (listen.get("socket", "") if listen is not None else "") or graphics.get("socket", "")
+    if socket and listen is None:
+        listen_type = "socket"
+    port_text = graphics.get("port", "")
+    port = int(port_text) if port_text.isdigit() and 0 < int(port_text) < 65536 else None
+    if listen_type in ("none", "socket"):
+        port = None
+    return VncEndpoint(listen_type, address, port, socket, graphics.get("passwd"))
+
+
+def listen_on_localhost_xml(xml: str) -> str:
+    """The domain ``xml`` with its first VNC display listening on 127.0.0.1 (autoport).
+
+    What a guest's display needs for a console on a remote host (through an SSH tunnel): a
+    ``listen type='none'`` or socket display gets a TCP port on the host's loopback address
+    only. Its other attributes (password, keymap, ...) are kept.
+
+    Raises:
+        DomainXMLError: the XML is malformed or has no VNC display.
+    """
+    root = parse_root(xml)
+    graphics = root.find("devices/graphics[@type='vnc']")
+    if graphics is None:
+        raise DomainXMLError("The domain has no VNC display.")
+    for listen in graphics.findall("listen"):
+        remove_child(graphics, listen)
+    graphics.attrib.pop("socket", None)
+    graphics.set("port", "-1")
+    graphics.set("autoport", "yes")
+    graphics.set("listen", VncListen.LOCALHOST.value)
     return serialize(root)

@@ -2,9 +2,11 @@
 
 :class:`ConsoleSession` follows the host controller's news about its guest and host and
 decides what the window shows (:class:`ConsoleState`): connecting, the live screen, "paused",
-"shut off — Start", a one-line error with Retry, or "has a SPICE display" with the offer to
-switch it to VNC (next boot). It opens the VNC session (libvirt's socket
-on the host's worker, the RFB session on the asyncio loop: nothing blocks the Qt thread),
+"shut off — Start", a one-line error with Retry, "has a SPICE display" with the offer to
+switch it to VNC (next boot), or why a remote host's display cannot be reached from here with
+what helps (an SSH tunnel; a port on the host's 127.0.0.1). It opens the VNC session through
+:class:`~vmgui.virt.vncopener.VncOpener` (libvirt's socket, TCP or an SSH tunnel; the RFB
+session on the asyncio loop: nothing blocks the Qt thread),
 feeds the frames to a :class:`~vmgui.ui.console.widget.GuestConsole`, and connects again by
 itself when the guest starts, restarts, or its host reconnects.
 """
@@ -14,22 +16,23 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Protocol
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
+from vmgui.core.consoleroute import Offer
 from vmgui.core.errors import VmguiError
 from vmgui.core.model import ConnectionState, GuestAction, GuestInfo, GuestState, HostStatus
 from vmgui.core.rfb.pixels import Pixels, Rect
-from vmgui.core.validation import ValidationError, parse_uri
 from vmgui.ui.console.widget import ConsoleInput, GuestConsole
 from vmgui.ui.controller import HostController
 from vmgui.ui.tasks import TaskOwner
 from vmgui.virt.connection import HostConnection
-from vmgui.virt.display import GuestDisplays, fetch_displays, switch_to_vnc
-from vmgui.virt.vnc import VncObserver, open_vnc_session
+from vmgui.virt.display import GuestDisplays, fetch_displays, listen_on_localhost, switch_to_vnc
+from vmgui.virt.vnc import VncObserver
+from vmgui.virt.vncopener import NoRouteError
 
 _log = logging.getLogger(__name__)
 
@@ -54,17 +57,24 @@ class Display(ConsoleInput, Protocol):
         """End the session; the observer hears ``vnc_closed(None)``."""
 
 
-#: Opens a guest's VNC session and handshakes (tests pass a fake).
-SessionOpener = Callable[[HostConnection, str, VncObserver], Awaitable[Display]]
+class SessionOpener(Protocol):
+    """Opens a guest's VNC session and handshakes (:class:`~vmgui.virt.vncopener.VncOpener`;
+    tests pass a fake)."""
+
+    def __call__(
+        self, host: HostConnection, uuid: str, observer: VncObserver, *, via_ssh: bool = False
+    ) -> Awaitable[Display]:
+        """The session; ``via_ssh`` tunnels through SSH even to a tcp/tls host.
+
+        Raises:
+            NoRouteError: the display cannot be reached from here.
+            VmguiError: anything else that failed.
+        """
+        ...
+
+
 #: After the server closed the display, how long to wait for the guest's news (ms).
 SETTLE_MS = 300
-
-REMOTE_DETAILS = "consoles on remote hosts come with remote-host support"
-
-
-def default_opener(host: HostConnection, uuid: str, observer: VncObserver) -> Awaitable[Display]:
-    """libvirt's socket to the guest's VNC server, handshaken (local hosts)."""
-    return open_vnc_session(host, uuid, observer)
 
 
 class Phase(enum.Enum):
@@ -77,6 +87,7 @@ class Phase(enum.Enum):
     WAITING = "waiting"
     ERROR = "error"
     SPICE = "spice"
+    UNREACHABLE = "unreachable"
     GONE = "gone"
 
 
@@ -91,6 +102,8 @@ class ConsoleState:
         retry: whether the state offers Retry.
         switch: whether the state offers Switch Display to VNC (a SPICE guest not yet
             switched).
+        tunnel: whether the state offers to connect through an SSH tunnel.
+        listen: whether the state offers to give the display a port on the host's 127.0.0.1.
     """
 
     phase: Phase
@@ -98,6 +111,8 @@ class ConsoleState:
     action: GuestAction | None = None
     retry: bool = False
     switch: bool = False
+    tunnel: bool = False
+    listen: bool = False
 
 
 class ConsoleSession(QObject):
@@ -107,7 +122,7 @@ class ConsoleSession(QObject):
         guest: the guest (its latest state is followed through ``controller``).
         controller: the hosts.
         console: the widget the frames go to and the input comes from.
-        opener: opens the VNC session (:func:`default_opener`; tests pass a fake).
+        opener: opens the VNC session (a :class:`~vmgui.virt.vncopener.VncOpener`).
 
     Signals:
         stateChanged(ConsoleState): what the window should show changed.
@@ -125,7 +140,7 @@ class ConsoleSession(QObject):
         controller: HostController,
         console: GuestConsole,
         *,
-        opener: SessionOpener = default_opener,
+        opener: SessionOpener,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
@@ -136,6 +151,7 @@ class ConsoleSession(QObject):
         self._opener = opener
         self._vnc: Display | None = None
         self._opening = False
+        self._via_ssh = False  # the user chose the SSH tunnel (a tcp/tls host)
         self._closing = False
         self._error: VmguiError | None = None
         self._spice: GuestDisplays | None = None  # the guest shows SPICE, not VNC
@@ -180,6 +196,24 @@ class ConsoleSession(QObject):
         self._error = None
         self._spice = None
         self._evaluate()
+
+    def use_tunnel(self) -> None:
+        """Connect through an SSH tunnel to the host (the offer of a loopback-only display)."""
+        self._via_ssh = True
+        self.retry()
+
+    async def listen_on_localhost(self) -> None:
+        """Give the display a port on its host's 127.0.0.1 from the next boot (then say so).
+
+        Raises:
+            VmguiError: the host is gone or libvirt refused.
+        """
+        host = self._host()
+        if host is None:
+            summary = f"Could not change the display of {self._name}"
+            raise VmguiError(summary, f"the host of {self._name} was removed")
+        await listen_on_localhost(host, self._uuid)
+        self.retry()
 
     async def switch_to_vnc(self) -> None:
         """Switch the guest's display to VNC from its next boot on (the state then says so).
@@ -278,9 +312,7 @@ class ConsoleSession(QObject):
             self._set_state(_spice_state(guest.name, self._spice))
             return
         if self._error is not None:
-            error = self._error
-            text = f"{error.summary}: {error.details}" if error.details else error.summary
-            self._set_state(ConsoleState(Phase.ERROR, text, retry=True))
+            self._set_state(_error_state(self._error))
             return
         if self._settle.isActive():
             return
@@ -292,8 +324,7 @@ class ConsoleSession(QObject):
     async def _open(self, host: HostConnection) -> None:
         session: Display | None = None
         try:
-            _refuse_remote(host.uri, self._name)
-            session = await self._opener(host, self._uuid, self)
+            session = await self._opener(host, self._uuid, self, via_ssh=self._via_ssh)
         except VmguiError as exc:
             # The guest may have stopped meanwhile: then it is not an error to show.
             await self._refresh(host)
@@ -382,18 +413,18 @@ class ConsoleSession(QObject):
             self._evaluate()
 
 
-def _refuse_remote(uri: str, name: str) -> None:
-    try:
-        remote = parse_uri(uri).is_remote
-    except ValidationError:
-        remote = False
-    if remote:
-        raise VmguiError(
-            f"No console for {name}",
-            REMOTE_DETAILS,
-            "libvirt hands out a guest's display socket on the host itself only; "
-            "use virt-viewer on that host meanwhile.",
+def _error_state(error: VmguiError) -> ConsoleState:
+    text = f"{error.summary}: {error.details}" if error.details else error.summary
+    if isinstance(error, NoRouteError):
+        offer = error.offer
+        return ConsoleState(
+            Phase.UNREACHABLE,
+            text + ".",
+            retry=offer is Offer.NOTHING,
+            tunnel=offer is Offer.TUNNEL,
+            listen=offer is Offer.LISTEN_LOCALHOST,
         )
+    return ConsoleState(Phase.ERROR, text, retry=True)
 
 
 def _live_state(guest: GuestInfo) -> ConsoleState:

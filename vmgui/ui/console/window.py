@@ -61,6 +61,8 @@ AskPath = Callable[[QWidget, str], Awaitable[str | None]]
 GRAB_HINT = "Press Ctrl+Alt to release the keyboard"
 _BUTTON_TEXT = {GuestAction.START: "Start", GuestAction.RESUME: "Resume"}
 SWITCH_TEXT = "Switch Display to VNC…"
+TUNNEL_TEXT = "Connect through SSH"
+LISTEN_TEXT = "Listen on 127.0.0.1…"
 VIEWER_TEXT = "Open in virt-viewer"
 
 
@@ -277,7 +279,11 @@ class ConsoleWindow(QMainWindow):
         """Make the viewport exactly the screen's size (1:1), within the desktop."""
         if self.isFullScreen() or self.isMaximized() or self.console.scaled:
             return
-        viewport = self.scroll_area.viewport().size()  # (no scroll bar while it fits)
+        # The stack, not the scroll area's viewport: the stack is laid out whichever page
+        # it shows, while the scroll area keeps a stale size until it is the current page
+        # (measured on X11: the first frame arrives while "Connecting…" shows). The scroll
+        # area has no frame, so without scroll bars its viewport is the stack's size.
+        viewport = self.stack.size()
         wanted = self.size() + (size - viewport)
         screen = self.screen() or QGuiApplication.primaryScreen()
         if screen is not None:
@@ -336,6 +342,10 @@ class ConsoleWindow(QMainWindow):
         state = self.session.state
         if state.switch:
             self.spawn(self._switch_display())
+        elif state.tunnel:
+            self.session.use_tunnel()
+        elif state.listen:
+            self.spawn(self._listen_on_localhost())
         elif state.retry:
             self.session.retry()
         elif state.action is not None:
@@ -370,6 +380,20 @@ class ConsoleWindow(QMainWindow):
             return
         await self.session.switch_to_vnc()
         self.notify(f"{name} has VNC from its next boot on")
+
+    async def _listen_on_localhost(self) -> None:
+        guest = self.session.guest
+        name = guest.name if guest is not None else "the guest"
+        text = (
+            f"Give the display of {name} a VNC port on its host's 127.0.0.1?\n\n"
+            f"This takes effect the next time {name} starts from shut off. The port is "
+            "reachable from the host itself only; this console reaches it through an SSH "
+            "tunnel to the host."
+        )
+        if not await self._dialogs.confirm(self, "Listen on 127.0.0.1", text, "Change Display"):
+            return
+        await self.session.listen_on_localhost()
+        self.notify(f"{name}'s display listens on 127.0.0.1 from its next boot on")
 
     async def _save_screenshot(self) -> None:
         image = self.console.screenshot()
@@ -413,6 +437,10 @@ def _button_text(state: ConsoleState) -> str:
     """The message page's button: what the state offers."""
     if state.switch:
         return SWITCH_TEXT
+    if state.tunnel:
+        return TUNNEL_TEXT
+    if state.listen:
+        return LISTEN_TEXT
     if state.retry:
         return "Retry"
     return _BUTTON_TEXT.get(state.action, "") if state.action else ""
