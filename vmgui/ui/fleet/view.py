@@ -17,7 +17,7 @@ from vmgui.ui.tablemodel import HostUriRole
 from vmgui.ui.widgets import muted_label
 
 #: The sparkline columns' width (px).
-SPARK_WIDTH = 130
+SPARK_WIDTH = 112
 #: The host name column's least width (px): narrower, the table scrolls sideways.
 HOST_MIN_WIDTH = 140
 
