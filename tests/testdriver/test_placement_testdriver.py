@@ -19,7 +19,7 @@ from tests.conftest import fixture_uri
 from tests.testdriver.helpers import Recorder, Run
 from vmgui.cli import main as cli_main
 from vmgui.core.placement import PlacementRequest, rank
-from vmgui.virt.connection import HostConnection
+from vmgui.virt.connection import HostConnection, NullObserver
 from vmgui.virt.placement import fetch_facts, image_ref, measure_guests
 
 A = fixture_uri("placement-a.xml")
@@ -184,3 +184,21 @@ def test_cli_place_bad_input_is_one_line(
     status, out, err = _place(capsys, "--connect", A, *argv)
     assert status == 1 and out == ""
     assert err.count("\n") == 1 and message in err
+
+
+def test_an_inactive_or_missing_default_pool_is_startable(arun: Run) -> None:
+    """The facts say whether provisioning would start the pool (inactive) or create it (a
+    missing ``default``); any other missing pool is not."""
+    host = HostConnection(fixture_uri("placement-a.xml"), NullObserver(), keepalive=None)
+    arun(host.connect())
+    try:
+        arun(host.call(lambda c: c.storagePoolLookupByName("default").destroy(), "stop"))
+        stopped = arun(fetch_facts(host, pool="default"))
+        assert stopped.pool_free_bytes is None and stopped.pool_startable
+        arun(host.call(lambda c: c.storagePoolLookupByName("default").undefine(), "undefine"))
+        missing = arun(fetch_facts(host, pool="default"))
+        assert missing.pool_free_bytes is None and missing.pool_startable
+        other = arun(fetch_facts(host, pool="elsewhere"))
+        assert other.pool_free_bytes is None and not other.pool_startable
+    finally:
+        arun(host.close())

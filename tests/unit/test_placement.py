@@ -203,3 +203,15 @@ def test_a_request_must_ask_for_something() -> None:
         PlacementRequest(vcpus=0, memory_mib=512)
     with pytest.raises(ValueError, match="negative"):
         PlacementRequest(vcpus=1, memory_mib=512, disk_gib=-1)
+
+
+def test_a_pool_provisioning_would_start_or_create_does_not_count_against_the_host() -> None:
+    """A fresh host has no ``default`` pool yet (provisioning creates it) or an inactive one
+    (provisioning starts it): its space is unknown, so the host fits and says why."""
+    request = PlacementRequest(vcpus=1, memory_mib=512, disk_gib=20)
+    missing = dataclasses.replace(ROOMY, pool_free_bytes=None)
+    assert not rank([missing], request)[0].fits
+    startable = dataclasses.replace(missing, pool_startable=True)
+    placed = rank([startable], request)[0]
+    assert placed.fits
+    assert "pool default not running yet (its space is checked when it starts)" in placed.reason

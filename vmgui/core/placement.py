@@ -61,6 +61,9 @@ class HostFacts:
         committed_memory_kib: memory of the running and autostart guests.
         pool: the storage pool the new disks would go to ("" when the host has none).
         pool_free_bytes: its free space (None: no such pool, or it is not running).
+        pool_startable: the pool is not running but provisioning would start it (defined,
+            inactive), or create it (the missing ``default`` pool): its space is unknown until
+            then, so it does not count against the host.
         kvm: whether the host offers KVM (None: unknown).
         image_present: whether the base image is already in the pool (None: no image asked).
         error: why the host could not be read ("" when it was).
@@ -78,6 +81,7 @@ class HostFacts:
     committed_memory_kib: float = 0.0
     pool: str = ""
     pool_free_bytes: int | None = None
+    pool_startable: bool = False
     kvm: bool | None = None
     image_present: bool | None = None
     error: str = ""
@@ -249,10 +253,10 @@ def _capacity(facts: HostFacts, request: PlacementRequest) -> tuple[int, str]:
     ]
     disk = request.disk_bytes
     upload = 0 if facts.image_present else request.image_file_bytes
-    if disk or upload:
-        if facts.pool_free_bytes is None:
-            name = f" {facts.pool}" if facts.pool else ""
-            return 0, f"no running storage pool{name}"
+    if (disk or upload) and facts.pool_free_bytes is None and not facts.pool_startable:
+        name = f" {facts.pool}" if facts.pool else ""
+        return 0, f"no running storage pool{name}"
+    if (disk or upload) and facts.pool_free_bytes is not None:
         room = facts.pool_free_bytes - upload
         fits_disks = (room // disk if disk else count) if room >= 0 else 0
         limits.append(
@@ -307,6 +311,8 @@ def _fit_reason(facts: HostFacts, request: PlacementRequest) -> str:
         parts.append(f"{facts.committed_vcpus}/{facts.cpus} vCPUs committed")
     if (request.disk_bytes or request.image_file_bytes) and facts.pool_free_bytes is not None:
         parts.append(f"{format_bytes(facts.pool_free_bytes)} free in pool {facts.pool}")
+    elif facts.pool_startable:
+        parts.append(f"pool {facts.pool} not running yet (its space is checked when it starts)")
     if facts.image_present is not None:
         parts.append("image present" if facts.image_present else "image to upload")
     if facts.kvm is False:

@@ -232,7 +232,7 @@ def _facts_blocking(
     flag = libvirt.VIR_CONNECT_LIST_DOMAINS_AUTOSTART
     autostart = {str(d.UUIDString()) for d in conn.listAllDomains(flag)}
     committed = [g for g in guests.values() if g.is_active or g.uuid in autostart]
-    pool, free, volumes = _pool_blocking(conn, pool_name)
+    pool, free, volumes, startable = _pool_blocking(conn, pool_name)
     return HostFacts(
         uri,
         cpus=int(cpus),
@@ -243,24 +243,28 @@ def _facts_blocking(
         committed_memory_kib=float(sum(g.memory_kib for g in committed)),
         pool=pool,
         pool_free_bytes=free,
+        pool_startable=startable,
         image_present=(image_volume in volumes) if image_volume else None,
     )
 
 
-def _pool_blocking(conn: libvirt.virConnect, name: str) -> tuple[str, int | None, frozenset[str]]:
-    """(pool name, free bytes or None when not running, its volume names)."""
+def _pool_blocking(
+    conn: libvirt.virConnect, name: str
+) -> tuple[str, int | None, frozenset[str], bool]:
+    """(pool name, free bytes or None when not running, its volume names, whether
+    provisioning would start or create it: a defined inactive pool, or a missing ``default``)."""
     pools = {str(p.name()): p for p in conn.listAllStoragePools(0)}
     if not name:
         running = [p for p in pools.values() if p.isActive()]
-        if DEFAULT_POOL in pools:
-            name = DEFAULT_POOL
-        elif running:
-            name = str(max(running, key=lambda p: p.info()[3]).name())
+        if DEFAULT_POOL in pools or not running:
+            name = DEFAULT_POOL  # (created at its usual place when missing)
         else:
-            return next(iter(sorted(pools)), ""), None, frozenset()
+            name = str(max(running, key=lambda p: p.info()[3]).name())
     pool = pools.get(name)
-    if pool is None or not pool.isActive():
-        return name, None, frozenset()
+    if pool is None:
+        return name, None, frozenset(), name == DEFAULT_POOL
+    if not pool.isActive():
+        return name, None, frozenset(), True
     with contextlib.suppress(libvirt.libvirtError):
         pool.refresh(0)
-    return name, int(pool.info()[3]), frozenset(str(v) for v in pool.listVolumes())
+    return name, int(pool.info()[3]), frozenset(str(v) for v in pool.listVolumes()), False
