@@ -197,3 +197,28 @@ def test_cancel_mid_batch_rolls_back(wizard_window: WindowFixture, image: Path) 
 
     assert not any(v.startswith("doomed-") for v in run(host.call(volumes, "volumes")))
     wizard.button(CANCEL).click()
+
+
+def test_a_cancel_with_keep_reveals_the_kept_guests(
+    wizard_window: WindowFixture, image: Path
+) -> None:
+    """Cancelled with "keep the finished ones": once the wizard is closed, the guests that
+    stayed are revealed in the list (the first one selected) and the notice says so."""
+    win, _dialogs, run = wizard_window
+    gate = Gate(3, Step.DEFINE)
+    wizard = _open(win, run, gate)
+    _to_batch(run, wizard, image, 4, "kept-{n}")
+    wizard.resources_page.batch.keep_radio.setChecked(True)
+    _next(run, wizard, PageId.CLOUD_INIT)
+    _next(run, wizard, PageId.NETWORK)
+    _next(run, wizard, PageId.SUMMARY)
+    _next(run, wizard, PageId.PROGRESS)
+    rows = wizard.progress_page.guest_rows
+    run(wait_until(lambda: gate.reached and rows.phase(2) is GuestPhase.FINISHED, 10))
+    wizard.button(CANCEL).click()
+    run(wait_until(lambda: wizard.run_state is RunState.CANCELLED, 10))
+    wizard.button(CANCEL).click()  # closes the wizard
+    run(wait_until(lambda: selected_names(win) == ["kept-1"], 10))
+    host = win.controller.host(fixture_uri())
+    assert {"kept-1", "kept-2"} <= _domains(run, host)
+    assert "2 of 4 made" in win.statusBar().currentMessage()

@@ -108,12 +108,14 @@ async def _run_wizard(
     finally:
         wizard.ctx.cancel_all()
         wizard.deleteLater()
-    if not accepted or result is None:
-        return
-    if batch is not None:  # a batch: say what was made, reveal its guests (the first last)
+    if batch is not None and batch.made:
+        # A batch: say what was made and reveal its guests (the first last), also the ones
+        # kept after a failure or a cancel ("keep the finished ones").
         shell.notify(f"{batch.summary()} in {batch.seconds:.1f} s", CREATED_NOTICE_MSECS)
         for made in reversed(batch.made):
             await reveal_when_listed(shell, controller, made, on_created)
+        return
+    if not accepted or result is None:
         return
     state = "started" if result.started else "defined"
     text = f"Created {result.name} ({state}) in {result.total_seconds:.1f} s"
