@@ -78,9 +78,10 @@ class TerminalAsker:
         loop = asyncio.get_running_loop()
         values = []
         for prompt in request.prompts:
-            text = prompt.text.rstrip(": ") + ": "
+            shown = prompt.default if prompt.echo else ""  # (never echo a secret's default)
+            text = prompt.text.rstrip(": ") + (f" [{shown}]: " if shown else ": ")
             read = input if prompt.echo else getpass.getpass
-            values.append(await loop.run_in_executor(None, read, text))
+            values.append(await loop.run_in_executor(None, read, text) or shown)
         return CredentialAnswer(tuple(values))
 
 
