@@ -8,23 +8,27 @@ from pathlib import Path
 from typing import ClassVar
 
 import pytest
-from PySide6.QtWidgets import QMenu, QMessageBox, QPushButton, QTreeWidgetItem, QWidget
+from PySide6.QtWidgets import QCheckBox, QMenu, QMessageBox, QPushButton, QTreeWidgetItem, QWidget
 from pytestqt.qtbot import QtBot
 
 from tests.conftest import fixture_uri, wait_until
 from tests.ui.helpers import FakeDialogs, Run, select
 from vmgui.core.errors import VmguiError
+from vmgui.core.migration import MoveResult
 from vmgui.core.provisioning import Progress, ProgressCallback, Step
 from vmgui.ui.controller import HostController
 from vmgui.ui.main.window import MainWindow
 from vmgui.ui.mobility.dialogs import (
     Destination,
     ImportRequest,
+    MigrateDialog,
+    MigrateRequest,
     QtMobilityDialogs,
     RevertChoice,
     SnapshotRequest,
 )
 from vmgui.ui.mobility.jobs import JobDialog, run_with_progress, transfer_line
+from vmgui.virt.connection import HostConnection
 
 
 class FakeQuestions:
@@ -34,6 +38,7 @@ class FakeQuestions:
         self.snapshot: SnapshotRequest | None = None
         self.clone: tuple[str, bool] | None = None
         self.destinations: list[Destination] = []
+        self.migrate: MigrateRequest | None = None
         self.notes: list[str] = []
         self.revert: RevertChoice | None = None
         self.reverts: list[tuple[str, str]] = []
@@ -61,9 +66,9 @@ class FakeQuestions:
 
     async def ask_migrate(
         self, parent: QWidget, guest: str, destinations: list[Destination]
-    ) -> str | None:
+    ) -> MigrateRequest | None:
         self.destinations = destinations
-        return None
+        return self.migrate
 
 
 Opened = tuple[MainWindow, FakeDialogs, FakeQuestions, Run]
@@ -287,3 +292,45 @@ def test_the_revert_question_has_three_answers(
         return await asyncio.wait_for(task, 5)
 
     assert qloop(answer()) is expected
+
+
+def test_migrate_dialog_says_where_and_whether_read_only_media_stay(qtbot: QtBot) -> None:
+    destinations = [
+        Destination("test:///a", "Host A", ""),
+        Destination("test:///b", "Host B", "not connected"),
+    ]
+    dialog = MigrateDialog("web-1", destinations, None)
+    qtbot.addWidget(dialog)
+    assert dialog.request() is None  # nothing chosen yet
+    dialog.hosts.setCurrentRow(1)
+    assert dialog.request() is None  # a host that cannot take it
+    dialog.hosts.setCurrentRow(0)
+    assert dialog.request() == MigrateRequest("test:///a", False)
+    detach = dialog.findChild(QCheckBox, "detachReadonlyCheck")
+    assert detach is not None and not detach.isChecked()
+    detach.setChecked(True)
+    assert dialog.request() == MigrateRequest("test:///a", True)
+
+
+def test_the_move_gets_the_dialogs_choice(opened: Opened, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Migrate... hands the dialog's "leave read-only media behind" to the move."""
+    win, dialogs, questions, qloop = opened
+    other = fixture_uri("sharing.xml")
+    win.controller.add_host(other, save=False)
+    qloop(win.controller.connect_host(other))
+    moves: list[dict[str, object]] = []
+
+    async def fake_move(
+        src: HostConnection, dst: HostConnection, uuid: str, **options: object
+    ) -> MoveResult:
+        moves.append({"dst": dst.uri, "uuid": uuid, **options})
+        return MoveResult("guest-04", uuid, src.uri, dst.uri, False, ())
+
+    monkeypatch.setattr("vmgui.ui.mobility.actions.move_guest", fake_move)
+    select(win, ["guest-04"])
+    questions.migrate = MigrateRequest(other, detach_readonly=True)
+    win.mobility.migrate.setEnabled(True)
+    win.mobility.migrate.trigger()
+    qloop(wait_until(lambda: bool(moves) and win.tasks.running == 0))
+    assert moves[0]["dst"] == other and moves[0]["detach_readonly"] is True
+    assert not dialogs.errors

@@ -228,14 +228,16 @@ class MobilityActions(QObject):
     async def _migrate(self, guest: GuestInfo) -> None:
         parent = self._shell.dialog_parent
         choices = await self.destinations(guest)
-        uri = await self._questions.ask_migrate(parent, guest.name, choices)
-        if uri is None:
+        asked = await self._questions.ask_migrate(parent, guest.name, choices)
+        if asked is None:
             return
-        src, dst = self._controller.host(guest.host_uri), self._controller.host(uri)
+        src, dst = self._controller.host(guest.host_uri), self._controller.host(asked.uri)
         result = await run_with_progress(
             parent,
             f"Moving {guest.name} to {dst.display_name}",
-            lambda progress: move_guest(src, dst, guest.uuid, progress=progress),
+            lambda progress: move_guest(
+                src, dst, guest.uuid, detach_readonly=asked.detach_readonly, progress=progress
+            ),
             self._job_dialog,
         )
         if result is not None:

@@ -52,6 +52,14 @@ class ImportRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class MigrateRequest:
+    """Where to move a guest, and whether its read-only media stay behind."""
+
+    uri: str
+    detach_readonly: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class Destination:
     """A host a guest could move to; ``reason`` says why it cannot ("" when it can)."""
 
@@ -103,8 +111,8 @@ class MobilityDialogs(Protocol):
 
     async def ask_migrate(
         self, parent: QWidget, guest: str, destinations: list[Destination]
-    ) -> str | None:
-        """The destination's URI; None if cancelled."""
+    ) -> MigrateRequest | None:
+        """The destination and how; None if cancelled."""
         ...
 
 
@@ -230,10 +238,21 @@ class MigrateDialog(QDialog):
                 "The source is removed once the copy is verified."
             )
         )
+        self.detach_check = QCheckBox(
+            "Leave read-only media behind (CD-ROM images, the cloud-init seed): the guest "
+            "arrives with its drives empty"
+        )
+        self.detach_check.setObjectName("detachReadonlyCheck")
+        layout.addWidget(self.detach_check)
         self.buttons = _buttons(self, "Move")
         layout.addWidget(self.buttons)
         self.hosts.currentItemChanged.connect(self._on_hosts_current_item_changed)
         self._on_hosts_current_item_changed(None, None)
+
+    def request(self) -> MigrateRequest | None:
+        """The chosen destination and options (None: no destination chosen)."""
+        uri = self.chosen()
+        return MigrateRequest(uri, self.detach_check.isChecked()) if uri else None
 
     def chosen(self) -> str:
         """The chosen destination's URI ("" for none)."""
@@ -326,12 +345,12 @@ class QtMobilityDialogs:
 
     async def ask_migrate(
         self, parent: QWidget, guest: str, destinations: list[Destination]
-    ) -> str | None:
+    ) -> MigrateRequest | None:
         """See :class:`MobilityDialogs`."""
         dialog = MigrateDialog(guest, destinations, parent)
         try:
             if await exec_async(dialog) != QDialog.DialogCode.Accepted.value:
                 return None
-            return dialog.chosen() or None
+            return dialog.request()
         finally:
             dialog.deleteLater()
