@@ -85,6 +85,14 @@ class HostController(QObject):
         """The host's display name (a saved name or a custom label, e.g. the demo host's, wins)."""
         return self._names.get(uri) or self._labels.get(uri) or self._hosts[uri].display_name
 
+    def label_or_uri(self, uri: str) -> str:
+        """:meth:`label`, or the URI itself for a host being removed (models still showing it
+        ask after the controller forgot it)."""
+        try:
+            return self.label(uri)
+        except KeyError:
+            return uri
+
     def name(self, uri: str) -> str:
         """The display name the user gave the host, or ""."""
         return self._names.get(uri, "")

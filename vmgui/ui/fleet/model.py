@@ -154,7 +154,7 @@ class FleetModel(TableModel):
         if figures.stale:
             host, sums = self._controller.host(uri), self._sums[uri]
             info = host.host_info
-            figures.label = self._label(uri)
+            figures.label = self._controller.label_or_uri(uri)
             figures.status = host.status
             figures.active, figures.total = sums.active, sums.total
             figures.consolidation = sums.consolidation(info) if info is not None else None
@@ -162,12 +162,6 @@ class FleetModel(TableModel):
             figures.pools_error = self._pools.error(uri)
             figures.stale = False
         return figures
-
-    def _label(self, uri: str) -> str:
-        try:
-            return self._controller.label(uri)
-        except KeyError:  # being removed: the controller forgot it first
-            return uri
 
     # -- controller signals ---------------------------------------------------------------
 

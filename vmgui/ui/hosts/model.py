@@ -75,7 +75,7 @@ class HostModel(TableModel):
         column = HostColumn(index.column())
         if role == Qt.ItemDataRole.DisplayRole:
             if column == HostColumn.NAME:
-                return self._label(uri)
+                return self._controller.label_or_uri(uri)
             if column == HostColumn.STATE:
                 return status_text(status)
             running, total = self.guest_counts(uri)
@@ -118,12 +118,6 @@ class HostModel(TableModel):
     def status(self, uri: str) -> HostStatus:
         """The last known status of a host."""
         return self._status.get(uri, HostStatus(uri, ConnectionState.DISCONNECTED))
-
-    def _label(self, uri: str) -> str:
-        try:
-            return self._controller.label(uri)
-        except KeyError:  # being removed: the controller forgot it first
-            return uri
 
     def row_of(self, uri: str) -> int:
         """The row of a host (-1 if it is not listed)."""
