@@ -175,3 +175,27 @@ def test_detached_launcher_starts_an_argv_and_reports_a_missing_program(
     marker = tmp_path / "started"
     assert launcher.launch(["touch", str(marker)])  # an argv: no shell parses it
     qtbot.waitUntil(marker.exists)
+
+
+def test_a_shut_off_spice_guest_offers_the_switch_before_start(spice: Spice) -> None:
+    """Switched while shut off, the next start already has VNC: the console offers the
+    switch first, then Start, then shows the screen."""
+    win, manager, _l, dialogs, run = spice
+    guest = running_spice_guest(win, run)
+    host = win.controller.host(fixture_uri())
+    run(host.call(lambda c: c.lookupByUUIDString(guest.uuid).destroy(), "force off"))
+    run(wait_until(lambda: host.guests[guest.uuid].state is GuestState.SHUTOFF))
+    (window,) = manager.open([host.guests[guest.uuid]])
+    run(wait_until(lambda: phase(window, Phase.STOPPED) and window.session.state.switch))
+    assert window.message_label.text() == (
+        f"{guest.name} is shut off. Its display is SPICE, which this console does not show: "
+        "switch it to VNC, then start it."
+    )
+    assert window.message_button.text() == "Switch Display to VNC…"
+    window.message_button.click()
+    run(wait_until(lambda: not window.session.state.switch))
+    assert dialogs.confirms and window.message_label.text() == f"{guest.name} is shut off."
+    assert window.message_button.text() == "Start"
+    window.message_button.click()
+    run(wait_until(lambda: phase(window, Phase.LIVE)))
+    assert not dialogs.errors

@@ -155,6 +155,8 @@ class ConsoleSession(QObject):
         self._closing = False
         self._error: VmguiError | None = None
         self._spice: GuestDisplays | None = None  # the guest shows SPICE, not VNC
+        #: Whether a shut-off guest's display is SPICE only (None: not read since it stopped).
+        self._stopped_spice: bool | None = None
         self._state = ConsoleState(Phase.CONNECTING, f"Connecting to {self._name}…")
         self._tasks = TaskOwner(None, name="console task", parent=self)
         self._closers: set[asyncio.Task[None]] = set()  # sessions being closed
@@ -227,6 +229,7 @@ class ConsoleSession(QObject):
             raise VmguiError(summary, f"the host of {self._name} was removed")
         await switch_to_vnc(host, self._uuid)
         self._spice = await fetch_displays(host, self._uuid)
+        self._stopped_spice = None  # (read again: now VNC)
         self._evaluate()
 
     def set_updates_enabled(self, enabled: bool) -> None:
@@ -306,8 +309,13 @@ class ConsoleSession(QObject):
             return
         if not guest.is_active:
             self._stop_vnc()
-            self._set_state(_stopped_state(guest))
+            if self._stopped_spice is None:
+                self._stopped_spice = False  # (until the read below says otherwise)
+                self._tasks.spawn(self._read_stopped_display(host))
+            spice = self._stopped_spice
+            self._set_state(_stopped_spice_state(guest) if spice else _stopped_state(guest))
             return
+        self._stopped_spice = None  # it runs: read again when it next stops
         if self._spice is not None:
             self._set_state(_spice_state(guest.name, self._spice))
             return
@@ -341,6 +349,13 @@ class ConsoleSession(QObject):
             self._console.show_frame(session.framebuffer)
             self._console.set_input(session)
         self._evaluate()
+
+    async def _read_stopped_display(self, host: HostConnection) -> None:
+        """Whether the shut-off guest shows SPICE only: then the switch is offered before Start."""
+        displays = await self._spice_displays(host)
+        if self._stopped_spice is not None and displays is not None:
+            self._stopped_spice = True
+            self._evaluate()
 
     async def _spice_displays(self, host: HostConnection) -> GuestDisplays | None:
         """The guest's displays if it shows SPICE and no VNC (why the opener failed)."""
@@ -406,6 +421,7 @@ class ConsoleSession(QObject):
             return
         if status.state is ConnectionState.CONNECTED:
             self._error = self._spice = None  # the host is back: try again
+            self._stopped_spice = None
         self._evaluate()
 
     def _on_controller_host_removed(self, uri: str) -> None:
@@ -453,6 +469,14 @@ def _spice_state(name: str, displays: GuestDisplays) -> ConsoleState:
         return ConsoleState(Phase.SPICE, text)
     text = f"{name} has a SPICE display; this console shows VNC displays only."
     return ConsoleState(Phase.SPICE, text, switch=True)
+
+
+def _stopped_spice_state(guest: GuestInfo) -> ConsoleState:
+    text = (
+        f"{stopped_text(guest)} Its display is SPICE, which this console does not show: "
+        "switch it to VNC, then start it."
+    )
+    return ConsoleState(Phase.STOPPED, text, GuestAction.START, switch=True)
 
 
 def _stopped_state(guest: GuestInfo) -> ConsoleState:
