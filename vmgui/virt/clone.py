@@ -29,12 +29,12 @@ from vmgui.core.seedclone import SeedReadError, read_seed_iso, rehost_seed
 from vmgui.core.units import format_bytes
 from vmgui.core.validation import ValidationError, validate_guest_name
 from vmgui.core.xml.build import volume_xml
-from vmgui.core.xml.domain import is_seed_disk, parse_domain_xml, seed_volume_name
-from vmgui.core.xml.edit import clone_disks, clone_xml
+from vmgui.core.xml.domain import is_seed_disk, parse_domain_xml
+from vmgui.core.xml.edit import clone_disks
 from vmgui.core.xml.host import read_volume
 from vmgui.virt import inspect
+from vmgui.virt.clonerun import CloneRun, create_overlay_blocking
 from vmgui.virt.connection import HostConnection
-from vmgui.virt.provhost import start_blocking
 from vmgui.virt.storage import StreamUploader, Uploader, call_keeping, unless_missing
 from vmgui.virt.transaction import Transaction
 
@@ -108,7 +108,7 @@ async def clone_guest(
     return await flow.run()
 
 
-class _Clone:
+class _Clone(CloneRun):
     def __init__(
         self,
         txn: Transaction,
@@ -118,46 +118,16 @@ class _Clone:
         start: bool,
         uploader: Uploader,
     ) -> None:
-        self.txn = txn
-        self.host = txn.host
+        super().__init__(txn, name, start, uploader)
         self.source_uuid = source_uuid
-        self.name = name
         self.linked = linked
-        self.start = start
-        self.uploader = uploader
         self.poll_seconds = 0.25
         self.facts = SourceFacts("", (), "", "")
-        self.copies: dict[str, str] = {}
-        self.seed = ""
-        self.uuid = ""
-        self.warnings: list[str] = []
-        self.start_seconds = 0.0
 
-    async def run(self) -> ProvisionResult:
-        timings = await self.txn.run(
-            [
-                (Step.VALIDATE, self._validate),
-                (Step.OVERLAY if self.linked else Step.COPY, self._disks),
-                (Step.SEED, self._seed),
-                (Step.DEFINE, self._define),
-                (Step.START, self._start),
-            ]
-        )
-        self.host.request_refresh(self.uuid)
-        first = self.facts.disks[0] if self.facts.disks else None
-        return ProvisionResult(
-            host_uri=self.host.uri,
-            name=self.name,
-            uuid=self.uuid,
-            virt_type=parse_domain_xml(self.facts.xml).domain_type,
-            disk_path=next(iter(self.copies.values()), ""),
-            base_path=first.path if first and self.linked else "",
-            seed_path=self.seed,
-            started=self.start,
-            timings=timings,
-            warnings=tuple(self.warnings),
-            libvirt_start_seconds=self.start_seconds,
-        )
+    @property
+    def disks_step(self) -> Step:
+        """Overlays for a linked clone, copies for a full one."""
+        return Step.OVERLAY if self.linked else Step.COPY
 
     async def _validate(self) -> str:
         try:
@@ -168,24 +138,27 @@ class _Clone:
         self.facts = await self.host.call(
             lambda c: source_facts_blocking(c, uuid, name, suffix), "Could not read the source"
         )
+        self.source_xml = self.facts.xml
+        if self.linked and self.facts.disks:
+            self.base_path = self.facts.disks[0].path
         if self.linked:
             self.warnings.append(
                 "a linked clone reads its source's disks: keep the source shut off and unchanged"
             )
         return ""
 
-    async def _disks(self) -> str:
+    async def _make_disks(self) -> str:
         for disk in self.facts.disks:
             vol_name = f"{self.name}-{disk.target}.qcow2"
             summary = f"Could not create the disk {vol_name}"
             if self.linked:
-                self.copies[disk.target] = await self.txn.create_volume(
-                    partial(_create_overlay, disk, vol_name), summary
+                self.disks[disk.target] = await self.txn.create_volume(
+                    partial(create_overlay_blocking, disk, vol_name), summary
                 )
                 continue
             watcher = asyncio.ensure_future(self._watch_copy(disk, vol_name))
             try:
-                self.copies[disk.target] = await call_keeping(
+                self.disks[disk.target] = await call_keeping(
                     self.host,
                     partial(full_copy_blocking, disk.pool, disk.path, vol_name, disk.capacity),
                     summary,
@@ -196,7 +169,7 @@ class _Clone:
                 watcher.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await watcher
-            path = self.copies[disk.target]
+            path = self.disks[disk.target]
             size = await self.host.call(partial(_allocation_at, path), f"Could not read {path}")
             self.txn.report(
                 f"{disk.target}: {format_bytes(size)} copied", 1.0, (size, size, None, 0.0)
@@ -234,26 +207,7 @@ class _Clone:
             self.warnings.append(f"the source's seed could not be read ({exc}); not copied")
             return "unreadable"
         iso = await asyncio.to_thread(build_seed_iso, files)
-        self.seed = await self.uploader.upload(
-            self.host, self.facts.seed_pool, seed_volume_name(self.name), iso, "raw"
-        )
-        self.txn.created_volume(self.seed)
-        return ""
-
-    async def _define(self) -> str:
-        xml = clone_xml(self.facts.xml, self.name, self.copies, self.seed)
-        self.uuid = await self.txn.create_domain(
-            lambda c: str(c.defineXML(xml).UUIDString()), f"Could not define {self.name}", self.name
-        )
-        return ""
-
-    async def _start(self) -> str:
-        if not self.start:
-            return "skipped"
-        uuid = self.uuid
-        self.start_seconds = await self.host.call(
-            lambda c: start_blocking(c, uuid), f"Could not start {self.name}"
-        )
+        await self.upload_seed(self.facts.seed_pool, iso)
         return ""
 
 
@@ -366,11 +320,6 @@ def _allocation(pool: str, name: str, conn: libvirt.virConnect) -> int:
 
 def _allocation_at(path: str, conn: libvirt.virConnect) -> int:
     return int(conn.storageVolLookupByPath(path).info()[2])
-
-
-def _create_overlay(disk: SourceDisk, name: str, conn: libvirt.virConnect) -> str:
-    xml = volume_xml(name, disk.capacity, "qcow2", backing_path=disk.path, backing_format=disk.fmt)
-    return str(conn.storagePoolLookupByName(disk.pool).createXML(xml, 0).path())
 
 
 def read_volume_bytes_blocking(conn: libvirt.virConnect, path: str, limit: int) -> bytes:

@@ -20,20 +20,18 @@ import libvirt
 
 from vmgui.core.cloudinit import CloudInitConfig, build_seed_iso, seed_files
 from vmgui.core.errors import VmguiError
-from vmgui.core.provisioning import ProgressCallback, ProvisionResult, Step
+from vmgui.core.provisioning import ProgressCallback, ProvisionResult
 from vmgui.core.validation import ValidationError, validate_guest_name
 from vmgui.core.xml.base import VMGUI_NS
-from vmgui.core.xml.build import volume_xml
-from vmgui.core.xml.domain import parse_domain_xml, seed_volume_name
+from vmgui.core.xml.domain import parse_domain_xml
 from vmgui.core.xml.edit import (
     TEMPLATE_METADATA_KEY,
     clone_disks,
-    clone_xml,
     template_metadata,
 )
 from vmgui.virt import inspect
+from vmgui.virt.clonerun import CloneRun, create_overlay_blocking
 from vmgui.virt.connection import HostConnection
-from vmgui.virt.provhost import start_blocking
 from vmgui.virt.storage import StreamUploader, Uploader, unless_missing
 from vmgui.virt.transaction import Transaction
 
@@ -121,8 +119,8 @@ async def clone_from_template(
     return await clone.run()
 
 
-class _Clone:
-    """One linked clone: its state and its steps (run on a :class:`Transaction`)."""
+class _Clone(CloneRun):
+    """One linked clone of a template: its state and its steps (run on a :class:`Transaction`)."""
 
     def __init__(
         self,
@@ -133,43 +131,10 @@ class _Clone:
         start: bool,
         uploader: Uploader,
     ) -> None:
-        self.txn = txn
-        self.host = txn.host
+        super().__init__(txn, name, start, uploader)
         self.template_uuid = template_uuid
-        self.name = name
         self.cloud_init = cloud_init
-        self.start = start
-        self.uploader = uploader
         self.facts = _CloneFacts("", ())
-        self.overlays: dict[str, str] = {}  # target -> the clone's overlay
-        self.seed = ""
-        self.uuid = ""
-        self.start_seconds = 0.0
-
-    async def run(self) -> ProvisionResult:
-        timings = await self.txn.run(
-            [
-                (Step.VALIDATE, self._validate),
-                (Step.OVERLAY, self._overlay),
-                (Step.SEED, self._seed),
-                (Step.DEFINE, self._define),
-                (Step.START, self._start),
-            ]
-        )
-        self.host.request_refresh(self.uuid)
-        first = self.facts.disks[0] if self.facts.disks else None
-        return ProvisionResult(
-            host_uri=self.host.uri,
-            name=self.name,
-            uuid=self.uuid,
-            virt_type=parse_domain_xml(self.facts.xml).domain_type,
-            disk_path=next(iter(self.overlays.values()), ""),
-            base_path=first.path if first else "",
-            seed_path=self.seed,
-            started=self.start,
-            timings=timings,
-            libvirt_start_seconds=self.start_seconds,
-        )
 
     async def _validate(self) -> str:
         try:
@@ -180,12 +145,14 @@ class _Clone:
         self.facts = await self.host.call(
             lambda c: _clone_facts(c, template, name), "Could not read the template"
         )
+        self.source_xml = self.facts.xml
+        self.base_path = self.facts.disks[0].path if self.facts.disks else ""
         return ""
 
-    async def _overlay(self) -> str:
+    async def _make_disks(self) -> str:
         for disk in self.facts.disks:
-            self.overlays[disk.target] = await self.txn.create_volume(
-                partial(_create_overlay, disk, f"{self.name}-{disk.target}.qcow2"),
+            self.disks[disk.target] = await self.txn.create_volume(
+                partial(create_overlay_blocking, disk, f"{self.name}-{disk.target}.qcow2"),
                 f"Could not create the disk {self.name}-{disk.target}.qcow2",
             )
         return ""
@@ -195,27 +162,7 @@ class _Clone:
         if config is None:
             return "skipped"
         data = await asyncio.to_thread(lambda: build_seed_iso(seed_files(config)))
-        pool = self.facts.disks[0].pool if self.facts.disks else "default"
-        self.seed = await self.uploader.upload(
-            self.host, pool, seed_volume_name(self.name), data, "raw"
-        )
-        self.txn.created_volume(self.seed)
-        return ""
-
-    async def _define(self) -> str:
-        xml = clone_xml(self.facts.xml, self.name, self.overlays, self.seed)
-        self.uuid = await self.txn.create_domain(
-            lambda c: str(c.defineXML(xml).UUIDString()), f"Could not define {self.name}", self.name
-        )
-        return ""
-
-    async def _start(self) -> str:
-        if not self.start:
-            return "skipped"
-        uuid = self.uuid
-        self.start_seconds = await self.host.call(
-            lambda c: start_blocking(c, uuid), f"Could not start {self.name}"
-        )
+        await self.upload_seed(self.facts.disks[0].pool if self.facts.disks else "default", data)
         return ""
 
 
@@ -257,8 +204,3 @@ def _clone_facts(conn: libvirt.virConnect, template_uuid: str, name: str) -> _Cl
             TemplateDisk(disk.target, str(vol.path()), disk.fmt, int(vol.info()[1]), pool.name())
         )
     return _CloneFacts(xml, tuple(disks))
-
-
-def _create_overlay(disk: TemplateDisk, name: str, conn: libvirt.virConnect) -> str:
-    xml = volume_xml(name, disk.capacity, "qcow2", backing_path=disk.path, backing_format=disk.fmt)
-    return str(conn.storagePoolLookupByName(disk.pool).createXML(xml, 0).path())
