@@ -99,7 +99,12 @@ async def run_export(args: argparse.Namespace, host: HostConnection) -> int:
                 "file": str(result.path),
                 "size": result.file_size,
                 "disks": [
-                    {"target": d.target, "format": d.format, "size": d.size, "sha256": d.sha256}
+                    {
+                        "target": d.target,
+                        "format": d.format,
+                        "size": d.size,
+                        d.algorithm: d.checksum,
+                    }
                     for d in result.manifest.disks
                 ],
                 "left_out": list(result.manifest.left_out),

@@ -5,10 +5,12 @@ Layout (an uncompressed POSIX tar, members in this order)::
     domain.xml              the guest's inactive definition
     disks/<target>.<fmt>    each disk: writable disks as standalone qcow2 (overlays flattened),
                             the read-only cloud-init seed as raw
-    manifest.json           last, because it holds the disks' sha256
+    manifest.json           last, because it holds the disks' checksums
 
 The manifest (:class:`Manifest`) names the format version, the guest, the source host and,
-per disk, its target, format, virtual size, size in the file and sha256. A file is refused
+per disk, its target, format, virtual size, size in the file and checksum. Version 2 (what
+vmgui writes) has each disk's BLAKE3 as ``"blake3"``; version 1 had its SHA-256 as
+``"sha256"`` and is still read (:mod:`vmgui.core.diskhash` says why the change). A file is refused
 (:class:`VmguiFileError`) before anything is created when it is truncated, when a member is
 missing or of the wrong size, when a checksum differs, or when the version is unknown.
 Writers stream members through :func:`member_header` and :func:`member_padding`; readers
@@ -22,8 +24,13 @@ import tarfile
 from dataclasses import dataclass, field
 from typing import IO
 
+from vmgui.core.diskhash import BLAKE3, SHA256
+
 FORMAT = "vmgui-guest"
-VERSION = 1
+#: The version vmgui writes.
+VERSION = 2
+#: The versions vmgui reads, and the checksum each one's disks carry.
+ALGORITHM_OF_VERSION = {1: SHA256, 2: BLAKE3}
 SUFFIX = ".vmgui"
 MANIFEST = "manifest.json"
 DOMAIN_XML = "domain.xml"
@@ -46,8 +53,9 @@ class DiskEntry:
         format: "qcow2" or "raw".
         virtual_size: the disk's size as the guest sees it, bytes.
         size: the member's size in the file, bytes.
-        sha256: the member's SHA-256, hex.
+        checksum: the member's digest, hex.
         readonly: attached read-only (the cloud-init seed).
+        algorithm: the checksum's algorithm ("blake3"; "sha256" in version 1 files).
     """
 
     target: str
@@ -55,8 +63,9 @@ class DiskEntry:
     format: str
     virtual_size: int
     size: int
-    sha256: str
+    checksum: str
     readonly: bool = False
+    algorithm: str = BLAKE3
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +102,17 @@ def disk_member(target: str, fmt: str) -> str:
 
 
 def manifest_json(manifest: Manifest) -> bytes:
-    """The manifest as the file stores it."""
+    """The manifest as the file stores it.
+
+    Raises:
+        ValueError: a disk's checksum is not the one its version carries.
+    """
+    algorithm = ALGORITHM_OF_VERSION[manifest.version]
+    for disk in manifest.disks:
+        if disk.algorithm != algorithm:
+            raise ValueError(
+                f"a version {manifest.version} file carries {algorithm}, not {disk.algorithm}"
+            )
     doc = {
         "format": FORMAT,
         "version": manifest.version,
@@ -109,7 +128,7 @@ def manifest_json(manifest: Manifest) -> bytes:
                 "format": d.format,
                 "virtual_size": d.virtual_size,
                 "size": d.size,
-                "sha256": d.sha256,
+                algorithm: d.checksum,
                 "readonly": d.readonly,
             }
             for d in manifest.disks
@@ -131,11 +150,13 @@ def parse_manifest(data: bytes) -> Manifest:
         raise VmguiFileError(f"the manifest is not JSON ({exc})") from None
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise VmguiFileError("the manifest is not a vmgui guest manifest")
-    if doc.get("version") != VERSION:
+    version = doc.get("version")
+    if type(version) is not int or version not in ALGORITHM_OF_VERSION:
+        readable = " and ".join(str(v) for v in sorted(ALGORITHM_OF_VERSION))
         raise VmguiFileError(
-            f"the file has format version {doc.get('version')!r}; this vmgui reads version "
-            f"{VERSION}"
+            f"the file has format version {version!r}; this vmgui reads versions {readable}"
         )
+    algorithm = ALGORITHM_OF_VERSION[version]
     try:
         disks = tuple(
             DiskEntry(
@@ -144,8 +165,9 @@ def parse_manifest(data: bytes) -> Manifest:
                 format=str(d["format"]),
                 virtual_size=int(d["virtual_size"]),
                 size=int(d["size"]),
-                sha256=str(d["sha256"]),
+                checksum=_hex(d[algorithm], algorithm),
                 readonly=bool(d.get("readonly", False)),
+                algorithm=algorithm,
             )
             for d in doc["disks"]
         )
@@ -156,9 +178,18 @@ def parse_manifest(data: bytes) -> Manifest:
             disks=disks,
             networks=tuple(str(n) for n in doc.get("networks", ())),
             left_out=tuple(str(n) for n in doc.get("left_out", ())),
+            version=version,
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise VmguiFileError(f"the manifest lacks or garbles a field ({exc})") from None
+
+
+def _hex(value: object, algorithm: str) -> str:
+    """A checksum from the manifest: 64 lower-case hex digits for both algorithms."""
+    text = str(value)
+    if len(text) != 64 or text.strip("0123456789abcdef"):
+        raise ValueError(f"{algorithm} {text!r} is not 64 hex digits")
+    return text
 
 
 def member_header(name: str, size: int, mtime: int) -> bytes:

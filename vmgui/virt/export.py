@@ -28,6 +28,7 @@ from typing import IO
 
 import libvirt
 
+from vmgui.core.diskhash import DISK_ALGORITHM
 from vmgui.core.errors import VmguiError
 from vmgui.core.provisioning import ProgressCallback, Step, StepTiming
 from vmgui.core.vmguifile import (
@@ -212,6 +213,7 @@ class _Export:
                         size,
                         digest,
                         disk.readonly,
+                        DISK_ALGORITHM,
                     )
                 )
                 done_before += size

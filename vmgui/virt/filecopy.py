@@ -5,7 +5,7 @@ libvirt's sparse download of a volume costs about twice a plain file copy here (
 helper, the daemon and the RPC socket each handle every byte), before the export hashes a
 byte. When the host is this machine and the volume's file can be read, the export copies it
 in the kernel (``copy_file_range``: holes stay holes in the ``.vmgui`` file) while the
-SHA-256 is computed from the same file on this thread. The bytes are
+checksum (:mod:`~vmgui.core.diskhash`) is computed from the same file on this thread. The bytes are
 the ones the stream would send: the file, not its chain.
 
 A file is used only when it is the very file the host describes: same size, modification
@@ -18,12 +18,12 @@ connection.
 from __future__ import annotations
 
 import errno
-import hashlib
 import os
 import stat
 import threading
 from typing import IO
 
+from vmgui.core.diskhash import DISK_ALGORITHM, new_hasher
 from vmgui.core.validation import ValidationError, parse_uri
 from vmgui.core.xml.mobility import FileStamp
 from vmgui.virt.volstream import Control, TransferCancelledError
@@ -83,7 +83,9 @@ def data_extents(fd: int, size: int) -> list[tuple[int, int]]:
     return runs
 
 
-def copy_file_blocking(src: int, size: int, out: IO[bytes], control: Control) -> str:
+def copy_file_blocking(
+    src: int, size: int, out: IO[bytes], control: Control, algorithm: str = DISK_ALGORITHM
+) -> str:
     """Copy the ``size`` bytes of ``src`` to ``out`` at its position, holes left as holes.
 
     ``out`` is left positioned after the copy. The copy runs on a thread of its own while this
@@ -91,7 +93,7 @@ def copy_file_blocking(src: int, size: int, out: IO[bytes], control: Control) ->
     stops both at their next piece.
 
     Returns:
-        The SHA-256 (hex) of the bytes.
+        The ``algorithm`` digest (hex) of the bytes.
 
     Raises:
         TransferCancelledError: cancelled.
@@ -101,7 +103,7 @@ def copy_file_blocking(src: int, size: int, out: IO[bytes], control: Control) ->
     base = out.tell()
     copier = _Copier(src, out.fileno(), base, size)
     copier.start()
-    digest = hashlib.sha256()
+    digest = new_hasher(algorithm)
     buffer = bytearray(PIECE)
     view = memoryview(buffer)
     try:

@@ -1,10 +1,11 @@
 """Import a ``.vmgui`` file onto any connected host (layout: :mod:`vmgui.core.vmguifile`).
 
 The file is checked whole before anything is created on the host: its tar index (a truncated
-file is refused), the manifest's version, every member's size and every disk's SHA-256. Then
+file is refused), the manifest's version, every member's size and every disk's checksum (BLAKE3,
+or SHA-256 in a version 1 file). Then
 the host: the name (renamed "-2", "-3", ... on a clash unless a name was given), the pool,
 the networks (mapped, or refused naming the missing one). Disks go up through sparse upload
-streams (runs of zeros are sent as holes) and are checked again on the host (SHA-256 read
+streams (runs of zeros are sent as holes) and are checked again on the host (the checksum read
 back) before the guest is defined. A :class:`~vmgui.virt.transaction.Transaction`: on
 failure or cancel, every volume and the guest it made are removed.
 """
@@ -12,7 +13,6 @@ failure or cancel, every volume and the guest it made are removed.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -22,6 +22,7 @@ from typing import IO
 
 import libvirt
 
+from vmgui.core.diskhash import label, new_hasher
 from vmgui.core.errors import VmguiError
 from vmgui.core.provisioning import (
     USER_NETWORK,
@@ -63,7 +64,7 @@ from vmgui.virt.volstream import (
     disk_reporter,
     run_transfer,
     upload_blocking,
-    volume_sha256_blocking,
+    volume_digest_blocking,
 )
 
 _HASH_CHUNK = 4 << 20
@@ -98,7 +99,7 @@ def check_file(path: Path, progress: Callable[[int, int], None] | None = None) -
             done = 0
             for disk in manifest.disks:
                 member = members[disk.member]
-                digest = hashlib.sha256()
+                digest = new_hasher(disk.algorithm)
                 handle.seek(member.offset)
                 left = member.size
                 while left:
@@ -110,10 +111,10 @@ def check_file(path: Path, progress: Callable[[int, int], None] | None = None) -
                     done += len(data)
                     if progress is not None:
                         progress(done, total)
-                if digest.hexdigest() != disk.sha256:
+                if digest.hexdigest() != disk.checksum:
                     raise VmguiFileError(
-                        f"{disk.member} is corrupt: its SHA-256 is {digest.hexdigest()}, the "
-                        f"manifest says {disk.sha256}"
+                        f"{disk.member} is corrupt: its {label(disk.algorithm)} is "
+                        f"{digest.hexdigest()}, the manifest says {disk.checksum}"
                     )
     except VmguiFileError as exc:
         raise VmguiError(
@@ -280,20 +281,35 @@ class _Import:
                 self.volumes[disk.target] = dest
                 member = self.checked.members[disk.member]
                 digest = await self._upload_disk(
-                    handle, disk.target, dest, member, done_before, manifest.total_size
+                    handle,
+                    disk.target,
+                    dest,
+                    member,
+                    done_before,
+                    manifest.total_size,
+                    disk.algorithm,
                 )
-                if digest != disk.sha256:
+                if digest != disk.checksum:
                     raise VmguiError(f"{disk.member} changed while it was uploaded")
                 done_before += member.size
         return ""
 
     async def _upload_disk(
-        self, handle: IO[bytes], target: str, dest: str, member: Member, before: int, total: int
+        self,
+        handle: IO[bytes],
+        target: str,
+        dest: str,
+        member: Member,
+        before: int,
+        total: int,
+        algorithm: str,
     ) -> str:
         report = disk_reporter(self.txn.report, target, before, total)
 
         def send(conn: libvirt.virConnect, control: Control) -> str:
-            return upload_blocking(conn, dest, handle, member.offset, member.size, control)
+            return upload_blocking(
+                conn, dest, handle, member.offset, member.size, control, algorithm
+            )
 
         return await run_transfer(
             self.host, send, f"Could not upload {target}", report, member.size
@@ -308,14 +324,16 @@ class _Import:
         for disk in self.checked.manifest.disks:
             path = self.volumes[disk.target]
 
-            def read(conn: libvirt.virConnect, control: Control, p: str = path) -> str:
-                return volume_sha256_blocking(conn, p, control)
+            def read(
+                conn: libvirt.virConnect, control: Control, p: str = path, a: str = disk.algorithm
+            ) -> str:
+                return volume_digest_blocking(conn, p, control, a)
 
             digest = await run_transfer(self.host, read, f"Could not verify {disk.target}")
-            if digest != disk.sha256:
+            if digest != disk.checksum:
                 raise VmguiError(
                     f"The imported {disk.target} differs from the file",
-                    f"SHA-256 {digest} on the host, {disk.sha256} in the file",
+                    f"{label(disk.algorithm)} {digest} on the host, {disk.checksum} in the file",
                 )
             if disk.format == "qcow2":
                 capacity = await self.host.call(partial(_capacity, path), f"Could not read {path}")

@@ -126,7 +126,7 @@ class MoveFlow:
         disk's file, in :meth:`pool_for`; ``record`` gets the new volume's path at once.
 
         Returns:
-            The new volume's path and the SHA-256 of what was sent (and received).
+            The new volume's path and the digest of what was sent (and received).
         """
         name = volume_name(disk.path)
         dest = await call_keeping(

@@ -5,10 +5,11 @@ Each disk is streamed sparse from the source into a new volume on the destinatio
 with a backing file is first flattened into a temporary full copy on the source, since a
 stream carries the file, not its chain); read-only disks (the seed, installer ISOs) come
 along as raw, or stay behind on request (:class:`~vmgui.virt.moveflow.MoveFlow`). The
-destination volumes are read back and their SHA-256 compared with what left the source before
-the guest is defined there with the same name and UUID. Then, unless asked to keep it, the
-source is undefined and its disks deleted (never a backing file, never an ISO). On failure or
-cancel the destination keeps nothing and the temporary copies on the source are deleted.
+destination volumes are read back and their checksums (BLAKE3) compared with what left
+the source before the guest is defined there with the same name and UUID. Then, unless asked
+to keep it, the source is undefined and its disks deleted (never a backing file, never an
+ISO). On failure or cancel the destination keeps nothing and the temporary copies on the
+source are deleted.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from functools import partial
 
 import libvirt
 
+from vmgui.core.diskhash import DISK_ALGORITHM, label
 from vmgui.core.errors import VmguiError
 from vmgui.core.migration import MoveDisk, MoveResult
 from vmgui.core.provisioning import ProgressCallback, Step
@@ -35,7 +37,7 @@ from vmgui.virt.connection import HostConnection
 from vmgui.virt.moveflow import MoveFlow, MoveOptions
 from vmgui.virt.storage import call_keeping, delete_volume_blocking
 from vmgui.virt.transaction import Transaction
-from vmgui.virt.volstream import Control, run_transfer, volume_sha256_blocking
+from vmgui.virt.volstream import Control, run_transfer, volume_digest_blocking
 
 
 async def move_offline(
@@ -140,12 +142,13 @@ class _Offline(MoveFlow):
         for pool in {self.pool_for(d) for d in self.carried}:
             await self.dst.call(partial(_refresh, pool), "Could not refresh the pool")
         for disk in self.carried:
-            read = partial(_sha256_of, self.volumes[disk.target])
+            read = partial(_digest_of, self.volumes[disk.target])
             digest = await run_transfer(self.dst, read, f"Could not verify {disk.target}")
             if digest != self.digests[disk.target]:
                 raise VmguiError(
                     f"{disk.target} differs on the destination",
-                    f"SHA-256 {digest} there, {self.digests[disk.target]} on the source",
+                    f"{label(DISK_ALGORITHM)} {digest} there, {self.digests[disk.target]} on the "
+                    "source",
                 )
         return ""
 
@@ -187,5 +190,5 @@ def _refresh(pool: str, conn: libvirt.virConnect) -> None:
     conn.storagePoolLookupByName(pool).refresh(0)
 
 
-def _sha256_of(path: str, conn: libvirt.virConnect, control: Control) -> str:
-    return volume_sha256_blocking(conn, path, control)
+def _digest_of(path: str, conn: libvirt.virConnect, control: Control) -> str:
+    return volume_digest_blocking(conn, path, control)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import queue
 import threading
 import time
@@ -22,6 +21,7 @@ from typing import Protocol, TypeVar
 
 import libvirt
 
+from vmgui.core.diskhash import DISK_ALGORITHM, new_hasher
 from vmgui.core.provisioning import TransferMeter
 from vmgui.core.units import format_bytes
 from vmgui.virt.connection import HostConnection
@@ -163,14 +163,15 @@ def download_blocking(
     write: Callable[[bytes], None],
     control: Control,
     skip: Callable[[int], None] | None = None,
+    algorithm: str = DISK_ALGORITHM,
 ) -> str:
     """Stream the volume at ``path`` out sparse: data to ``write``, holes to ``skip`` (their
     length), or as zeros to ``write`` without one.
 
     Returns:
-        The SHA-256 (hex) of the bytes written.
+        The ``algorithm`` digest (hex) of the bytes written (:mod:`~vmgui.core.diskhash`).
     """
-    digest = hashlib.sha256()
+    digest = new_hasher(algorithm)
     vol = conn.storageVolLookupByPath(path)
     stream = conn.newStream(0)
 
@@ -204,9 +205,11 @@ def download_blocking(
     return digest.hexdigest()
 
 
-def volume_sha256_blocking(conn: libvirt.virConnect, path: str, control: Control) -> str:
-    """The SHA-256 of a volume's bytes, read through a sparse stream."""
-    return download_blocking(conn, path, lambda _data: None, control)
+def volume_digest_blocking(
+    conn: libvirt.virConnect, path: str, control: Control, algorithm: str = DISK_ALGORITHM
+) -> str:
+    """The ``algorithm`` digest of a volume's bytes, read through a sparse stream."""
+    return download_blocking(conn, path, lambda _data: None, control, algorithm=algorithm)
 
 
 def upload_blocking(
@@ -216,14 +219,15 @@ def upload_blocking(
     offset: int,
     size: int,
     control: Control,
+    algorithm: str = DISK_ALGORITHM,
 ) -> str:
     """Stream ``size`` bytes of ``source`` from ``offset`` into the volume at ``path``, sparse
     (runs of zeros are sent as holes).
 
     Returns:
-        The SHA-256 (hex) of the bytes sent.
+        The ``algorithm`` digest (hex) of the bytes sent.
     """
-    digest = hashlib.sha256()
+    digest = new_hasher(algorithm)
     vol = conn.storageVolLookupByPath(path)
     stream = conn.newStream(0)
     try:
@@ -309,7 +313,8 @@ async def pipe_volume(
     both sides (each host's side on its own second thread).
 
     Returns:
-        The SHA-256 of what left the source and of what reached the destination.
+        The digests (:data:`~vmgui.core.diskhash.DISK_ALGORITHM`) of what left the source and
+        of what reached the destination.
 
     Raises:
         asyncio.CancelledError: both sides stop at their next chunk first.
