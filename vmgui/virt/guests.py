@@ -238,7 +238,7 @@ def _name(host: HostConnection, uuid: str) -> str:
 # -- storage (blocking, worker thread) ----------------------------------------------------
 
 
-def _volume_path(conn: libvirt.virConnect, ref: str) -> str:
+def disk_ref_path(conn: libvirt.virConnect, ref: str) -> str:
     """A disk reference (a path or a :func:`~vmgui.core.xml.domain.volume_key`) as a host path."""
     key = parse_volume_key(ref)
     if key is None:
@@ -272,13 +272,13 @@ def _delete_plan(uri: str, conn: libvirt.virConnect, guest: GuestInfo) -> Delete
     dom = inspect.lookup(conn, guest.uuid)
     details = parse_domain_xml(dom.XMLDesc(0))
     others = _other_domain_xmls(conn, guest.uuid)
-    used_elsewhere = {_volume_path(conn, ref) for ref in disk_paths_in_use(others)}
+    used_elsewhere = {disk_ref_path(conn, ref) for ref in disk_paths_in_use(others)}
     backing = _backing_paths_of_volumes(conn)
     own_chain = {p for disk in details.disks for p in disk.backing_paths}
     targets = {d.source_key: d.target for d in details.disks}
     items = []
     for ref in owned_volumes(details):
-        path = _volume_path(conn, ref)
+        path = disk_ref_path(conn, ref)
         target = targets.get(ref, "")
         if path in used_elsewhere:
             items.append(StorageItem(path, target, False, "used by another guest"))

@@ -30,6 +30,7 @@ from functools import partial
 import libvirt
 
 from vmgui.core.errors import VmguiError
+from vmgui.core.leftovers import guest_leftover, volume_leftover
 from vmgui.core.migration import MoveResult, migration_uri
 from vmgui.core.model import ConnectionState
 from vmgui.core.provisioning import ProgressCallback, Step
@@ -219,7 +220,9 @@ class _Live(MoveFlow):
 
     def _created(self, path: str) -> None:
         self.txn.on_rollback(
-            f"volume {path} on {self.dst.display_name}", partial(self._undo_volume, path)
+            f"volume {path} on {self.dst.display_name}",
+            partial(self._undo_volume, path),
+            later=volume_leftover(self.dst.uri, path, self.txn.failed),
         )
 
     async def _migrate(self) -> str:
@@ -228,14 +231,21 @@ class _Live(MoveFlow):
                 self.txn.on_rollback(
                     f"volume {disk.path} on {self.dst.display_name}",
                     partial(self._undo_volume, disk.path),
+                    later=volume_leftover(self.dst.uri, disk.path, self.txn.failed),
                 )
         for path in file_chardev_paths(self.xml):  # its serial log, made when it starts there
             if path not in self.dest.existing:
                 self.txn.on_rollback(
-                    f"file {path} on {self.dst.display_name}", partial(self._undo_file, path)
+                    f"file {path} on {self.dst.display_name}",
+                    partial(self._undo_file, path),
+                    later=volume_leftover(self.dst.uri, path, self.txn.failed),
                 )
         uuid = self.uuid
-        self.txn.on_rollback(f"guest {self.side.name} on {self.dst.display_name}", self._undo_guest)
+        self.txn.on_rollback(
+            f"guest {self.side.name} on {self.dst.display_name}",
+            self._undo_guest,
+            later=guest_leftover(self.dst.uri, uuid, self.side.name, self.txn.failed),
+        )
         params: dict[str, object] = {
             libvirt.VIR_MIGRATE_PARAM_URI: migration_uri(
                 self.dst.uri, local_address_towards(self.src.uri)

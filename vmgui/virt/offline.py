@@ -22,6 +22,7 @@ import libvirt
 
 from vmgui.core.diskhash import DISK_ALGORITHM, label
 from vmgui.core.errors import VmguiError
+from vmgui.core.leftovers import volume_leftover
 from vmgui.core.migration import MoveDisk, MoveResult
 from vmgui.core.provisioning import ProgressCallback, Step
 from vmgui.core.xml.mobility import (
@@ -108,7 +109,10 @@ class _Offline(MoveFlow):
                 partial(full_copy_blocking, pool, disk.path, name, disk.capacity),
                 f"Could not flatten {disk.target}",
                 lambda made: self.txn.on_rollback(
-                    f"volume {made} on {self.src.display_name}", partial(self._undo_src, made)
+                    f"volume {made} on {self.src.display_name}",
+                    partial(self._undo_src, made),
+                    later=volume_leftover(self.src.uri, made, self.txn.failed),
+                    on=self.src,
                 ),
                 slow=True,
             )

@@ -48,6 +48,11 @@ The rules a flow follows:
   The rollback is shielded: cancelling the task while it runs does not interrupt it (the
   cancellation propagates once it is done). What it could not remove is logged and listed in
   :attr:`ProvisionError.left_behind <vmgui.core.provisioning.ProvisionError.left_behind>`.
+* A volume or guest it could not remove because its host's connection was lost is written to
+  the :class:`~vmgui.core.leftovers.LeftoverBook` (``later=`` of :meth:`~Transaction.on_rollback`;
+  :meth:`~Transaction.created_volume` and :meth:`~Transaction.created_domain` do it themselves):
+  vmgui offers to remove it when it reaches the host again (:mod:`vmgui.virt.leftovers`). A job
+  that makes the same thing again takes it over: its entry is struck.
 * Batch provisioning: one transaction per guest (a failed guest leaves nothing behind, the
   others stay); :meth:`Transaction.rollback` undoes a finished transaction too, when a batch is
   meant to be all-or-nothing as a whole.
@@ -67,6 +72,8 @@ from typing import Protocol, TypeVar
 import libvirt
 
 from vmgui.core.errors import VmguiError
+from vmgui.core.leftovers import Leftover, LeftoverBook, guest_leftover, volume_leftover
+from vmgui.core.model import ConnectionState
 from vmgui.core.provisioning import (
     Progress,
     ProgressCallback,
@@ -74,6 +81,7 @@ from vmgui.core.provisioning import (
     Step,
     StepTiming,
 )
+from vmgui.core.validation import host_display_name
 from vmgui.virt.connection import HostConnection
 from vmgui.virt.provhost import remove_domain_blocking
 from vmgui.virt.storage import call_keeping, delete_volume_blocking
@@ -105,6 +113,8 @@ async def run_step(step: Step, run: Callable[[], Awaitable[_T]]) -> _T:
 class _Created:
     what: str  # "volume /path", "guest web1": for the rollback's report
     undo: Undo
+    later: Leftover | None  # written down when ``on`` is gone at rollback time
+    on: HostConnection
 
 
 class Transaction:
@@ -117,6 +127,7 @@ class Transaction:
         progress: gets every :class:`~vmgui.core.provisioning.Progress`, on the loop's thread.
         clock: monotonic clock for the step timings.
         runner: wraps every step (default :func:`run_step`).
+        leftovers: where what a lost host keeps is written down (default: the user's book).
     """
 
     def __init__(
@@ -127,8 +138,12 @@ class Transaction:
         *,
         clock: Callable[[], float] = time.perf_counter,
         runner: StepRunner | None = None,
+        leftovers: LeftoverBook | None = None,
     ) -> None:
         self.host = host
+        self.leftovers = leftovers or LeftoverBook()
+        #: What the last rollback wrote down for later (its hosts were gone).
+        self.pending: tuple[Leftover, ...] = ()
         self.failed = failed
         self._progress = progress
         self._clock = clock
@@ -164,7 +179,7 @@ class Transaction:
         except Exception as exc:
             left = await self.rollback()
             step = self._step or steps[0][0]
-            raise as_provision_error(exc, step, self.failed, left) from exc
+            raise as_provision_error(exc, step, self.failed, left, self.pending) from exc
         except BaseException:
             await self.rollback()
             raise
@@ -222,15 +237,46 @@ class Transaction:
 
     def created_volume(self, path: str) -> None:
         """Record a volume this transaction made (the rollback deletes it)."""
-        self.on_rollback(f"volume {path}", lambda: self._delete_volume(path))
+        self.on_rollback(
+            f"volume {path}",
+            lambda: self._delete_volume(path),
+            later=volume_leftover(self.host.uri, path, self.failed),
+        )
 
     def created_domain(self, uuid: str, name: str) -> None:
         """Record a guest this transaction defined (the rollback destroys and undefines it)."""
-        self.on_rollback(f"guest {name}", lambda: self._remove_domain(uuid, name))
+        self.on_rollback(
+            f"guest {name}",
+            lambda: self._remove_domain(uuid, name),
+            later=guest_leftover(self.host.uri, uuid, name, self.failed),
+        )
 
-    def on_rollback(self, what: str, undo: Undo) -> None:
-        """Record any other undo; ``what`` names the thing in the report ("copy on host2")."""
-        self._created.append(_Created(what, undo))
+    def on_rollback(
+        self,
+        what: str,
+        undo: Undo,
+        *,
+        later: Leftover | None = None,
+        on: HostConnection | None = None,
+    ) -> None:
+        """Record any other undo; ``what`` names the thing in the report ("copy on host2").
+
+        Args:
+            what: the thing, for people.
+            undo: removes it.
+            later: the thing for the leftover book, when ``undo`` fails because its host
+                ``on`` (default: the transaction's) is not connected at rollback time.
+            on: the host the thing is on.
+        """
+        if later is not None:
+            self._take_over(later)
+        self._created.append(_Created(what, undo, later, on or self.host))
+
+    def _take_over(self, item: Leftover) -> None:
+        try:
+            self.leftovers.forget([item])
+        except (VmguiError, OSError) as exc:
+            _log.warning("leftover book: %s", exc)
 
     async def _delete_volume(self, path: str) -> None:
         await self.host.call(lambda c: delete_volume_blocking(c, path), f"Could not delete {path}")
@@ -268,21 +314,37 @@ class Transaction:
 
     async def _rollback(self) -> tuple[str, ...]:
         left: list[str] = []
+        later: list[Leftover] = []
         while self._created:
             item = self._created.pop()
             try:
                 await item.undo()
-            except VmguiError as exc:
-                left.append(f"{item.what} ({exc.details or exc.summary})")
             except Exception as exc:
-                left.append(f"{item.what} ({type(exc).__name__}: {exc})")
+                reason = (
+                    exc.details or exc.summary
+                    if isinstance(exc, VmguiError)
+                    else f"{type(exc).__name__}: {exc}"
+                )
+                left.append(f"{item.what} ({reason})")
+                if item.later is not None and item.on.state is not ConnectionState.CONNECTED:
+                    later.append(item.later)
         if left:
             _log.error("%s: rollback left %s", self.failed, left)
+        if later:
+            try:
+                self.leftovers.add(later)
+                self.pending = tuple(later)
+            except (VmguiError, OSError) as exc:
+                _log.error("%s: could not write down %s: %s", self.failed, later, exc)
         return tuple(left)
 
 
 def as_provision_error(
-    exc: BaseException, step: Step, failed: str, left: tuple[str, ...]
+    exc: BaseException,
+    step: Step,
+    failed: str,
+    left: tuple[str, ...],
+    pending: tuple[Leftover, ...] = (),
 ) -> ProvisionError:
     """The one error a failed transaction raises.
 
@@ -291,6 +353,7 @@ def as_provision_error(
         step: the step that failed.
         failed: the summary's start, e.g. "Could not create web1".
         left: what the rollback could not remove.
+        pending: what of it was written down for when its host is back.
     """
     if isinstance(exc, VmguiError):
         summary, details, hint = exc.summary, exc.details, exc.hint
@@ -300,6 +363,12 @@ def as_provision_error(
         summary, details, hint = f"Unexpected error: {type(exc).__name__}", str(exc), ""
     if left:
         details = f"{details}; clean-up left behind: {', '.join(left)}".lstrip("; ")
+    for uri in dict.fromkeys(item.uri for item in pending):
+        later = (
+            f"vmgui offers to remove what is left on {host_display_name(uri)} once it is back "
+            f"(or: vmgui-cli cleanup --connect {uri})"
+        )
+        hint = f"{hint} {later}".strip() if hint else later
     return ProvisionError(
         step, f"{failed} (step {step.value}): {summary}", details, hint, left_behind=left
     )

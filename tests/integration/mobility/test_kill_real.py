@@ -1,7 +1,8 @@
 """The destination's libvirtd killed (SIGKILL) in the middle of a move or an import (real
 daemons): the source guest is intact, still defined (and running after a live move's try),
 nothing half-made stays on the source, the error says what happened in one line and lists
-what the destination keeps, which is what the destination really has when its daemon is back.
+what the destination keeps, which is what the destination really has when its daemon is back;
+then ``vmgui-cli cleanup --yes`` removes exactly that (the rollback wrote it down for later).
 
 Each test starts its own second host (its own state dir and TCP port), so the session's
 ``second_host`` is untouched; the killed daemon is started again in the same namespace, with
@@ -11,6 +12,7 @@ the same state, to see what it kept.
 from __future__ import annotations
 
 import contextlib
+import json
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -23,6 +25,8 @@ from tests.integration.lab import POOL_DIR, READY
 from tests.integration.mobility.conftest import MobGuest, MobLab, clean_host, wait_for
 from tests.services.common import ServiceUnavailableError, pid_alive
 from tests.services.secondhost import SecondHost, open_connection
+from vmgui.cli import main
+from vmgui.core.leftovers import LeftoverBook
 from vmgui.core.provisioning import Progress, ProvisionError, Step
 from vmgui.virt.export import export_guest
 from vmgui.virt.importer import import_guest
@@ -126,11 +130,20 @@ def _what_is_there(conn: libvirt.virConnect, stem: str) -> tuple[set[str], set[s
     return guests, volumes
 
 
-def _check_reported(error: ProvisionError, name: str, doomed: Doomed, stem: str) -> None:
-    """One line; what the destination keeps once it is back is what the error listed."""
+def _check_reported(
+    error: ProvisionError,
+    name: str,
+    doomed: Doomed,
+    stem: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """One line; what the destination keeps once it is back is what the error listed, and
+    what ``vmgui-cli cleanup`` removes."""
     text = str(error)
     assert "\n" not in text, text
     assert f"the connection to {name} was lost" in text, text
+    assert f"vmgui-cli cleanup --connect {doomed.uri}" in text, text
+    book = LeftoverBook()
     conn = doomed.revive()
     try:
         guests, volumes = _what_is_there(conn, stem)
@@ -138,12 +151,26 @@ def _check_reported(error: ProvisionError, name: str, doomed: Doomed, stem: str)
             assert any(path in left for left in error.left_behind), (path, error.left_behind)
         for name in guests:
             assert any(name in left for left in error.left_behind), (name, error.left_behind)
-        clean_host(conn, stem)
+        assert volumes, "the job had made volumes there before the kill"
+        written = {i.name for i in book.for_host(doomed.uri)}
+        assert volumes | guests <= written, (volumes, guests, written)
+        capsys.readouterr()
+        assert main(["cleanup", "--connect", doomed.uri, "--yes", "--json"]) == 0
+        removed = set(json.loads(capsys.readouterr().out)["removed"])
+        # every volume it kept; a live move's incoming guest may have gone by itself meanwhile
+        # (the revived daemon drops the transient domain whose QEMU it cannot reconnect to)
+        kept = {f"volume {p}" for p in volumes}
+        assert kept <= removed <= kept | {f"guest {g}" for g in guests}, (removed, kept, guests)
+        assert _what_is_there(conn, stem) == (set(), set())
+        assert book.for_host(doomed.uri) == []
     finally:
+        clean_host(conn, stem)
         conn.close()
 
 
-def test_offline_move_with_the_destination_killed(mob: MobLab, doomed: Doomed, mrun: Run) -> None:
+def test_offline_move_with_the_destination_killed(
+    mob: MobLab, doomed: Doomed, mrun: Run, capsys: pytest.CaptureFixture[str]
+) -> None:
     guest = mob.guest()
     _with_data_disk(mob, guest)
     before = _source_state(mob.lab.conn(), guest)
@@ -163,10 +190,12 @@ def test_offline_move_with_the_destination_killed(mob: MobLab, doomed: Doomed, m
             mrun(dst.close())
     assert info.value.step is Step.UPLOAD, str(info.value)
     assert _source_state(mob.lab.conn(), guest) == before  # no flattened copy left, XML as it was
-    _check_reported(info.value, dst.display_name, doomed, mob.stem)
+    _check_reported(info.value, dst.display_name, doomed, mob.stem, capsys)
 
 
-def test_live_migration_with_the_destination_killed(mob: MobLab, doomed: Doomed, mrun: Run) -> None:
+def test_live_migration_with_the_destination_killed(
+    mob: MobLab, doomed: Doomed, mrun: Run, capsys: pytest.CaptureFixture[str]
+) -> None:
     guest = mob.guest()
     dom = mob.lab.conn().lookupByUUIDString(guest.uuid)
     dom.create()
@@ -188,11 +217,11 @@ def test_live_migration_with_the_destination_killed(mob: MobLab, doomed: Doomed,
     wait_for(lambda: dom.info()[0] == libvirt.VIR_DOMAIN_RUNNING, 30)
     assert dom.isActive() and dom.isPersistent()
     assert _source_state(mob.lab.conn(), guest) == before
-    _check_reported(info.value, dst.display_name, doomed, mob.stem)
+    _check_reported(info.value, dst.display_name, doomed, mob.stem, capsys)
 
 
 def test_import_with_the_host_killed(
-    mob: MobLab, doomed: Doomed, mrun: Run, tmp_path: Path
+    mob: MobLab, doomed: Doomed, mrun: Run, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     guest = mob.guest()
     _with_data_disk(mob, guest)
@@ -215,4 +244,4 @@ def test_import_with_the_host_killed(
             mrun(dst.close())
     assert info.value.step is Step.UPLOAD, str(info.value)
     assert file.is_file()  # the file is never touched
-    _check_reported(info.value, dst.display_name, doomed, name)
+    _check_reported(info.value, dst.display_name, doomed, name, capsys)

@@ -15,6 +15,7 @@ from vmgui.core.provisioning import ProgressCallback, ProvisionResult
 from vmgui.ui.controller import HostController
 from vmgui.ui.mobility.dialogs import Destination, MobilityDialogs
 from vmgui.ui.mobility.jobs import JobDialog, run_with_progress
+from vmgui.ui.mobility.leftovers import LeftoverWatch
 from vmgui.ui.shell import Selection, Shell
 from vmgui.virt.clone import clone_guest
 from vmgui.virt.export import export_guest
@@ -73,6 +74,8 @@ class MobilityActions(QObject):
         self.import_ = _make(
             w, "actionImportGuest", "&Import Guest…", "Make a guest from a .vmgui file"
         )
+        #: Offers to remove what interrupted jobs left on a host when it connects.
+        self.leftovers = LeftoverWatch(controller, shell, self)
         self.clone.triggered.connect(self._on_clone_triggered)
         self.export.triggered.connect(self._on_export_triggered)
         self.migrate.triggered.connect(self._on_migrate_triggered)
