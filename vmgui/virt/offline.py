@@ -5,7 +5,7 @@ Each disk is streamed sparse from the source into a new volume on the destinatio
 with a backing file is first flattened into a temporary full copy on the source, since a
 stream carries the file, not its chain); read-only disks (the seed, installer ISOs) come
 along as raw, or stay behind on request (:class:`~vmgui.virt.moveflow.MoveFlow`). The
-destination volumes are read back and their checksums (BLAKE3) compared with what left
+destination volumes are read back and their SHA-256 compared with what left
 the source before the guest is defined there with the same name and UUID. Then, unless asked
 to keep it, the source is undefined and its disks deleted (never a backing file, never an
 ISO). On failure or cancel the destination keeps nothing and the temporary copies on the
@@ -20,7 +20,7 @@ from functools import partial
 
 import libvirt
 
-from vmgui.core.diskhash import DISK_ALGORITHM, label
+from vmgui.core.diskhash import MOVE_ALGORITHM, label
 from vmgui.core.errors import VmguiError
 from vmgui.core.leftovers import volume_leftover
 from vmgui.core.migration import MoveDisk, MoveResult
@@ -151,7 +151,7 @@ class _Offline(MoveFlow):
             if digest != self.digests[disk.target]:
                 raise VmguiError(
                     f"{disk.target} differs on the destination",
-                    f"{label(DISK_ALGORITHM)} {digest} there, {self.digests[disk.target]} on the "
+                    f"{label(MOVE_ALGORITHM)} {digest} there, {self.digests[disk.target]} on the "
                     "source",
                 )
         return ""
@@ -195,4 +195,4 @@ def _refresh(pool: str, conn: libvirt.virConnect) -> None:
 
 
 def _digest_of(path: str, conn: libvirt.virConnect, control: Control) -> str:
-    return volume_digest_blocking(conn, path, control)
+    return volume_digest_blocking(conn, path, control, MOVE_ALGORITHM)

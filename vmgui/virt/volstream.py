@@ -21,7 +21,7 @@ from typing import Protocol, TypeVar
 
 import libvirt
 
-from vmgui.core.diskhash import DISK_ALGORITHM, new_hasher
+from vmgui.core.diskhash import DISK_ALGORITHM, MOVE_ALGORITHM, new_hasher
 from vmgui.core.provisioning import TransferMeter
 from vmgui.core.units import format_bytes
 from vmgui.virt.connection import HostConnection
@@ -313,7 +313,7 @@ async def pipe_volume(
     both sides (each host's side on its own second thread).
 
     Returns:
-        The digests (:data:`~vmgui.core.diskhash.DISK_ALGORITHM`) of what left the source and
+        The digests (:data:`~vmgui.core.diskhash.MOVE_ALGORITHM`) of what left the source and
         of what reached the destination.
 
     Raises:
@@ -325,13 +325,13 @@ async def pipe_volume(
     def fetch(conn: libvirt.virConnect, control: Control) -> str:
         flags.append(control)
         try:
-            return download_blocking(conn, src_path, pipe.put, control)
+            return download_blocking(conn, src_path, pipe.put, control, algorithm=MOVE_ALGORITHM)
         finally:
             pipe.close()
 
     def send(conn: libvirt.virConnect, control: Control) -> str:
         flags.append(control)
-        return upload_blocking(conn, dst_path, pipe, 0, size, control)
+        return upload_blocking(conn, dst_path, pipe, 0, size, control, MOVE_ALGORITHM)
 
     down = asyncio.ensure_future(run_transfer(src, fetch, f"Could not read {src_path}"))
     up = asyncio.ensure_future(run_transfer(dst, send, f"Could not write {dst_path}", report, size))
