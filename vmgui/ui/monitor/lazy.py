@@ -22,6 +22,10 @@ hook's own source check (``PySide6.support.feature._mod_uses_pyside``) for the d
   and only if the replacement is still the one installed.
 * Without PySide6's hook (PySide6 not imported yet, or a release without this function) it
   does nothing: the imports just cost their scan.
+* PySide6 6.11.3's hook itself puts the original ``builtins.__import__`` back, process-wide,
+  while it checks a module: another thread's import in that window is not checked at all,
+  and two overlapping windows can leave the hook uninstalled for good (then no module is
+  scanned, with or without this block; ``tests/ui/test_lazy.py`` calls the hook directly).
 """
 
 from __future__ import annotations
