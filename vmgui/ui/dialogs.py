@@ -11,7 +11,9 @@ import asyncio
 import contextlib
 import html
 import logging
-from typing import Protocol
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Generic, Protocol, TypeVar
 
 from PySide6.QtCore import QObject, Qt
 from PySide6.QtWidgets import (
@@ -33,6 +35,7 @@ from vmgui.core.validation import host_display_name
 from vmgui.ui.widgets import MUTED_STYLE, RED_COLOR, muted_label, scroll_area, title_font
 
 _log = logging.getLogger("vmgui.ui")
+_A = TypeVar("_A")
 
 
 async def exec_async(dialog: QDialog) -> int:
@@ -70,6 +73,37 @@ async def exec_async(dialog: QDialog) -> int:
         with contextlib.suppress(RuntimeError):
             dialog.finished.disconnect(on_finished)
             dialog.destroyed.disconnect(on_destroyed)
+
+
+@dataclass(frozen=True, slots=True)
+class Answer(Generic[_A]):
+    """One button of :func:`ask_buttons`: its text, role, objectName and what it answers."""
+
+    text: str
+    role: QMessageBox.ButtonRole
+    name: str
+    value: _A | None
+
+
+async def ask_buttons(
+    box: QMessageBox, answers: Sequence[Answer[_A]], default: int, escape: int | None = None
+) -> _A | None:
+    """Add ``answers`` as buttons to ``box``, show it window-modal, and return the clicked
+    one's value (None when closed otherwise). ``answers[default]`` is the default button,
+    ``answers[escape]`` Escape's (default: the same); the box is deleted afterwards."""
+    buttons = []
+    for answer in answers:
+        button = box.addButton(answer.text, answer.role)
+        button.setObjectName(answer.name)
+        buttons.append(button)
+    box.setDefaultButton(buttons[default])
+    box.setEscapeButton(buttons[default if escape is None else escape])
+    try:
+        await exec_async(box)
+        clicked = box.clickedButton()
+        return next((a.value for a, b in zip(answers, buttons, strict=True) if b == clicked), None)
+    finally:
+        box.deleteLater()
 
 
 class Dialogs(Protocol):

@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from vmgui.core.vmguifile import SUFFIX
-from vmgui.ui.dialogs import exec_async
+from vmgui.ui.dialogs import Answer, ask_buttons, exec_async
 from vmgui.ui.widgets import muted_label
 
 
@@ -292,21 +292,22 @@ class QtMobilityDialogs:
         box.setWindowTitle(f"Revert {guest}")
         box.setText(f"Revert {guest} to {snapshot}?")
         box.setInformativeText("Its current state is lost unless you take a snapshot of it first.")
-        first = box.addButton(SNAPSHOT_FIRST_LABEL, QMessageBox.ButtonRole.AcceptRole)
-        discard = box.addButton(DISCARD_LABEL, QMessageBox.ButtonRole.DestructiveRole)
-        cancel = box.addButton(QMessageBox.StandardButton.Cancel)
-        first.setObjectName("snapshotFirstButton")
-        discard.setObjectName("revertDiscardButton")
-        box.setDefaultButton(first)
-        box.setEscapeButton(cancel)
-        try:
-            await exec_async(box)
-            clicked = box.clickedButton()
-            if clicked == first:
-                return RevertChoice.SNAPSHOT_FIRST
-            return RevertChoice.DISCARD if clicked == discard else None
-        finally:
-            box.deleteLater()
+        answers = [
+            Answer(
+                SNAPSHOT_FIRST_LABEL,
+                QMessageBox.ButtonRole.AcceptRole,
+                "snapshotFirstButton",
+                RevertChoice.SNAPSHOT_FIRST,
+            ),
+            Answer(
+                DISCARD_LABEL,
+                QMessageBox.ButtonRole.DestructiveRole,
+                "revertDiscardButton",
+                RevertChoice.DISCARD,
+            ),
+            Answer("Cancel", QMessageBox.ButtonRole.RejectRole, "revertCancelButton", None),
+        ]
+        return await ask_buttons(box, answers, default=0, escape=2)
 
     async def ask_clone(self, parent: QWidget, guest: str, default: str) -> tuple[str, bool] | None:
         """See :class:`MobilityDialogs`."""

@@ -23,7 +23,7 @@ from vmgui.core.leftovers import LeftoverBook
 from vmgui.core.model import ConnectionState, HostStatus
 from vmgui.core.units import plural
 from vmgui.ui.controller import HostController
-from vmgui.ui.dialogs import exec_async
+from vmgui.ui.dialogs import Answer, ask_buttons
 from vmgui.ui.shell import Shell
 from vmgui.virt.leftovers import Found, remove_found, review
 
@@ -36,6 +36,8 @@ class LeftoverChoice(enum.Enum):
     REMOVE = "remove"
     KEEP = "keep"
 
+
+REMOVE, KEEP = LeftoverChoice.REMOVE, LeftoverChoice.KEEP
 
 Ask = Callable[[QWidget, str, list[Found]], Awaitable[LeftoverChoice | None]]
 """The question: (parent, host label, what is there) -> the choice, None to ask later."""
@@ -55,22 +57,12 @@ async def ask_leftovers(parent: QWidget, host: str, found: list[Found]) -> Lefto
         "The connection to the host was lost before these jobs could remove what they had "
         f"made:<ul>{rows}</ul>Remove them now?"
     )
-    remove = box.addButton("&Remove", QMessageBox.ButtonRole.DestructiveRole)
-    keep = box.addButton("&Keep on the Host", QMessageBox.ButtonRole.RejectRole)
-    later = box.addButton("Ask Me &Later", QMessageBox.ButtonRole.RejectRole)
-    remove.setObjectName("leftoversRemoveButton")
-    keep.setObjectName("leftoversKeepButton")
-    later.setObjectName("leftoversLaterButton")
-    box.setDefaultButton(later)
-    box.setEscapeButton(later)
-    try:
-        await exec_async(box)
-        clicked = box.clickedButton()
-        if clicked == remove:
-            return LeftoverChoice.REMOVE
-        return LeftoverChoice.KEEP if clicked == keep else None
-    finally:
-        box.deleteLater()
+    answers = [
+        Answer("&Remove", QMessageBox.ButtonRole.DestructiveRole, "leftoversRemoveButton", REMOVE),
+        Answer("&Keep on the Host", QMessageBox.ButtonRole.RejectRole, "leftoversKeepButton", KEEP),
+        Answer("Ask Me &Later", QMessageBox.ButtonRole.RejectRole, "leftoversLaterButton", None),
+    ]
+    return await ask_buttons(box, answers, default=2)
 
 
 class LeftoverWatch(QObject):
