@@ -163,6 +163,11 @@ class HostConnection:
         """The last known guests by UUID (a copy)."""
         return self._tracker.guests
 
+    def guest_name(self, uuid: str) -> str:
+        """The name of guest ``uuid`` as last listed; its UUID when the host does not list it."""
+        guest = self._tracker.guests.get(uuid)
+        return guest.name if guest else uuid
+
     @property
     def wants_connection(self) -> bool:
         """Whether the host should be connected (reconnects are attempted while True)."""

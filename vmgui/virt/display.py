@@ -29,6 +29,7 @@ from vmgui.core.xml.display import (
 from vmgui.core.xml.domain import parse_domain_xml
 from vmgui.virt import inspect
 from vmgui.virt.connection import HostConnection
+from vmgui.virt.guests import redefine_guest
 
 #: The program :func:`open_in_viewer` starts (Debian package virt-viewer).
 VIEWER = "virt-viewer"
@@ -68,23 +69,10 @@ async def switch_to_vnc(host: HostConnection, uuid: str) -> None:
     Raises:
         VmguiError: the guest has no SPICE display, is gone, or libvirt refused.
     """
-    name = host.guests[uuid].name if uuid in host.guests else uuid
+    name = host.guest_name(uuid)
     summary = f"Could not switch the display of {name} to VNC"
     listen = vnc_listen_for(host.uri)
-
-    def switch(conn: libvirt.virConnect) -> None:
-        dom = inspect.lookup(conn, uuid)
-        xml = dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE | libvirt.VIR_DOMAIN_XML_SECURE)
-        try:
-            new = switch_to_vnc_xml(xml, listen)
-        except DomainXMLError as exc:
-            raise VmguiError(summary, str(exc)) from None
-        conn.defineXML(new)
-
-    try:
-        await host.call(switch, summary)
-    finally:
-        host.request_refresh(uuid)
+    await redefine_guest(host, uuid, summary, lambda xml: switch_to_vnc_xml(xml, listen))
 
 
 async def fetch_displays(host: HostConnection, uuid: str) -> GuestDisplays:
@@ -93,7 +81,7 @@ async def fetch_displays(host: HostConnection, uuid: str) -> GuestDisplays:
     Raises:
         VmguiError: the guest is gone or libvirt refused.
     """
-    name = host.guests[uuid].name if uuid in host.guests else uuid
+    name = host.guest_name(uuid)
 
     def read(conn: libvirt.virConnect) -> GuestDisplays:
         dom = inspect.lookup(conn, uuid)
@@ -118,7 +106,7 @@ async def fetch_vnc_endpoints(host: HostConnection, uuid: str) -> VncEndpoints:
     Raises:
         VmguiError: the guest is gone, its XML is malformed, or libvirt refused.
     """
-    name = host.guests[uuid].name if uuid in host.guests else uuid
+    name = host.guest_name(uuid)
     summary = f"Could not read the display of {name}"
 
     def read(conn: libvirt.virConnect) -> VncEndpoints:
@@ -143,22 +131,10 @@ async def listen_on_localhost(host: HostConnection, uuid: str) -> None:
     Raises:
         VmguiError: the guest has no VNC display, is gone, or libvirt refused.
     """
-    name = host.guests[uuid].name if uuid in host.guests else uuid
+    name = host.guest_name(uuid)
     summary = f"Could not give the display of {name} a port on {VncListen.LOCALHOST.value}"
 
-    def edit(conn: libvirt.virConnect) -> None:
-        dom = inspect.lookup(conn, uuid)
-        xml = dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE | libvirt.VIR_DOMAIN_XML_SECURE)
-        try:
-            new = listen_on_localhost_xml(xml)
-        except DomainXMLError as exc:
-            raise VmguiError(summary, str(exc)) from None
-        conn.defineXML(new)
-
-    try:
-        await host.call(edit, summary)
-    finally:
-        host.request_refresh(uuid)
+    await redefine_guest(host, uuid, summary, listen_on_localhost_xml)
 
 
 def viewer_argv(uri: str, uuid: str) -> list[str]:

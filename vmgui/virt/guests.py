@@ -30,6 +30,7 @@ from vmgui.core.validation import (
     validate_title,
     validate_vcpus,
 )
+from vmgui.core.xml.base import DomainXMLError
 from vmgui.core.xml.domain import (
     disk_paths_in_use,
     owned_volumes,
@@ -58,7 +59,7 @@ async def fetch_overview(host: HostConnection, uuid: str) -> GuestOverview:
     """Read the details pane's data for one guest."""
     return await host.call(
         lambda c: inspect.guest_overview(host.uri, c, uuid),
-        f"Could not read the details of guest {_name(host, uuid)}",
+        f"Could not read the details of guest {host.guest_name(uuid)}",
     )
 
 
@@ -218,21 +219,33 @@ async def _redefine(
             f"Could not change the {what} of {guest.name}",
             f"{guest.name} is transient: it has no persistent configuration",
         )
+    await redefine_guest(host, guest.uuid, f"Could not change the {what} of {guest.name}", edit)
+
+
+async def redefine_guest(
+    host: HostConnection, uuid: str, summary: str, edit: Callable[[str], str]
+) -> None:
+    """Redefine guest ``uuid`` with its persistent definition (inactive XML, secrets included)
+    as ``edit`` (a pure XML edit) makes it; its row is refreshed afterwards, also on failure.
+
+    Raises:
+        VmguiError: ``summary``; the edit cannot apply (its reason as details), the guest is
+            gone, or libvirt refused.
+    """
 
     def apply(conn: libvirt.virConnect) -> None:
-        dom = inspect.lookup(conn, guest.uuid)
+        dom = inspect.lookup(conn, uuid)
         flags = libvirt.VIR_DOMAIN_XML_INACTIVE | libvirt.VIR_DOMAIN_XML_SECURE
-        conn.defineXML(edit(dom.XMLDesc(flags)))
+        try:
+            new = edit(dom.XMLDesc(flags))
+        except DomainXMLError as exc:
+            raise VmguiError(summary, str(exc)) from None
+        conn.defineXML(new)
 
     try:
-        await host.call(apply, f"Could not change the {what} of {guest.name}")
+        await host.call(apply, summary)
     finally:
-        host.request_refresh(guest.uuid)
-
-
-def _name(host: HostConnection, uuid: str) -> str:
-    guest = host.guests.get(uuid)
-    return guest.name if guest else uuid
+        host.request_refresh(uuid)
 
 
 # -- storage (blocking, worker thread) ----------------------------------------------------

@@ -75,7 +75,7 @@ async def fetch_limits(host: HostConnection, uuid: str) -> LimitsView:
     """Read a guest's live and config limits."""
     return await host.call(
         lambda c: read_limits_blocking(inspect.lookup(c, uuid)),
-        f"Could not read the limits of guest {_name(host, uuid)}",
+        f"Could not read the limits of guest {host.guest_name(uuid)}",
     )
 
 
@@ -87,7 +87,7 @@ async def apply_limits(
     Raises:
         VmguiError: a bad value (nothing changed), or libvirt refused (everything set back).
     """
-    name = _name(host, uuid)
+    name = host.guest_name(uuid)
     try:
         applied = await host.call(
             lambda c: apply_limits_blocking(inspect.lookup(c, uuid), change, scope),
@@ -320,8 +320,3 @@ def _apply_nic(
     before = {key: int(old.get(key, 0)) for key in params}
     _call(f"bandwidth of NIC {mac}", lambda: dom.setInterfaceParameters(mac, params, flags))
     undo.append(lambda: dom.setInterfaceParameters(mac, before, flags))
-
-
-def _name(host: HostConnection, uuid: str) -> str:
-    guest = host.guests.get(uuid)
-    return guest.name if guest else uuid

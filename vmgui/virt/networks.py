@@ -105,7 +105,7 @@ async def attach_nic(host: HostConnection, uuid: str, network: str) -> str:
     try:
         return await host.call(
             lambda c: attach_nic_blocking(c, uuid, network),
-            f"Could not attach {_name(host, uuid)} to network {network}",
+            f"Could not attach {host.guest_name(uuid)} to network {network}",
         )
     finally:
         host.request_refresh(uuid)
@@ -120,7 +120,7 @@ async def detach_nic(host: HostConnection, uuid: str, mac: str) -> None:
     try:
         await host.call(
             lambda c: detach_nic_blocking(c, uuid, mac),
-            f"Could not detach NIC {mac} of {_name(host, uuid)}",
+            f"Could not detach NIC {mac} of {host.guest_name(uuid)}",
         )
     finally:
         host.request_refresh(uuid)
@@ -299,8 +299,3 @@ def attached_nics_blocking(conn: libvirt.virConnect, network: str) -> list[Attac
                     )
                 )
     return sorted(found, key=lambda n: (n.guest, n.mac))
-
-
-def _name(host: HostConnection, uuid: str) -> str:
-    guest = host.guests.get(uuid)
-    return guest.name if guest else uuid

@@ -53,7 +53,7 @@ async def open_graphics_socket(host: HostConnection, uuid: str) -> socket.socket
         VmguiError: the guest is not running, has no VNC display (SPICE only, or none),
             or libvirt refused (a remote host: file descriptors cannot cross the network).
     """
-    name = host.guests[uuid].name if uuid in host.guests else uuid
+    name = host.guest_name(uuid)
     summary = f"Could not open the console of {name}"
 
     def open_blocking(conn: libvirt.virConnect) -> socket.socket:
@@ -333,7 +333,7 @@ async def open_vnc_session(
         VmguiError: see :func:`open_graphics_socket` and :meth:`VncSession.start`.
     """
     sock = await open_graphics_socket(host, uuid)
-    name = host.guests[uuid].name if uuid in host.guests else uuid
+    name = host.guest_name(uuid)
     session = VncSession(sock, observer, password=password, name=name)
     await session.start()
     return session

@@ -73,7 +73,7 @@ class VncOpener:
         """
         if is_local_uri(host.uri):
             return await open_vnc_session(host, uuid, observer)
-        name = host.guests[uuid].name if uuid in host.guests else uuid
+        name = host.guest_name(uuid)
         endpoints = await fetch_vnc_endpoints(host, uuid)
         if endpoints.live is None:
             # The local path says which display the guest has, or that it does not run.
