@@ -3,12 +3,14 @@ guest NICs attached to the selected network."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from PySide6.QtCore import QObject, Qt
 
 from vmgui.core.networks import AttachedNic, DhcpLease, VirtualNetwork
 from vmgui.ui.tablemodel import AnyIndex, TableModel
+
+_R = TypeVar("_R")
 
 #: The item-data role holding a row's :class:`VirtualNetwork`.
 NetworkRole = Qt.ItemDataRole.UserRole + 21
@@ -71,25 +73,34 @@ class NetworkModel(TableModel):
         return None
 
 
-class LeaseModel(TableModel):
-    """One network's DHCP leases."""
-
-    HEADERS = ("MAC", "Address", "Host name")
+class _ListModel(TableModel, Generic[_R]):
+    """Rows shown as given; a different list resets the model."""
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._rows: list[DhcpLease] = []
+        self._rows: list[_R] = []
 
     def _row_count(self) -> int:
         return len(self._rows)
 
-    def set_rows(self, rows: list[DhcpLease]) -> None:
+    @property
+    def rows(self) -> list[_R]:
+        """The rows shown."""
+        return list(self._rows)
+
+    def set_rows(self, rows: list[_R]) -> None:
         """Show ``rows``."""
         if rows == self._rows:
             return
         self.beginResetModel()
         self._rows = list(rows)
         self.endResetModel()
+
+
+class LeaseModel(_ListModel[DhcpLease]):
+    """One network's DHCP leases."""
+
+    HEADERS = ("MAC", "Address", "Host name")
 
     def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or role != Qt.ItemDataRole.DisplayRole:
@@ -98,30 +109,10 @@ class LeaseModel(TableModel):
         return (lease.mac, f"{lease.ip}/{lease.prefix}", lease.hostname)[index.column()]
 
 
-class AttachedModel(TableModel):
+class AttachedModel(_ListModel[AttachedNic]):
     """The guest NICs on one network."""
 
     HEADERS = ("Guest", "MAC", "Guest state")
-
-    def __init__(self, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self._rows: list[AttachedNic] = []
-
-    def _row_count(self) -> int:
-        return len(self._rows)
-
-    @property
-    def rows(self) -> list[AttachedNic]:
-        """The NICs shown."""
-        return list(self._rows)
-
-    def set_rows(self, rows: list[AttachedNic]) -> None:
-        """Show ``rows``."""
-        if rows == self._rows:
-            return
-        self.beginResetModel()
-        self._rows = list(rows)
-        self.endResetModel()
 
     def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or not 0 <= index.row() < len(self._rows):
