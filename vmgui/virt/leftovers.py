@@ -12,7 +12,6 @@ what it could not remove stays in the book, with the reason returned.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -27,7 +26,7 @@ from vmgui.core.xml.domain import disk_paths_in_use
 from vmgui.virt.connection import HostConnection
 from vmgui.virt.guests import disk_ref_path
 from vmgui.virt.provhost import remove_domain_blocking
-from vmgui.virt.storage import delete_volume_blocking, unless_missing
+from vmgui.virt.storage import delete_volume_blocking, refresh_pools_blocking, unless_missing
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +58,7 @@ def find_blocking(conn: libvirt.virConnect, items: Sequence[Leftover]) -> list[F
     volumes = [i for i in items if i.kind == VOLUME]
     if not volumes:
         return found
-    _refresh_pools(conn)
+    refresh_pools_blocking(conn)
     used = _used_by_others(conn, {f.item.key for f in found})
     for item in volumes:
         vol = unless_missing(
@@ -127,12 +126,6 @@ async def remove_found(
 
 def _remove(item: Leftover, guests: set[str], conn: libvirt.virConnect) -> None:
     remove_blocking(conn, item, guests)
-
-
-def _refresh_pools(conn: libvirt.virConnect) -> None:
-    for pool in conn.listAllStoragePools(libvirt.VIR_CONNECT_LIST_STORAGE_POOLS_ACTIVE):
-        with contextlib.suppress(libvirt.libvirtError):
-            pool.refresh(0)
 
 
 def _used_by_others(conn: libvirt.virConnect, leftover_guests: set[str]) -> set[str]:

@@ -41,7 +41,7 @@ from vmgui.virt.connection import HostConnection
 from vmgui.virt.moveflow import MoveFlow, MoveOptions
 from vmgui.virt.offline import move_offline
 from vmgui.virt.provhost import remove_domain_blocking
-from vmgui.virt.storage import unless_missing
+from vmgui.virt.storage import delete_volume_blocking, refresh_pools_blocking
 from vmgui.virt.transaction import Transaction
 
 LIVE_FLAGS = (
@@ -380,12 +380,8 @@ def _attach_blocking(uuid: str, element: str, conn: libvirt.virConnect) -> None:
 
 def _delete_volume_at(conn: libvirt.virConnect, path: str) -> None:
     """Delete the file at ``path`` if it is a volume of a pool (else it is the host's own)."""
-    for pool in conn.listAllStoragePools(libvirt.VIR_CONNECT_LIST_STORAGE_POOLS_ACTIVE):
-        with contextlib.suppress(libvirt.libvirtError):
-            pool.refresh(0)
-    vol = unless_missing(partial(conn.storageVolLookupByPath, path), libvirt.VIR_ERR_NO_STORAGE_VOL)
-    if vol is not None:
-        vol.delete(0)
+    refresh_pools_blocking(conn)
+    delete_volume_blocking(conn, path)
 
 
 def _verify_blocking(conn: libvirt.virConnect, uuid: str, targets: list[str]) -> dict[str, int]:

@@ -117,6 +117,13 @@ def find_volume_blocking(conn: libvirt.virConnect, pool: str, name: str) -> str 
     return None if vol is None else str(vol.path())
 
 
+def refresh_pools_blocking(conn: libvirt.virConnect) -> None:
+    """Re-read every active pool's folder (a pool that cannot be read is left as it was)."""
+    for pool in conn.listAllStoragePools(libvirt.VIR_CONNECT_LIST_STORAGE_POOLS_ACTIVE):
+        with contextlib.suppress(libvirt.libvirtError):
+            pool.refresh(0)
+
+
 def delete_volume_blocking(conn: libvirt.virConnect, path: str) -> None:
     """Delete the volume at ``path`` (no error if it is already gone)."""
     vol = unless_missing(lambda: conn.storageVolLookupByPath(path), libvirt.VIR_ERR_NO_STORAGE_VOL)
