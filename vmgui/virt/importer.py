@@ -35,6 +35,7 @@ from vmgui.core.validation import ValidationError, validate_guest_name
 from vmgui.core.vmguifile import (
     DOMAIN_XML,
     MANIFEST,
+    DiskEntry,
     Manifest,
     Member,
     VmguiFileError,
@@ -281,13 +282,7 @@ class _Import:
                 self.volumes[disk.target] = dest
                 member = self.checked.members[disk.member]
                 digest = await self._upload_disk(
-                    handle,
-                    disk.target,
-                    dest,
-                    member,
-                    done_before,
-                    manifest.total_size,
-                    disk.algorithm,
+                    handle, disk, dest, member, done_before, manifest.total_size
                 )
                 if digest != disk.checksum:
                     raise VmguiError(f"{disk.member} changed while it was uploaded")
@@ -295,24 +290,17 @@ class _Import:
         return ""
 
     async def _upload_disk(
-        self,
-        handle: IO[bytes],
-        target: str,
-        dest: str,
-        member: Member,
-        before: int,
-        total: int,
-        algorithm: str,
+        self, handle: IO[bytes], disk: DiskEntry, dest: str, member: Member, before: int, total: int
     ) -> str:
-        report = disk_reporter(self.txn.report, target, before, total)
+        report = disk_reporter(self.txn.report, disk.target, before, total)
 
         def send(conn: libvirt.virConnect, control: Control) -> str:
             return upload_blocking(
-                conn, dest, handle, member.offset, member.size, control, algorithm
+                conn, dest, handle, member.offset, member.size, control, disk.algorithm
             )
 
         return await run_transfer(
-            self.host, send, f"Could not upload {target}", report, member.size
+            self.host, send, f"Could not upload {disk.target}", report, member.size
         )
 
     async def _verify(self) -> str:

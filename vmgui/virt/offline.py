@@ -5,11 +5,10 @@ Each disk is streamed sparse from the source into a new volume on the destinatio
 with a backing file is first flattened into a temporary full copy on the source, since a
 stream carries the file, not its chain); read-only disks (the seed, installer ISOs) come
 along as raw, or stay behind on request (:class:`~vmgui.virt.moveflow.MoveFlow`). The
-destination volumes are read back and their SHA-256 compared with what left
-the source before the guest is defined there with the same name and UUID. Then, unless asked
-to keep it, the source is undefined and its disks deleted (never a backing file, never an
-ISO). On failure or cancel the destination keeps nothing and the temporary copies on the
-source are deleted.
+destination volumes are read back and their SHA-256 compared with what left the source before
+the guest is defined there with the same name and UUID. Then, unless asked to keep it, the
+source is undefined and its disks deleted (never a backing file, never an ISO). On failure or
+cancel the destination keeps nothing and the temporary copies on the source are deleted.
 """
 
 from __future__ import annotations
