@@ -12,9 +12,26 @@ import threading
 import time
 from collections.abc import Callable, Coroutine, Iterable
 from pathlib import Path
-from typing import Any, TypeVar
+from types import TracebackType
+from typing import Any, Self, TypeVar
 
 T = TypeVar("T")
+
+
+class Stoppable:
+    """A service used as a context manager: leaving the ``with`` block ends it (:meth:`stop`)."""
+
+    def stop(self) -> None:
+        """End the service (idempotent)."""
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, _t: type[BaseException] | None, _e: BaseException | None, _tb: TracebackType | None
+    ) -> None:
+        self.stop()
 
 
 class ServiceUnavailableError(RuntimeError):

@@ -18,15 +18,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-from types import TracebackType
 
-from tests.services.common import LoopThread
+from tests.services.common import LoopThread, Stoppable
 
 ADDRESS = "127.0.0.1"
 _CHUNK = 65536
 
 
-class DelayRelay:
+class DelayRelay(Stoppable):
     """A running relay (see the module docstring); :meth:`start` makes one.
 
     Attributes:
@@ -73,14 +72,6 @@ class DelayRelay:
             relay.stop()
             raise
         return relay
-
-    def __enter__(self) -> DelayRelay:
-        return self
-
-    def __exit__(
-        self, _t: type[BaseException] | None, _e: BaseException | None, _tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
     async def _listen(self, port: int) -> int:
         self._server = await asyncio.start_server(self._accept, ADDRESS, port, reuse_address=True)

@@ -20,10 +20,10 @@ from __future__ import annotations
 import os
 import subprocess
 from pathlib import Path
-from types import TracebackType
 
 from tests.services.common import (
     ServiceUnavailableError,
+    Stoppable,
     descendants,
     end_pids,
     remove_tree,
@@ -35,7 +35,7 @@ BUS_NAME = "org.freedesktop.secrets"
 DEFAULT_PASSWORD = "vmgui-svc-keyring"
 
 
-class SecretService:
+class SecretService(Stoppable):
     """A running bus + gnome-keyring (see the module docstring); :meth:`start` makes one.
 
     Attributes:
@@ -164,14 +164,6 @@ class SecretService:
             if process is not None and process.poll() is None:
                 found |= {process.pid, *descendants(process.pid)}
         return sorted(found)
-
-    def __enter__(self) -> SecretService:
-        return self
-
-    def __exit__(
-        self, _t: type[BaseException] | None, _e: BaseException | None, _tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
     def stop(self) -> None:
         """End the keyring daemon, the bus and what the bus started; remove the folder

@@ -31,12 +31,12 @@ import sys
 import uuid
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from types import TracebackType
 
 import libvirt
 
 from tests.services.common import (
     ServiceUnavailableError,
+    Stoppable,
     end_pids,
     pid_alive,
     port_open,
@@ -122,7 +122,7 @@ def cgroup_hierarchies() -> list[Path]:
     return found
 
 
-class SecondHost:
+class SecondHost(Stoppable):
     """A running second libvirtd (see the module docstring); :meth:`start` makes one.
 
     Attributes:
@@ -341,14 +341,6 @@ class SecondHost:
         ]
 
     # -- stop -------------------------------------------------------------------------------------
-
-    def __enter__(self) -> SecondHost:
-        return self
-
-    def __exit__(
-        self, _t: type[BaseException] | None, _e: BaseException | None, _tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
     def stop(self) -> None:
         """End every process of the host, remove its cgroups and its state dir (idempotent).

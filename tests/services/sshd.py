@@ -27,11 +27,11 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
-from types import TracebackType
 from urllib.parse import quote
 
 from tests.services.common import (
     ServiceUnavailableError,
+    Stoppable,
     descendants,
     end_pids,
     pid_alive,
@@ -90,7 +90,7 @@ def ensure_test_user(user: str = TEST_USER, password: str = TEST_PASSWORD) -> No
     subprocess.run([chpasswd], input=f"{user}:{password}\n", text=True, check=True)
 
 
-class LoopbackSshd:
+class LoopbackSshd(Stoppable):
     """A running ``sshd -D`` on 127.0.0.1 (see the module docstring); :meth:`start` makes one.
 
     Attributes:
@@ -323,14 +323,6 @@ class LoopbackSshd:
                 os.kill(pid, signal.SIGKILL)
         wait_for(lambda: not any(pid_alive(p) for p in pids), 5.0)
         return len(pids)
-
-    def __enter__(self) -> LoopbackSshd:
-        return self
-
-    def __exit__(
-        self, _t: type[BaseException] | None, _e: BaseException | None, _tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
     def stop(self) -> None:
         """End the server and its connections and remove its folder (idempotent)."""

@@ -16,10 +16,9 @@ from __future__ import annotations
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from urllib.parse import quote
 
-from tests.services.common import ServiceUnavailableError, remove_tree, require
+from tests.services.common import ServiceUnavailableError, Stoppable, remove_tree, require
 from tests.services.pki import Pki, make_pki
 from tests.services.secondhost import TCP_ADDRESS, SecondHost
 
@@ -34,7 +33,7 @@ _SCRAM_PLUGIN = Path("/usr/lib/x86_64-linux-gnu/sasl2/libscram.so")
 
 
 @dataclass
-class TlsHost:
+class TlsHost(Stoppable):
     """A running TLS host; :meth:`start` makes one.
 
     Attributes:
@@ -100,14 +99,6 @@ class TlsHost:
         """``qemu+tls://HOST:PORT/system?pkipath=…`` (the good client folder by default)."""
         folder = self.pki.client_dir if pkipath is None else pkipath
         return f"qemu+tls://{host}:{self.tls_port}/system?pkipath={quote(str(folder), safe='/')}"
-
-    def __enter__(self) -> TlsHost:
-        return self
-
-    def __exit__(
-        self, _t: type[BaseException] | None, _e: BaseException | None, _tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
     def stop(self) -> None:
         """Stop the daemons and remove the certificates (idempotent)."""
