@@ -10,7 +10,8 @@ import libvirt
 
 
 def remove_guests(conn: libvirt.virConnect, prefix: str) -> None:
-    """Destroy and undefine every guest whose name starts with ``prefix`` (managed saves too)."""
+    """Destroy and undefine every guest whose name starts with ``prefix`` (managed saves and
+    UEFI variable stores too)."""
     for dom in conn.listAllDomains(0):
         if not dom.name().startswith(prefix):
             continue
@@ -18,7 +19,9 @@ def remove_guests(conn: libvirt.virConnect, prefix: str) -> None:
             if dom.isActive():
                 dom.destroy()
         with contextlib.suppress(libvirt.libvirtError):
-            dom.undefineFlags(libvirt.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE)
+            dom.undefineFlags(
+                libvirt.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE | libvirt.VIR_DOMAIN_UNDEFINE_NVRAM
+            )
 
 
 def remove_pool(conn: libvirt.virConnect, name: str) -> None:

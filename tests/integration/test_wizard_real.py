@@ -8,7 +8,6 @@ window. Everything (domains, volumes, pool) is removed afterwards, also on failu
 
 from __future__ import annotations
 
-import contextlib
 import os
 import secrets
 from collections.abc import Iterator
@@ -22,6 +21,7 @@ from pytestqt.qtbot import QtBot
 
 from tests.conftest import wait_until
 from tests.integration.helpers import Run
+from tests.labclean import remove_lab
 from tests.ui.helpers import FakeDialogs
 from vmgui.core.model import GuestState
 from vmgui.core.provisioning import USER_NETWORK
@@ -51,27 +51,7 @@ def cleanup() -> None:
     """Remove every vmgui-wz-* guest and the wizard's pool with its volumes."""
     conn = _conn()
     try:
-        for dom in conn.listAllDomains(0):
-            if not dom.name().startswith(PREFIX):
-                continue
-            with contextlib.suppress(libvirt.libvirtError):
-                if dom.isActive():
-                    dom.destroy()
-            with contextlib.suppress(libvirt.libvirtError):
-                dom.undefineFlags(
-                    libvirt.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE | libvirt.VIR_DOMAIN_UNDEFINE_NVRAM
-                )
-        with contextlib.suppress(libvirt.libvirtError):
-            pool = conn.storagePoolLookupByName(POOL)
-            if pool.isActive():
-                pool.refresh(0)
-                for vol in pool.listAllVolumes(0):
-                    with contextlib.suppress(libvirt.libvirtError):
-                        vol.delete(0)
-                pool.destroy()
-            with contextlib.suppress(libvirt.libvirtError):
-                pool.delete(0)
-            pool.undefine()
+        remove_lab(conn, PREFIX, POOL)
     finally:
         conn.close()
 
