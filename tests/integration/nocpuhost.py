@@ -12,15 +12,13 @@ namespace first. :meth:`NoCpuHost.stop` removes everything it made, as the secon
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from pathlib import Path
 
-from tests.services.common import ServiceUnavailableError, port_open, wait_for
+from tests.services.common import ServiceUnavailableError
 from tests.services.secondhost import (
     _NS_SCRIPT,
     CGROUP_ROOT,
-    TCP_ADDRESS,
     SecondHost,
     cgroup_hierarchies,
 )
@@ -36,6 +34,8 @@ _WRAPPER = Path(__file__).with_name("nocpu_ns.py")
 class NoCpuHost(SecondHost):
     """A second host whose libvirtd sees no ``cpu`` cgroup controller."""
 
+    KIND = "no-cpu"
+
     @classmethod
     def start_here(cls) -> NoCpuHost:
         """Start one at :data:`STATE_DIR` on :data:`TCP_PORT` (see :meth:`SecondHost.start`).
@@ -50,36 +50,9 @@ class NoCpuHost(SecondHost):
         assert isinstance(host, NoCpuHost)
         return host
 
-    def _launch(self, libvirtd: str, virtlogd: str, timeout: float) -> None:
-        kept = [str(h) for h in cgroup_hierarchies() if h != HIDDEN]
-        argv = [
-            "unshare",
-            "--mount",
-            "--uts",
-            "--propagation",
-            "private",
-            "--",
-            sys.executable,
-            "-I",
-            str(_WRAPPER),
-            str(HIDDEN),
-            str(_NS_SCRIPT),
-            str(self.state_dir),
-            self.hostname,
-            self.cgroup_name,
-            virtlogd,
-            libvirtd,
-            *kept,
-        ]
-        done = subprocess.run(
-            argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout
-        )
-        if done.returncode != 0:
-            raise ServiceUnavailableError(
-                f"the no-cpu libvirt host did not start (exit {done.returncode}): "
-                f"{done.stderr.strip()[-800:]}"
-            )
-        if not wait_for(lambda: port_open(TCP_ADDRESS, self.tcp_port), timeout):
-            raise ServiceUnavailableError(
-                f"the no-cpu libvirtd is not listening on {TCP_ADDRESS}:{self.tcp_port}"
-            )
+    def _namespace_command(self) -> list[str]:
+        """The wrapper that unmounts :data:`HIDDEN`, then the second host's script."""
+        return [sys.executable, "-I", str(_WRAPPER), str(HIDDEN), str(_NS_SCRIPT)]
+
+    def _hierarchies(self) -> list[str]:
+        return [str(h) for h in cgroup_hierarchies() if h != HIDDEN]

@@ -135,6 +135,9 @@ class SecondHost(Stoppable):
         images: the ``default`` pool's folder on this machine (``/var/lib/libvirt/images`` inside).
     """
 
+    #: How errors name this kind of host ("the second libvirt host did not start").
+    KIND = "second"
+
     def __init__(
         self,
         state_dir: Path,
@@ -240,6 +243,15 @@ class SecondHost(Stoppable):
                 if (subtree / name).exists():
                     (subtree / name).write_text((hierarchy / name).read_text())
 
+    def _namespace_command(self) -> list[str]:
+        """What runs in the new namespaces, before the script's arguments (a subclass may put
+        a wrapper first)."""
+        return [sys.executable, "-I", str(_NS_SCRIPT)]
+
+    def _hierarchies(self) -> list[str]:
+        """The cgroup hierarchies the daemon gets subtrees in."""
+        return [str(h) for h in cgroup_hierarchies()]
+
     def _launch(self, libvirtd: str, virtlogd: str, timeout: float) -> None:
         argv = [
             "unshare",
@@ -248,15 +260,13 @@ class SecondHost(Stoppable):
             "--propagation",
             "private",
             "--",
-            sys.executable,
-            "-I",
-            str(_NS_SCRIPT),
+            *self._namespace_command(),
             str(self.state_dir),
             self.hostname,
             self.cgroup_name,
             virtlogd,
             libvirtd,
-            *(str(h) for h in cgroup_hierarchies()),
+            *self._hierarchies(),
         ]
         done = subprocess.run(
             argv,
@@ -268,12 +278,12 @@ class SecondHost(Stoppable):
         )
         if done.returncode != 0:
             raise ServiceUnavailableError(
-                f"the second libvirt host did not start (exit {done.returncode}): "
+                f"the {self.KIND} libvirt host did not start (exit {done.returncode}): "
                 f"{done.stderr.strip()[-800:]}{self._log_tail()}"
             )
         if not wait_for(lambda: port_open(TCP_ADDRESS, self.tcp_port), timeout):
             raise ServiceUnavailableError(
-                f"the second libvirtd is not listening on {TCP_ADDRESS}:{self.tcp_port} after "
+                f"the {self.KIND} libvirtd is not listening on {TCP_ADDRESS}:{self.tcp_port} after "
                 f"{timeout} s{self._log_tail()}"
             )
 
