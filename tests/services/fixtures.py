@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import NoReturn
+from typing import NoReturn, TypeVar
 
 import pytest
 
-from tests.services.common import ServiceUnavailableError
+from tests.services.common import ServiceUnavailableError, Stoppable
 from tests.services.delayrelay import DelayRelay
 from tests.services.keyring_service import SecretService
 from tests.services.secondhost import SecondHost
@@ -33,11 +33,21 @@ TINY_IMAGE = Path("/var/tmp/vmgui-tiny-guest/tiny.qcow2")
 #: One-way delay of :func:`slow_sshd` (100 ms round trip).
 SLOW_DELAY = 0.05
 
+_S = TypeVar("_S", bound=Stoppable)
+
 
 def _unavailable(exc: ServiceUnavailableError) -> NoReturn:
     if os.environ.get("VMGUI_SKIP_INTEGRATION") == "1":
         pytest.skip(str(exc))
     pytest.fail(f"{exc} (set VMGUI_SKIP_INTEGRATION=1 to skip)", pytrace=False)
+
+
+def _started(start: Callable[[], _S]) -> _S:
+    """``start()``, or the test fails (or is skipped) with the reason it gives."""
+    try:
+        return start()
+    except ServiceUnavailableError as exc:
+        _unavailable(exc)
 
 
 def tiny_image() -> Path:
@@ -57,27 +67,19 @@ def second_host() -> Iterator[SecondHost]:
     """A second libvirt host on ``qemu+tcp://127.0.0.1:16519/system``; its ``default`` pool
     holds a copy of the tiny guest image (when it is built)."""
     image = tiny_image()
-    try:
-        host = SecondHost.start(SECOND_HOST_STATE, seed_files=[image] if image.is_file() else [])
-    except ServiceUnavailableError as exc:
-        _unavailable(exc)
-    try:
+    with _started(
+        lambda: SecondHost.start(SECOND_HOST_STATE, seed_files=[image] if image.is_file() else [])
+    ) as host:
         yield host
-    finally:
-        host.stop()
 
 
 @pytest.fixture(scope="session")
 def loopback_sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LoopbackSshd]:
     """An sshd on 127.0.0.1 (a free port) in front of the main libvirtd, for the test user."""
-    try:
-        server = LoopbackSshd.start(tmp_path_factory.mktemp("sshd"), port=free_port())
-    except ServiceUnavailableError as exc:
-        _unavailable(exc)
-    try:
+    with _started(
+        lambda: LoopbackSshd.start(tmp_path_factory.mktemp("sshd"), port=free_port())
+    ) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="module")
@@ -95,36 +97,26 @@ def slow_sshd(loopback_sshd: LoopbackSshd) -> Iterator[DelayRelay]:
 @pytest.fixture(scope="module")
 def secret_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecretService]:
     """gnome-keyring on a private session bus; pass ``secret_service.env`` to client processes."""
-    try:
-        service = SecretService.start(tmp_path_factory.mktemp("keyring"))
-    except ServiceUnavailableError as exc:
-        _unavailable(exc)
-    try:
+    with _started(lambda: SecretService.start(tmp_path_factory.mktemp("keyring"))) as service:
         yield service
-    finally:
-        service.stop()
 
 
 @pytest.fixture(scope="module")
 def tls_host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsHost]:
     """A libvirt host on ``qemu+tls://127.0.0.1:16524/system`` (certificates: ``.pki``;
     ``.uri_tls()`` dials it with the good client folder)."""
-    try:
-        host = TlsHost.start(TLS_HOST_STATE, tmp_path_factory.mktemp("tls") / "files")
-    except ServiceUnavailableError as exc:
-        _unavailable(exc)
-    try:
+    with _started(
+        lambda: TlsHost.start(TLS_HOST_STATE, tmp_path_factory.mktemp("tls") / "files")
+    ) as host:
         yield host
-    finally:
-        host.stop()
 
 
 @pytest.fixture(scope="module")
 def sasl_tls_host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsHost]:
     """Like ``tls_host`` on port 16534, asking for SASL SCRAM-SHA-256 (``.sasl_user``,
     ``.sasl_password``) after the TLS handshake."""
-    try:
-        host = TlsHost.start(
+    with _started(
+        lambda: TlsHost.start(
             SASL_HOST_STATE,
             tmp_path_factory.mktemp("sasl") / "files",
             sasl=True,
@@ -132,9 +124,5 @@ def sasl_tls_host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsHost]
             tcp_port=SASL_TCP_PORT,
             hostname="vmgui-svc-saslhost",
         )
-    except ServiceUnavailableError as exc:
-        _unavailable(exc)
-    try:
+    ) as host:
         yield host
-    finally:
-        host.stop()
